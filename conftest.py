@@ -1,0 +1,1 @@
+"""Make the repository root importable for pytest."""

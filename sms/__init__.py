@@ -1,0 +1,88 @@
+"""Tools for sending SMS, modelled on ``django.core.mail``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from sms.backends.base import BaseSmsBackend
+from sms.conf import get_setting
+from sms.exceptions import SmsConfigurationError
+from sms.message import Message, RecipientResult, send_messages
+
+__all__ = [
+    "BaseSmsBackend",
+    "Message",
+    "RecipientResult",
+    "get_connection",
+    "send_mass_sms",
+    "send_sms",
+]
+
+
+def get_connection(
+    backend: str | None = None, fail_silently: bool = False, **kwargs: Any
+) -> BaseSmsBackend:
+    """Load an SMS backend and return an instance of it.
+
+    ``backend`` is a dotted path; when None, ``SMS_BACKEND`` is read now. Both
+    ``fail_silently`` and every other keyword go to the backend's constructor.
+    """
+    path = backend or get_setting("SMS_BACKEND")
+    if not path:
+        raise SmsConfigurationError(
+            "SMS_BACKEND is not set: set it to a backend path such as "
+            "'sms.backends.console.SmsBackend', or pass backend= to "
+            "get_connection()."
+        )
+    try:
+        klass = import_string(path)
+    except ImportError as err:
+        raise SmsConfigurationError(
+            f"The SMS backend {path!r} cannot be imported ({err}): check the "
+            "dotted path in SMS_BACKEND or the backend argument."
+        ) from err
+    return klass(fail_silently=fail_silently, **kwargs)
+
+
+def send_sms(
+    body: str = "",
+    originator: str | None = None,
+    recipients: str | list[str] | tuple[str, ...] | None = None,
+    fail_silently: bool = False,
+    connection: BaseSmsBackend | None = None,
+) -> int:
+    """Send one message to ``recipients``; return 1 if it went to all, else 0.
+
+    ``recipients`` may be a single number. ``originator`` defaults to
+    ``DEFAULT_FROM_SMS``. A thin wrapper: use ``Message`` for anything more.
+    """
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    message = Message(body, originator, recipients, connection=connection)
+    return message.send(fail_silently=fail_silently)
+
+
+def send_mass_sms(
+    datatuple: Iterable[tuple[str, str | None, list[str] | tuple[str, ...]]],
+    fail_silently: bool = False,
+    connection: BaseSmsBackend | None = None,
+) -> int:
+    """Send each ``(body, originator, recipients)`` over one connection.
+
+    Return the number of messages sent to all their recipients.
+    """
+    connection = connection or get_connection(fail_silently=fail_silently)
+    messages = [
+        Message(body, originator, [recipients] if isinstance(recipients, str)
+                else recipients, connection=connection)
+        for body, originator, recipients in datatuple
+    ]
+    messages = [message for message in messages if message.recipients]
+    if not messages:
+        return 0
+    for message in messages:
+        message.check_length()
+    return send_messages(connection, messages)

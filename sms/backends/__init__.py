@@ -1,0 +1,1 @@
+"""SMS backends: each module exports a class named ``SmsBackend``."""

@@ -1,0 +1,76 @@
+"""SMS backend that appends messages to a file, one file per backend instance."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any
+
+from sms.backends.console import SmsBackend as ConsoleSmsBackend
+from sms.backends.console import format_message
+from sms.conf import get_setting
+from sms.exceptions import SmsConfigurationError
+from sms.message import Message
+
+
+class SmsBackend(ConsoleSmsBackend):
+    """Append messages to ``<file_path>/<creation time>-<id>.log``.
+
+    The directory comes from the ``file_path`` keyword, else ``SMS_FILE_PATH``;
+    it is created when missing and must be writable.
+    """
+
+    def __init__(
+        self, *args: Any, file_path: str | os.PathLike[str] | None = None, **kwargs
+    ) -> None:
+        if file_path is None:
+            file_path = get_setting("SMS_FILE_PATH")
+        if file_path is None or file_path == "":
+            raise SmsConfigurationError(
+                "The file SMS backend needs a directory: set SMS_FILE_PATH or pass "
+                "file_path to get_connection()."
+            )
+        # os.path raises the TypeError callers expect for a non-path value.
+        self.file_path = os.path.abspath(file_path)
+        try:
+            os.makedirs(self.file_path, exist_ok=True)
+        except FileExistsError as err:
+            raise SmsConfigurationError(
+                f"SMS_FILE_PATH {self.file_path!r} exists but is not a directory: "
+                "point it at a directory."
+            ) from err
+        except OSError as err:
+            raise SmsConfigurationError(
+                f"Could not create the SMS_FILE_PATH directory {self.file_path!r} "
+                f"({err.strerror}): create it or choose another path."
+            ) from err
+        if not os.access(self.file_path, os.W_OK):
+            raise SmsConfigurationError(
+                f"The SMS_FILE_PATH directory {self.file_path!r} is not writable: "
+                "fix its permissions or choose another path."
+            )
+        timestamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._fname = os.path.join(self.file_path, f"{timestamp}-{abs(id(self))}.log")
+        kwargs["stream"] = None
+        super().__init__(*args, **kwargs)
+        # The console backend defaults to stdout; this one opens its file lazily.
+        self.stream = None
+
+    def write_message(self, message: Message) -> None:
+        """Append one message's record to the file, UTF-8 encoded."""
+        self.stream.write(format_message(message).encode())
+
+    def open(self) -> bool:
+        """Open the file for appending; return True if this call opened it."""
+        if self.stream is None:
+            self.stream = open(self._fname, "ab")
+            return True
+        return False
+
+    def close(self) -> None:
+        """Close the file; the next send reopens it and appends."""
+        try:
+            if self.stream is not None:
+                self.stream.close()
+        finally:
+            self.stream = None

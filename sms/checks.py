@@ -1,0 +1,81 @@
+"""System checks for the SMS settings (run when ``sms`` is in INSTALLED_APPS)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.checks import CheckMessage, Error
+from django.utils.module_loading import import_string
+
+from sms.conf import get_setting
+
+
+def check_backend_setting(setting: str, id_prefix: str = "sms") -> list[CheckMessage]:
+    """Return errors for the backend named by ``setting`` and the settings it needs.
+
+    The outbox reuses this for ``SMS_OUTBOX_BACKEND``.
+    """
+    path = get_setting(setting)
+    if not path:
+        return [
+            Error(
+                f"{setting} is not set.",
+                hint=f"Set {setting} to a backend path such as "
+                "'sms.backends.console.SmsBackend'.",
+                id=f"{id_prefix}.E001",
+            )
+        ]
+    try:
+        klass = import_string(path)
+    except ImportError as err:
+        return [
+            Error(
+                f"{setting} {path!r} cannot be imported: {err}.",
+                hint=f"Fix the dotted path in {setting}.",
+                id=f"{id_prefix}.E001",
+            )
+        ]
+    errors = _check_file_path(klass, id_prefix)
+    for name in getattr(klass, "required_settings", ()):
+        if not get_setting(name):
+            errors.append(
+                Error(
+                    f"{path} needs the {name} setting, which is not set.",
+                    hint=f"Set {name} (from your provider's console), or choose "
+                    f"another backend in {setting}.",
+                    id=f"{id_prefix}.E003",
+                )
+            )
+    return errors
+
+
+def _check_file_path(klass: Any, id_prefix: str) -> list[CheckMessage]:
+    from sms.backends.filebased import SmsBackend as FileBackend
+
+    if not (isinstance(klass, type) and issubclass(klass, FileBackend)):
+        return []
+    path = get_setting("SMS_FILE_PATH")
+    problem = None
+    if not path:
+        problem = "SMS_FILE_PATH is not set"
+    elif not isinstance(path, str | os.PathLike):
+        problem = f"SMS_FILE_PATH {path!r} is not a path"
+    elif os.path.exists(path) and not os.path.isdir(path):
+        problem = f"SMS_FILE_PATH {os.fspath(path)!r} is not a directory"
+    elif os.path.isdir(path) and not os.access(path, os.W_OK):
+        problem = f"SMS_FILE_PATH {os.fspath(path)!r} is not writable"
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"{problem}, but the file SMS backend writes messages there.",
+            hint="Set SMS_FILE_PATH to a writable directory.",
+            id=f"{id_prefix}.E002",
+        )
+    ]
+
+
+def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that ``SMS_BACKEND`` can be imported and has what it needs."""
+    return check_backend_setting("SMS_BACKEND")

@@ -1,0 +1,41 @@
+"""Every setting django-sms reads, with its default, behind one getter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+#: The defaults of every setting the library reads. A setting not listed here
+#: has no default: reading it when absent returns ``None``.
+DEFAULTS: dict[str, Any] = {
+    "SMS_BACKEND": None,
+    "DEFAULT_FROM_SMS": "",
+    "SMS_FILE_PATH": None,
+    "SMS_MAX_SEGMENTS": None,
+    "SMS_DEFAULT_REGION": None,
+    "SMS_TIMEOUT": 10,
+    "SMS_STATUS_CALLBACK_URL": None,
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_MESSAGING_SERVICE_SID": None,
+    "MESSAGEBIRD_ACCESS_KEY": None,
+    "MESSAGEBIRD_SIGNING_KEY": None,
+    "SMS_WEBHOOK_BASE_URL": None,
+    "SMS_OUTBOX_BACKEND": None,
+    "SMS_OUTBOX_MAX_ATTEMPTS": 5,
+    "SMS_OUTBOX_RETRY_DELAY": 60,
+    "SMS_OUTBOX_RETRY_MAX_DELAY": 3600,
+    "SMS_OUTBOX_LEASE_SECONDS": 300,
+}
+
+
+def get_setting(name: str) -> Any:
+    """Return the current value of setting ``name``, or its default.
+
+    Read at call time so ``override_settings`` works; a value of ``None`` in the
+    settings module counts as unset.
+    """
+    # Message() must work before settings are configured (COMPAT.md).
+    value = getattr(settings, name, None) if settings.configured else None
+    return DEFAULTS.get(name) if value is None else value

@@ -1,0 +1,144 @@
+"""The ``Message`` class: one SMS body from one originator to some recipients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sms.conf import get_setting
+from sms.exceptions import InvalidMessage, MessageTooLong, SmsSendError
+from sms.phone import mask_phone_number
+from sms.segments import count_segments, get_encoding
+from sms.signals import post_send
+
+if TYPE_CHECKING:
+    from sms.backends.base import BaseSmsBackend
+
+__all__ = ["Message", "RecipientResult"]
+
+_REPR_BODY_CHARS = 20
+
+
+@dataclass
+class RecipientResult:
+    """What happened to a message for one recipient, as a backend recorded it.
+
+    ``recipient`` is the number as sent, ``message_id`` the provider's id (or
+    None), ``status`` the provider's word for the outcome, and ``error`` the
+    ``SmsSendError`` that stopped it, or None when the provider accepted it.
+    """
+
+    recipient: str
+    message_id: str | None = None
+    status: str = "sent"
+    error: SmsSendError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the provider accepted the message for this recipient."""
+        return self.error is None
+
+
+class Message:
+    """A text message: one body from one originator to a list of recipients.
+
+    Every argument is optional and may be set at any time before ``send()``.
+    Numbers are kept as given; backends that hand them to a provider, and the
+    outbox, validate and normalise them. After sending, ``results`` holds one
+    ``RecipientResult`` per recipient, in recipient order.
+    """
+
+    def __init__(
+        self,
+        body: str = "",
+        originator: str | None = None,
+        recipients: list[str] | tuple[str, ...] | None = None,
+        connection: BaseSmsBackend | None = None,
+    ) -> None:
+        if isinstance(recipients, str):
+            raise TypeError('"recipients" argument must be a list or tuple')
+        self.body = body or ""
+        self.originator = originator or get_setting("DEFAULT_FROM_SMS") or ""
+        self.recipients = list(recipients) if recipients else []
+        self.connection = connection
+        #: An id of the caller's that providers echo in delivery reports
+        #: (MessageBird ``reference``); None lets the backend choose.
+        self.reference: str | None = None
+        self.results: list[RecipientResult] = []
+
+    def __repr__(self) -> str:
+        body = self.body
+        if len(body) > _REPR_BODY_CHARS:
+            body = body[:_REPR_BODY_CHARS] + "…"
+        recipients = [mask_phone_number(r) for r in self.recipients[:3]]
+        more = f" +{len(self.recipients) - 3}" if len(self.recipients) > 3 else ""
+        return f"<Message to {recipients}{more} body={body!r}>"
+
+    @property
+    def encoding(self) -> str:
+        """Return ``"GSM-7"`` or ``"UCS-2"``, the encoding the body needs."""
+        return get_encoding(self.body)
+
+    @property
+    def segments(self) -> int:
+        """Return the number of parts the body will be sent and billed as."""
+        return count_segments(self.body)
+
+    def check_length(self) -> None:
+        """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``."""
+        limit = get_setting("SMS_MAX_SEGMENTS")
+        if limit is not None and self.segments > int(limit):
+            raise MessageTooLong(
+                f"The SMS body needs {self.segments} {self.encoding} parts but "
+                f"SMS_MAX_SEGMENTS allows {limit}: shorten the body or raise "
+                "the setting."
+            )
+
+    def check_body(self) -> None:
+        """Raise ``InvalidMessage`` unless the body can go to a provider.
+
+        Called where a message leaves the process (provider backends, the
+        outbox); the development backends accept any body.
+        """
+        if not self.body.strip():
+            raise InvalidMessage("The SMS body is empty: give the message some text.")
+        self.check_length()
+
+    def get_connection(self, fail_silently: bool = False) -> BaseSmsBackend:
+        """Return the message's connection, creating the default one if unset."""
+        from sms import get_connection
+
+        if not self.connection:
+            self.connection = get_connection(fail_silently=fail_silently)
+        return self.connection
+
+    def send(self, fail_silently: bool = False) -> int:
+        """Send the message and return 1 if it went to every recipient, else 0."""
+        if not self.recipients:
+            # Don't bother creating the connection if there's nobody to send to.
+            return 0
+        self.check_length()
+        return send_messages(self.get_connection(fail_silently), [self])
+
+
+def send_messages(connection: BaseSmsBackend, messages: list[Message]) -> int:
+    """Send ``messages`` over ``connection``; fire ``post_send`` for each sent one.
+
+    A message counts as sent when the backend recorded no error for any of its
+    recipients (or, for a backend that records no results, when it reported the
+    whole list sent). Backends that only queue (``delivers = False``) fire
+    nothing here: the queue fires ``post_send`` when it delivers.
+    """
+    for message in messages:
+        message.results = []
+    count = connection.send_messages(messages)
+    if not getattr(connection, "delivers", True):
+        return count
+    for message in messages:
+        if message.results:
+            sent = all(result.ok for result in message.results)
+        else:
+            sent = bool(count) and count >= len(messages)
+        if sent:
+            post_send.send(sender=type(message), instance=message)
+    return count

@@ -1,0 +1,105 @@
+"""Validate and normalise recipients (E.164) and originators; mask numbers for logs."""
+
+from __future__ import annotations
+
+import re
+
+from sms.conf import get_setting
+from sms.exceptions import InvalidPhoneNumber
+
+try:
+    import phonenumbers
+except ImportError:  # the optional extra django-sms[phonenumbers]
+    phonenumbers = None
+
+__all__ = ["mask_phone_number", "normalize_phone_number", "validate_originator"]
+
+# Characters people put between digits: spaces, dashes, dots and brackets.
+_SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_SHORT_CODE = re.compile(r"\d{3,8}")
+_SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 +\-&_.]{1,11}")
+
+
+def _refuse(value: object, reason: str) -> InvalidPhoneNumber:
+    return InvalidPhoneNumber(f"{value!r} is not a valid phone number: {reason}.")
+
+
+def _check_with_phonenumbers(value: object, compact: str, region: str | None) -> str:
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException as err:
+        raise _refuse(value, str(err).rstrip(".")) from err
+    if not phonenumbers.is_valid_number(parsed):
+        raise _refuse(value, "no such number exists in its numbering plan")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_phone_number(value: str, region: str | None = None) -> str:
+    """Return ``value`` in E.164 form (``"+441134960000"``) or raise.
+
+    Separators are dropped. A national number (no leading ``+``) needs the
+    ``phonenumbers`` extra and a region, from ``region`` or
+    ``SMS_DEFAULT_REGION``. With ``phonenumbers`` installed every number must
+    also exist in its country's numbering plan. Raise ``InvalidPhoneNumber``
+    naming the value and the reason otherwise.
+    """
+    if not isinstance(value, str):
+        raise _refuse(value, "expected a string such as '+441134960000'")
+    compact = _SEPARATORS.sub("", value)
+    if not compact:
+        raise _refuse(value, "it is empty")
+    region = region or get_setting("SMS_DEFAULT_REGION")
+    if compact.startswith("+"):
+        if not _E164.fullmatch(compact):
+            raise _refuse(
+                value, "after '+' expected 7 to 15 digits, the first not 0"
+            )
+        if phonenumbers is None:
+            return compact
+    elif phonenumbers is None or not region:
+        raise _refuse(
+            value,
+            "use the international format with '+' and the country code "
+            "(national numbers need SMS_DEFAULT_REGION and the phonenumbers "
+            'extra: pip install "django-sms[phonenumbers]")',
+        )
+    return _check_with_phonenumbers(value, compact, region)
+
+
+def validate_originator(value: str) -> str:
+    """Return a usable sender: an E.164 number, a short code or a sender id.
+
+    A short code has 3 to 8 digits; an alphanumeric sender id has 1 to 11
+    letters, digits, spaces or ``+-&_.`` with at least one letter.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPhoneNumber(
+            f"{value!r} is not a valid originator: set DEFAULT_FROM_SMS or pass an "
+            "E.164 number, a 3-8 digit short code or an 11-character sender id."
+        )
+    stripped = value.strip()
+    if _SHORT_CODE.fullmatch(stripped) or _SENDER_ID.fullmatch(stripped):
+        return stripped
+    if stripped.startswith("+") or stripped[0].isdigit() or stripped[0] == "(":
+        try:
+            return normalize_phone_number(stripped)
+        except InvalidPhoneNumber as err:
+            raise InvalidPhoneNumber(
+                str(err).replace("phone number", "originator", 1)
+            ) from err
+    raise InvalidPhoneNumber(
+        f"{value!r} is not a valid originator: an alphanumeric sender id has 1 to "
+        "11 letters, digits, spaces or '+-&_.' and at least one letter."
+    )
+
+
+def mask_phone_number(value: str) -> str:
+    """Return ``value`` with its middle digits hidden: ``+4411****0000``.
+
+    For log lines and error texts, where a full number is personal data.
+    """
+    value = str(value)
+    if len(value) <= 8:
+        return value[:2] + "*" * max(len(value) - 2, 0)
+    return value[:5] + "*" * (len(value) - 9) + value[-4:]

@@ -1,0 +1,1 @@
+"""A database-backed outbox for django-sms: queue in one INSERT, deliver later."""
