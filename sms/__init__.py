@@ -76,8 +76,12 @@ def send_mass_sms(
     """
     connection = connection or get_connection(fail_silently=fail_silently)
     messages = [
-        Message(body, originator, [recipients] if isinstance(recipients, str)
-                else recipients, connection=connection)
+        Message(
+            body,
+            originator,
+            [recipients] if isinstance(recipients, str) else recipients,
+            connection=connection,
+        )
         for body, originator, recipients in datatuple
     ]
     messages = [message for message in messages if message.recipients]

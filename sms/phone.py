@@ -52,9 +52,7 @@ def normalize_phone_number(value: str, region: str | None = None) -> str:
     region = region or get_setting("SMS_DEFAULT_REGION")
     if compact.startswith("+"):
         if not _E164.fullmatch(compact):
-            raise _refuse(
-                value, "after '+' expected 7 to 15 digits, the first not 0"
-            )
+            raise _refuse(value, "after '+' expected 7 to 15 digits, the first not 0")
         if phonenumbers is None:
             return compact
     elif phonenumbers is None or not region:

@@ -23,7 +23,7 @@ _LIMITS = {GSM7: (160, 153), UCS2: (70, 67)}
 
 
 def get_encoding(body: str) -> str:
-    """Return ``"GSM-7"`` if every character of ``body`` fits GSM-7, else ``"UCS-2"``."""
+    """Return ``"GSM-7"`` if all of ``body`` fits GSM-7, else ``"UCS-2"``."""
     for char in body:
         if char not in GSM7_BASIC and char not in GSM7_EXTENSION:
             return UCS2

@@ -40,7 +40,9 @@ class BaseSmsBackendTests:
 
     def test_send_sms(self):
         count = sms.send_sms(
-            "Here is the message", ORIGINATOR, [RECIPIENT],
+            "Here is the message",
+            ORIGINATOR,
+            [RECIPIENT],
             connection=self.get_connection(),
         )
         self.assertEqual(count, 1)
@@ -54,7 +56,9 @@ class BaseSmsBackendTests:
 
     def test_one_record_per_recipient_in_order(self):
         message = sms.Message(
-            "Two of you", ORIGINATOR, [RECIPIENT, OTHER_RECIPIENT],
+            "Two of you",
+            ORIGINATOR,
+            [RECIPIENT, OTHER_RECIPIENT],
             connection=self.get_connection(),
         )
         self.assertEqual(message.send(), 1)
@@ -85,7 +89,9 @@ class BaseSmsBackendTests:
 
     def test_results_one_per_recipient(self):
         message = sms.Message(
-            "results", ORIGINATOR, [RECIPIENT, OTHER_RECIPIENT],
+            "results",
+            ORIGINATOR,
+            [RECIPIENT, OTHER_RECIPIENT],
             connection=self.get_connection(),
         )
         message.send()
@@ -113,7 +119,9 @@ class BaseSmsBackendTests:
         post_send.connect(receiver)
         self.addCleanup(post_send.disconnect, receiver)
         message = sms.Message(
-            "signal", ORIGINATOR, [RECIPIENT, OTHER_RECIPIENT],
+            "signal",
+            ORIGINATOR,
+            [RECIPIENT, OTHER_RECIPIENT],
             connection=self.get_connection(),
         )
         message.send()
@@ -143,8 +151,9 @@ class BaseSmsBackendTests:
 
     def test_default_originator(self):
         with self.settings(DEFAULT_FROM_SMS=ORIGINATOR):
-            sms.send_sms("from default", None, [RECIPIENT],
-                         connection=self.get_connection())
+            sms.send_sms(
+                "from default", None, [RECIPIENT], connection=self.get_connection()
+            )
         self.assertEqual(self.get_outbox_content()[0].originator, ORIGINATOR)
 
     def test_unicode_body(self):
