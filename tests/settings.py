@@ -14,8 +14,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "sqlite:///:memory:")
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SMS_TEST_SQLITE_NAME")}
+# Parallel runs against one server (or a file-backed SQLite for multi-process
+# tests) pick their own test database name.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SMS_TEST_DB_NAME")}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
