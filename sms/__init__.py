@@ -9,7 +9,7 @@ from django.utils.module_loading import import_string
 
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
-from sms.exceptions import SmsConfigurationError
+from sms.exceptions import SmsBackendImportError, SmsConfigurationError, SmsError
 from sms.message import Message, RecipientResult, send_messages
 
 __all__ = [
@@ -40,7 +40,7 @@ def get_connection(
     try:
         klass = import_string(path)
     except ImportError as err:
-        raise SmsConfigurationError(
+        raise SmsBackendImportError(
             f"The SMS backend {path!r} cannot be imported ({err}): check the "
             "dotted path in SMS_BACKEND or the backend argument."
         ) from err
@@ -85,8 +85,15 @@ def send_mass_sms(
         for body, originator, recipients in datatuple
     ]
     messages = [message for message in messages if message.recipients]
-    if not messages:
-        return 0
+    sendable = []
     for message in messages:
-        message.check_length()
-    return send_messages(connection, messages)
+        try:
+            message.check_length()
+        except SmsError:
+            if not fail_silently:
+                raise
+        else:
+            sendable.append(message)
+    if not sendable:
+        return 0
+    return send_messages(connection, sendable)

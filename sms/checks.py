@@ -26,6 +26,15 @@ def check_backend_setting(setting: str, id_prefix: str = "sms") -> list[CheckMes
                 id=f"{id_prefix}.E001",
             )
         ]
+    if not isinstance(path, str):
+        return [
+            Error(
+                f"{setting} is {path!r}, not a dotted path string.",
+                hint=f"Set {setting} to a backend path such as "
+                "'sms.backends.console.SmsBackend'.",
+                id=f"{id_prefix}.E001",
+            )
+        ]
     try:
         klass = import_string(path)
     except ImportError as err:

@@ -12,6 +12,7 @@ __all__ = [
     "ProviderAccountError",
     "ProviderUnavailable",
     "RecipientRejected",
+    "SmsBackendImportError",
     "SmsConfigurationError",
     "SmsError",
     "SmsImproperlyInstalled",
@@ -89,6 +90,15 @@ class ProviderAccountError(SmsSendError):
 
 class SmsConfigurationError(ImproperlyConfigured):
     """A setting is missing or wrong. Outside ``SmsError``: never swallowed."""
+
+
+class SmsBackendImportError(SmsConfigurationError, ImportError):
+    """The backend path cannot be imported.
+
+    Also an ``ImportError``, which ``get_connection()`` raised in django-sms 0.7.0
+    (and ``django.core.mail`` raises), so existing ``except ImportError`` code
+    keeps working.
+    """
 
 
 class SmsImproperlyInstalled(SmsConfigurationError, ImportError):

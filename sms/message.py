@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sms.conf import get_setting
-from sms.exceptions import InvalidMessage, MessageTooLong, SmsSendError
+from sms.exceptions import (
+    InvalidMessage,
+    MessageTooLong,
+    SmsConfigurationError,
+    SmsError,
+    SmsSendError,
+)
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
 from sms.signals import post_send
@@ -87,9 +93,17 @@ class Message:
     def check_length(self) -> None:
         """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``."""
         limit = get_setting("SMS_MAX_SEGMENTS")
-        if limit is not None and self.segments > int(limit):
+        if limit is None:
+            return
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise SmsConfigurationError(
+                f"SMS_MAX_SEGMENTS is {limit!r}: set it to a whole number of "
+                "parts of at least 1, or to None for no limit."
+            )
+        segments = self.segments
+        if segments > limit:
             raise MessageTooLong(
-                f"The SMS body needs {self.segments} {self.encoding} parts but "
+                f"The SMS body needs {segments} {self.encoding} parts but "
                 f"SMS_MAX_SEGMENTS allows {limit}: shorten the body or raise "
                 "the setting."
             )
@@ -117,7 +131,12 @@ class Message:
         if not self.recipients:
             # Don't bother creating the connection if there's nobody to send to.
             return 0
-        self.check_length()
+        try:
+            self.check_length()
+        except SmsError:
+            if fail_silently:
+                return 0
+            raise
         return send_messages(self.get_connection(fail_silently), [self])
 
 

@@ -16,8 +16,10 @@ __all__ = ["mask_phone_number", "normalize_phone_number", "validate_originator"]
 
 # Characters people put between digits: spaces, dashes, dots and brackets.
 _SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-_SHORT_CODE = re.compile(r"\d{3,8}")
+# [0-9], not \d: \d also matches other scripts' digits, which no network routes.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_NATIONAL = re.compile(r"[0-9]{2,17}")
+_SHORT_CODE = re.compile(r"[0-9]{3,8}")
 _SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 +\-&_.]{1,11}")
 
 
@@ -55,6 +57,9 @@ def normalize_phone_number(value: str, region: str | None = None) -> str:
             raise _refuse(value, "after '+' expected 7 to 15 digits, the first not 0")
         if phonenumbers is None:
             return compact
+    elif not _NATIONAL.fullmatch(compact):
+        # phonenumbers would read letters as keypad digits ("0800 FLOWERS").
+        raise _refuse(value, "only digits, spaces, dashes, dots and brackets allowed")
     elif phonenumbers is None or not region:
         raise _refuse(
             value,
@@ -100,4 +105,7 @@ def mask_phone_number(value: str) -> str:
     value = str(value)
     if len(value) <= 8:
         return value[:2] + "*" * max(len(value) - 2, 0)
-    return value[:5] + "*" * (len(value) - 9) + value[-4:]
+    # Keep the last four and at most five leading characters (the country and
+    # area code of an E.164 number), hiding at least four in a national number.
+    shown = max(2, min(5, len(value) - 8))
+    return value[:shown] + "*" * (len(value) - shown - 4) + value[-4:]

@@ -25,12 +25,16 @@ class SmsBackend(ConsoleSmsBackend):
     ) -> None:
         if file_path is None:
             file_path = get_setting("SMS_FILE_PATH")
-        if file_path is None or file_path == "":
+        if file_path is not None:
+            # os.fsdecode raises the TypeError 0.7.0 callers expect for a
+            # non-path value ("expected str, bytes or os.PathLike object, not
+            # object"), before any check of ours.
+            file_path = os.fsdecode(file_path)
+        if not file_path:
             raise SmsConfigurationError(
                 "The file SMS backend needs a directory: set SMS_FILE_PATH or pass "
                 "file_path to get_connection()."
             )
-        # os.path raises the TypeError callers expect for a non-path value.
         self.file_path = os.path.abspath(file_path)
         try:
             os.makedirs(self.file_path, exist_ok=True)

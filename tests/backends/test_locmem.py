@@ -40,3 +40,17 @@ class LocmemBackendTests(BaseSmsBackendTests, SimpleTestCase):
         message = sms.Message("ids", ORIGINATOR, [RECIPIENT])
         message.send()
         self.assertRegex(message.results[0].message_id, r"^[0-9a-f]{32}$")
+
+    def test_shared_between_instances(self):
+        from sms.backends import locmem
+
+        message = sms.Message("Content", "0600000000", ["0600000000"])
+        for connection in (locmem.SmsBackend(), locmem.SmsBackend()):
+            connection.send_messages([message])
+        self.assertEqual(len(sms.outbox), 2)
+
+    def test_outbox_is_plain_list_of_messages(self):
+        sms.send_sms("plain", ORIGINATOR, RECIPIENT)
+        self.assertIs(type(sms.outbox), list)
+        self.assertIsInstance(sms.outbox[0], sms.Message)
+        self.assertEqual(sms.outbox[0].recipients, [RECIPIENT])
