@@ -1,0 +1,101 @@
+"""Map provider HTTP statuses and transport errors onto ``sms.exceptions``."""
+
+from __future__ import annotations
+
+import re
+
+from sms.exceptions import (
+    OutcomeUnknown,
+    ProviderAccountError,
+    ProviderUnavailable,
+    RecipientRejected,
+    SmsSendError,
+)
+from sms.phone import mask_phone_number
+
+try:
+    import requests
+    from urllib3.exceptions import ProtocolError
+except ImportError:  # only the provider SDKs bring requests along
+    requests = ProtocolError = None
+
+# Provider texts quote the number they refuse ("The 'To' number +1... is not
+# valid"); mask anything that looks like one before it reaches our messages.
+_NUMBER = re.compile(r"\+?[0-9]{7,15}")
+
+
+def scrub(text: object) -> str:
+    """Return ``text`` with every phone-number-like run of digits masked."""
+    return _NUMBER.sub(lambda match: mask_phone_number(match.group()), str(text))
+
+
+def class_for_status(status: int | None) -> type[SmsSendError]:
+    """Return the error class for an HTTP status the provider gave no code for.
+
+    401 and 403 are the account's problem, 429 and 5xx the provider's (retry
+    later), and any other 4xx is about this message.
+    """
+    if status in (401, 403):
+        return ProviderAccountError
+    if status is None or status == 429 or status >= 500:
+        return ProviderUnavailable
+    return RecipientRejected
+
+
+def provider_error(
+    cls: type[SmsSendError],
+    provider: str,
+    recipient: str,
+    detail: object,
+    *,
+    status: int | None = None,
+    code: str | int | None = None,
+) -> SmsSendError:
+    """Build a ``cls`` error about ``recipient``, masked, from the provider's answer."""
+    masked = mask_phone_number(recipient)
+    facts = ", ".join(
+        part
+        for part in (
+            f"HTTP {status}" if status is not None else "",
+            f"code {code}" if code is not None else "",
+        )
+        if part
+    )
+    text = f"{provider} did not take the SMS to {masked}: {scrub(detail)}"
+    return cls(
+        f"{text} ({facts})." if facts else f"{text}.",
+        provider=provider,
+        code=code,
+        recipient=masked,
+    )
+
+
+def transport_error(
+    provider: str, recipient: str, err: requests.RequestException
+) -> SmsSendError:
+    """Map a ``requests`` error raised while talking to ``provider``.
+
+    A failure to connect means the request never left: retry later. A read
+    timeout, or a connection that broke while we waited for the answer, means
+    the provider may have taken the SMS: ``OutcomeUnknown``.
+    """
+    if isinstance(err, requests.ConnectTimeout):
+        cls, code, reason = ProviderUnavailable, "connect_timeout", "no connection"
+    elif isinstance(err, requests.Timeout):
+        cls, code, reason = OutcomeUnknown, "timeout", "no answer in time"
+    elif isinstance(err, requests.ConnectionError) and _broke_after_sending(err):
+        cls, code, reason = OutcomeUnknown, "connection_aborted", "connection lost"
+    elif isinstance(err, requests.ConnectionError):
+        cls, code, reason = ProviderUnavailable, "connection_error", "cannot connect"
+    else:
+        cls, code, reason = ProviderUnavailable, "transport_error", type(err).__name__
+    if cls is OutcomeUnknown:
+        reason += " after the request was sent; the SMS may have gone out"
+    return provider_error(cls, provider, recipient, reason, code=code)
+
+
+def _broke_after_sending(err: requests.ConnectionError) -> bool:
+    # requests wraps a failure to connect in MaxRetryError, and a connection
+    # that dropped mid-exchange (reset, closed without an answer) in
+    # ProtocolError ("Connection aborted.").
+    return bool(err.args) and isinstance(err.args[0], ProtocolError)
