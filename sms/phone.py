@@ -31,7 +31,9 @@ def _check_with_phonenumbers(value: object, compact: str, region: str | None) ->
     try:
         parsed = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException as err:
-        raise _refuse(value, str(err).rstrip(".")) from err
+        # str(err) starts with the error type number: "(1) The string ...".
+        reason = re.sub(r"^\(\d+\) ", "", str(err)).rstrip(".")
+        raise _refuse(value, reason) from err
     if not phonenumbers.is_valid_number(parsed):
         raise _refuse(value, "no such number exists in its numbering plan")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
