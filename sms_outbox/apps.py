@@ -1,6 +1,7 @@
 """App configuration for the SMS outbox."""
 
 from django.apps import AppConfig
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,3 +9,9 @@ class SmsOutboxConfig(AppConfig):
     name = "sms_outbox"
     verbose_name = _("SMS outbox")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from sms_outbox.checks import check_outbox_backend, check_sqlite_locking
+
+        checks.register(check_outbox_backend)
+        checks.register(check_sqlite_locking)

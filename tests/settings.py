@@ -17,6 +17,12 @@ DATABASES = {
 # Parallel runs against one server (or a file-backed SQLite for multi-process
 # tests) pick their own test database name.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SMS_TEST_DB_NAME")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # What the outbox documents for SQLite: concurrent drains wait for the
+    # write lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,3 +58,4 @@ ROOT_URLCONF = "tests.urls"
 STATIC_URL = "/static/"
 
 SMS_BACKEND = "sms.backends.locmem.SmsBackend"
+SMS_OUTBOX_BACKEND = "sms.backends.locmem.SmsBackend"

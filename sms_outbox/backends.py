@@ -1,0 +1,159 @@
+"""``QueuedSmsBackend``: store SMS in the outbox table for ``send_queued_sms``."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from sms.backends.base import BaseSmsBackend
+from sms.conf import get_setting
+from sms.exceptions import RecipientRejected, SmsConfigurationError, SmsError
+from sms.message import RecipientResult
+from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
+
+if TYPE_CHECKING:
+    from sms.message import Message
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["QueuedSmsBackend", "get_delivery_backend_path"]
+
+
+def get_delivery_backend_path() -> str:
+    """Return ``SMS_OUTBOX_BACKEND``, the backend that delivers queued SMS.
+
+    Raise ``SmsConfigurationError`` when it is unset, cannot be imported, or
+    names the queued backend itself (which would queue forever).
+    """
+    path = get_setting("SMS_OUTBOX_BACKEND")
+    if not path:
+        raise SmsConfigurationError(
+            "SMS_OUTBOX_BACKEND is not set: set it to the backend that delivers "
+            "queued SMS, such as 'sms.backends.twilio.SmsBackend'."
+        )
+    try:
+        klass = import_string(path)
+    except ImportError as err:
+        raise SmsConfigurationError(
+            f"SMS_OUTBOX_BACKEND {path!r} cannot be imported ({err}): fix the "
+            "dotted path."
+        ) from err
+    if isinstance(klass, type) and issubclass(klass, QueuedSmsBackend):
+        raise SmsConfigurationError(
+            f"SMS_OUTBOX_BACKEND is {path!r}, the queued backend itself: set it "
+            "to a backend that delivers, such as 'sms.backends.twilio.SmsBackend'."
+        )
+    return path
+
+
+class QueuedSmsBackend(BaseSmsBackend):
+    """Store each message as one outbox row per recipient, in one INSERT.
+
+    Nothing goes over the network: ``send_queued_sms`` delivers later through
+    ``SMS_OUTBOX_BACKEND``. The INSERT joins the caller's transaction, so an
+    SMS queued in a request that rolls back is never sent. ``priority``
+    (higher first) and ``send_after`` (an aware datetime) apply to every
+    message sent through this connection::
+
+        connection = sms.get_connection(priority=10, send_after=tomorrow)
+        sms.send_sms("Hi", None, ["+441134960000"], connection=connection)
+    """
+
+    delivers = False
+
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        priority: int = 0,
+        send_after: datetime.datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        self.priority = int(priority)
+        self.send_after = send_after
+
+    def send_messages(self, messages: list[Message]) -> int:
+        """Queue ``messages``; return how many had at least one recipient queued."""
+        if not messages:
+            return 0
+        get_delivery_backend_path()
+        from sms_outbox.models import Message as OutboxMessage
+        from sms_outbox.signals import message_queued
+
+        now = timezone.now()
+        due = max(self.send_after, now) if self.send_after else now
+        rows, queued = [], []
+        for message in messages:
+            try:
+                originator, checked = self._check(message)
+            except SmsError:
+                if not self.fail_silently:
+                    raise
+                logger.warning(
+                    "Not queueing %r: its body or originator is invalid.", message
+                )
+                continue
+            batch_id = uuid.uuid4()
+            for recipient in checked:
+                if recipient is None:
+                    continue
+                rows.append(
+                    OutboxMessage(
+                        batch_id=batch_id,
+                        body=message.body,
+                        originator=originator,
+                        recipient=recipient,
+                        priority=self.priority,
+                        send_after=self.send_after,
+                        next_attempt_at=due,
+                        reference=uuid.uuid4().hex,
+                    )
+                )
+            if any(recipient is not None for recipient in checked):
+                queued.append(message)
+        if rows:
+            OutboxMessage.objects.bulk_create(rows)
+            message_queued.send(sender=OutboxMessage, messages=queued, rows=rows)
+        return len(queued)
+
+    def _check(self, message: Message) -> tuple[str, list[str | None]]:
+        """Validate ``message``; return its originator and normalised recipients.
+
+        A recipient is None when it is skipped: an invalid one under
+        ``fail_silently`` (logged, masked) or a repeat of an earlier one. Record
+        one result per recipient on ``message.results``.
+        """
+        message.check_body()
+        originator = validate_originator(message.originator)
+        recipients: list[str | None] = []
+        seen: set[str] = set()
+        results = []
+        for value in message.recipients:
+            try:
+                number = normalize_phone_number(value)
+            except SmsError as err:
+                if not self.fail_silently:
+                    raise
+                logger.warning(
+                    "Not queueing an SMS to %s: %s",
+                    mask_phone_number(value),
+                    "invalid phone number",
+                )
+                error = RecipientRejected(
+                    "invalid phone number", recipient=mask_phone_number(value)
+                )
+                error.__cause__ = err
+                results.append(RecipientResult(value, status="invalid", error=error))
+                recipients.append(None)
+                continue
+            results.append(RecipientResult(number, status="queued"))
+            # One row per number: the same number twice in one message is one SMS.
+            recipients.append(None if number in seen else number)
+            seen.add(number)
+        message.results = results
+        return originator, recipients

@@ -1,0 +1,190 @@
+"""The outbox tables: one queued SMS per recipient, and its attempt log."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sms.phone import mask_phone_number
+from sms.segments import count_segments, get_encoding
+
+
+class MessageQuerySet(models.QuerySet):
+    """The queries the drain, the admin and the purge run on the outbox."""
+
+    def queued(self) -> MessageQuerySet:
+        """Return rows waiting to be sent, due or not."""
+        return self.filter(status=Message.Status.QUEUED)
+
+    def due(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Return rows whose send time and retry time have come."""
+        return self.filter(next_attempt_at__lte=now or timezone.now())
+
+    def expired(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Return rows held by a worker whose lease ran out (it likely died)."""
+        return self.filter(
+            status=Message.Status.SENDING, lease_expires_at__lt=now or timezone.now()
+        )
+
+    def claimable(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Return rows a drain may take: queued and due, or held past their lease."""
+        now = now or timezone.now()
+        return self.filter(
+            Q(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+            | Q(status=Message.Status.SENDING, lease_expires_at__lt=now)
+        )
+
+    def in_send_order(self) -> MessageQuerySet:
+        """Order by priority (higher first), then age (older first)."""
+        return self.order_by("-priority", "id")
+
+    def final(self) -> MessageQuerySet:
+        """Return rows that reached sent, failed or cancelled."""
+        return self.filter(status__in=Message.FINAL_STATUSES)
+
+
+class Message(models.Model):
+    """One SMS to one recipient, queued by ``QueuedSmsBackend``.
+
+    A ``sms.Message`` with three recipients becomes three rows sharing a
+    ``batch_id``, so a retry never re-sends to a recipient that already got it.
+    A row waiting for a retry is ``queued`` with ``attempts > 0``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    class DeliveryStatus(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENT = "sent", _("sent")
+        DELIVERED = "delivered", _("delivered")
+        UNDELIVERED = "undelivered", _("undelivered")
+        FAILED = "failed", _("failed")
+        EXPIRED = "expired", _("expired")
+
+    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.CANCELLED)
+
+    batch_id = models.UUIDField(_("batch id"), db_index=True)
+    body = models.TextField(_("body"))
+    originator = models.CharField(_("originator"), max_length=32, blank=True)
+    recipient = models.CharField(_("recipient"), max_length=32, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    priority = models.SmallIntegerField(
+        _("priority"), default=0, help_text=_("Higher is sent first.")
+    )
+    send_after = models.DateTimeField(_("send after"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    backend = models.CharField(_("backend"), max_length=255, blank=True)
+    provider_message_id = models.CharField(
+        _("provider message id"), max_length=64, blank=True, db_index=True
+    )
+    reference = models.CharField(
+        _("reference"), max_length=64, blank=True, db_index=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"), null=True, blank=True
+    )
+    delivery_status = models.CharField(
+        _("delivery status"),
+        max_length=16,
+        choices=DeliveryStatus.choices,
+        blank=True,
+    )
+    delivery_status_raw = models.CharField(
+        _("delivery status (raw)"), max_length=32, blank=True
+    )
+    delivery_error_code = models.CharField(
+        _("delivery error code"), max_length=32, blank=True
+    )
+    delivery_updated_at = models.DateTimeField(
+        _("delivery updated at"), null=True, blank=True
+    )
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("queued SMS")
+        verbose_name_plural = _("queued SMS")
+        indexes = [
+            # The drain's claim: status = queued, in priority then age order.
+            models.Index(
+                fields=["status", "-priority", "id"], name="sms_outbox_claim_idx"
+            ),
+            # Reclaiming rows whose worker died.
+            models.Index(
+                fields=["status", "lease_expires_at"], name="sms_outbox_lease_idx"
+            ),
+            # The purge, and the admin's date hierarchy.
+            models.Index(
+                fields=["status", "finished_at"], name="sms_outbox_finished_idx"
+            ),
+            models.Index(fields=["created_at"], name="sms_outbox_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        # mask_phone_number() str()s its argument, so an unsaved or half-built
+        # row still prints.
+        return f"SMS to {mask_phone_number(self.recipient or '')} ({self.status})"
+
+    @property
+    def segments(self) -> int:
+        """Return the number of parts the body is sent and billed as."""
+        return count_segments(self.body or "")
+
+    @property
+    def encoding(self) -> str:
+        """Return ``"GSM-7"`` or ``"UCS-2"``, the encoding the body needs."""
+        return get_encoding(self.body or "")
+
+    @property
+    def is_final(self) -> bool:
+        """Return True once the row is sent, failed or cancelled."""
+        return self.status in self.FINAL_STATUSES
+
+
+class Attempt(models.Model):
+    """One try at delivering a row, or one delivery receipt: the audit trail."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("sent")
+        RETRY = "retry", _("retry")
+        FAILED = "failed", _("failed")
+        UNKNOWN = "unknown", _("unknown")
+        RECEIPT = "receipt", _("receipt")
+
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        related_name="attempts_log",
+        verbose_name=_("message"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    error_text = models.TextField(_("error"), blank=True)
+    duration_ms = models.FloatField(_("duration (ms)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,168 @@
+"""Record what happened to sent rows, in bulk: statuses, retries and the attempt log."""
+
+from __future__ import annotations
+
+import datetime
+import random
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from sms.conf import get_setting
+from sms_outbox.claims import ClaimedRow, _retry_when_locked
+from sms_outbox.models import Attempt, Message
+
+#: Results are written at least this often, so a killed worker re-sends at
+#: most this many messages (plus the ones in flight).
+FLUSH_EVERY_MESSAGES = 100
+FLUSH_EVERY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one provider call did to one claimed row."""
+
+    row: ClaimedRow
+    kind: str  # an Attempt.Outcome value: sent, retry, failed or unknown
+    message_id: str = ""
+    error_code: str = ""
+    error_text: str = ""
+    duration_ms: float | None = None
+
+
+def retry_delay(attempts: int) -> float:
+    """Return seconds to wait before attempt ``attempts + 1``.
+
+    Exponential from ``SMS_OUTBOX_RETRY_DELAY``, capped at
+    ``SMS_OUTBOX_RETRY_MAX_DELAY``, with jitter (half the delay is random) so
+    rows that failed together do not all come back together.
+    """
+    base = float(get_setting("SMS_OUTBOX_RETRY_DELAY"))
+    cap = float(get_setting("SMS_OUTBOX_RETRY_MAX_DELAY"))
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class Recorder:
+    """Buffer outcomes and write them every 100 messages or every second."""
+
+    def __init__(self, backend_path: str) -> None:
+        self.backend_path = backend_path[:255]
+        self.pending: list[Outcome] = []
+        self.last_flush = time.monotonic()
+        self.max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
+
+    def add(self, outcome: Outcome) -> bool:
+        """Buffer ``outcome``; flush if due. Return True if it flushed."""
+        self.pending.append(outcome)
+        if (
+            len(self.pending) >= FLUSH_EVERY_MESSAGES
+            or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
+        ):
+            self.flush()
+            return True
+        return False
+
+    def is_final_failure(self, outcome: Outcome) -> bool:
+        """Return True when ``outcome`` leaves its row failed for good."""
+        if outcome.kind == Attempt.Outcome.FAILED:
+            return True
+        return outcome.kind != Attempt.Outcome.SENT and (
+            outcome.row.attempts + 1 >= self.max_attempts
+        )
+
+    def flush(self) -> None:
+        """Write the buffered outcomes in a few statements, in one transaction."""
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        _retry_when_locked(self._write, pending, timezone.now())
+
+    def _write(self, pending: list[Outcome], now: datetime.datetime) -> None:
+        sent = [o for o in pending if o.kind == Attempt.Outcome.SENT]
+        others = [o for o in pending if o.kind != Attempt.Outcome.SENT]
+        with transaction.atomic():
+            if sent:
+                self._write_sent(sent, now)
+            if others:
+                self._write_others(others, now)
+            Attempt.objects.bulk_create(
+                Attempt(
+                    message_id=o.row.id,
+                    created_at=now,
+                    outcome=self._logged_kind(o),
+                    error_code=o.error_code[:32],
+                    error_text=o.error_text,
+                    duration_ms=o.duration_ms,
+                )
+                for o in pending
+            )
+
+    def _logged_kind(self, outcome: Outcome) -> str:
+        if outcome.kind == Attempt.Outcome.RETRY and self.is_final_failure(outcome):
+            return Attempt.Outcome.FAILED
+        return outcome.kind
+
+    def _write_sent(self, sent: list[Outcome], now: datetime.datetime) -> None:
+        with_id = [o for o in sent if o.message_id]
+        provider_id = (
+            Case(
+                *(When(pk=o.row.id, then=Value(o.message_id[:64])) for o in with_id),
+                default=Value(""),
+            )
+            if with_id
+            else Value("")
+        )
+        Message.objects.filter(pk__in=[o.row.id for o in sent]).update(
+            status=Message.Status.SENT,
+            provider_message_id=provider_id,
+            attempts=F("attempts") + 1,
+            last_error="",
+            backend=self.backend_path,
+            sent_at=now,
+            finished_at=now,
+            claimed_by="",
+            lease_expires_at=None,
+            updated_at=now,
+        )
+
+    def _write_others(self, others: list[Outcome], now: datetime.datetime) -> None:
+        rows = []
+        for o in others:
+            failed = self.is_final_failure(o)
+            attempts = o.row.attempts + 1
+            rows.append(
+                Message(
+                    pk=o.row.id,
+                    status=Message.Status.FAILED if failed else Message.Status.QUEUED,
+                    attempts=attempts,
+                    last_error=o.error_text,
+                    backend=self.backend_path,
+                    next_attempt_at=now
+                    + datetime.timedelta(
+                        seconds=0 if failed else retry_delay(attempts)
+                    ),
+                    finished_at=now if failed else None,
+                    claimed_by="",
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+        Message.objects.bulk_update(
+            rows,
+            [
+                "status",
+                "attempts",
+                "last_error",
+                "backend",
+                "next_attempt_at",
+                "finished_at",
+                "claimed_by",
+                "lease_expires_at",
+                "updated_at",
+            ],
+        )

@@ -1,0 +1,17 @@
+"""Signals sent by the SMS outbox."""
+
+from django.dispatch import Signal
+
+#: Sent after ``QueuedSmsBackend`` stored messages, inside the caller's
+#: transaction (a rollback undoes the rows, not the signal). Arguments:
+#: ``sender`` (the outbox ``Message`` model), ``messages`` (the ``sms.Message``
+#: objects queued) and ``rows`` (the outbox rows created, one per recipient).
+message_queued = Signal()
+
+#: Sent after a delivery receipt changed a row's ``delivery_status``, once the
+#: transaction that recorded it commits; never for a replayed or stale report.
+#: Arguments: ``sender`` (the outbox ``Message`` model), ``message`` (the row,
+#: already updated), ``old_status`` (``""`` before the first receipt),
+#: ``new_status`` (a ``Message.DeliveryStatus`` value) and ``provider``
+#: (``"twilio"`` or ``"messagebird"``).
+delivery_status_changed = Signal()
