@@ -21,8 +21,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The example project: DEBUG=1 gives it development defaults (README "example").
+demo: export DEBUG = 1
 demo: $(STAMP)
-	$(BIN)/python manage.py shell -c "from sms import send_sms; send_sms('Hello from django-sms', None, ['+441134960000']); send_sms('Second message: £5, {braces}', None, '+441134960999')"
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py demo_send
+	$(BIN)/python manage.py send_queued_sms
+	$(BIN)/python manage.py demo_admin
+
+run: export DEBUG = 1
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

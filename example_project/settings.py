@@ -1,18 +1,133 @@
-"""Settings of the example project (placeholder until the example issue lands)."""
+"""Settings of the example project, read only from the environment (and `.env`).
+
+Every variable is listed with a comment in `.env.example`. `DEBUG` is off unless
+the environment turns it on; only then do development defaults apply (a
+throwaway `SECRET_KEY`, local hosts). With `DEBUG` off a missing `SECRET_KEY`
+stops the start-up with `ImproperlyConfigured`.
+"""
 
 from pathlib import Path
 
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from sms.conf import DEFAULTS as SMS_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = "example-only-not-secret"
-DEBUG = True
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "sms"]
+
+env = environ.Env()
+# Real environment variables win over the file: read_env() only fills gaps.
+# ENV_FILE points at another file (the tests use it to ignore a developer's .env).
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-example-project-only")
+    ALLOWED_HOSTS = env.list(
+        "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"]
+    )
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set and DEBUG is off: set SECRET_KEY in the "
+            "environment or in .env (a long random string, for example from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), "
+            "or set DEBUG=1 for local development."
+        )
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "example.sqlite3",
-    }
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'example.sqlite3'}"
+    )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent drains take the write lock up front (BEGIN IMMEDIATE) and wait
+    # for it instead of failing with "database is locked".
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("transaction_mode", "IMMEDIATE")
+    _options.setdefault("timeout", 20)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "sms",
+    "sms_outbox",
+    "example_project.demo",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
 USE_TZ = True
-SMS_BACKEND = "sms.backends.console.SmsBackend"
-DEFAULT_FROM_SMS = "+12065550100"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# SMS: send_sms() queues in the outbox; send_queued_sms delivers through
+# SMS_OUTBOX_BACKEND (the console by default, so nothing leaves the machine).
+SMS_BACKEND = env.str("SMS_BACKEND", default="sms_outbox.backends.QueuedSmsBackend")
+SMS_OUTBOX_BACKEND = env.str(
+    "SMS_OUTBOX_BACKEND", default="sms.backends.console.SmsBackend"
+)
+DEFAULT_FROM_SMS = env.str("DEFAULT_FROM_SMS", default="DjangoSMS")
+
+# Every other setting the library reads (sms.conf.DEFAULTS) is taken from the
+# environment when present there, cast like its default; absent, the library
+# default applies.
+_INTEGER_SETTINGS = {"SMS_MAX_SEGMENTS"}
+for _name, _default in SMS_DEFAULTS.items():
+    if _name in globals() or _name not in env:
+        continue
+    if isinstance(_default, bool):
+        _cast = bool
+    elif isinstance(_default, int) or _name in _INTEGER_SETTINGS:
+        _cast = int
+    elif isinstance(_default, float):
+        _cast = float
+    else:
+        _cast = str
+    globals()[_name] = env.get_value(_name, cast=_cast)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "sms": {"handlers": ["console"], "level": env.str("SMS_LOG_LEVEL", "INFO")},
+        "sms_outbox": {
+            "handlers": ["console"],
+            "level": env.str("SMS_LOG_LEVEL", "INFO"),
+        },
+    },
+}

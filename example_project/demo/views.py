@@ -1,0 +1,52 @@
+"""The demo page: queue an SMS through send_sms() and list the newest rows."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import ngettext
+
+from example_project.demo.forms import SendForm
+from sms import get_connection, send_sms
+from sms.exceptions import SmsError
+from sms.segments import count_segments, get_encoding
+from sms_outbox.models import Message as OutboxMessage
+
+#: The page always queues, whatever SMS_BACKEND says: the request must never
+#: wait on (or talk to) a provider. send_queued_sms delivers later.
+QUEUED_BACKEND = "sms_outbox.backends.QueuedSmsBackend"
+NEWEST_ROWS = 20
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """Show the form and the newest outbox rows; queue on a valid POST."""
+    form = SendForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        recipients = form.cleaned_data["recipients"]
+        try:
+            send_sms(
+                form.cleaned_data["body"],
+                None,
+                recipients,
+                connection=get_connection(QUEUED_BACKEND),
+            )
+        except SmsError as err:
+            # For example no usable DEFAULT_FROM_SMS: the backend refuses the
+            # whole message before storing anything.
+            form.add_error(None, str(err))
+        else:
+            messages.success(
+                request,
+                ngettext("Queued %d message.", "Queued %d messages.", len(recipients))
+                % len(recipients),
+            )
+            return redirect("demo:index")
+    body = form["body"].value() or ""
+    context = {
+        "form": form,
+        "rows": OutboxMessage.objects.order_by("-created_at", "-pk")[:NEWEST_ROWS],
+        "segments": count_segments(body),
+        "encoding": get_encoding(body),
+    }
+    return render(request, "demo/index.html", context)
