@@ -1,0 +1,1 @@
+"""Delivery receipts: verify, parse and record the providers' status callbacks."""

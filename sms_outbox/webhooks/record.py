@@ -1,0 +1,143 @@
+"""Apply a delivery report to its outbox row: once, in order, atomically."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from sms.phone import mask_phone_number
+from sms_outbox.models import Attempt, Message
+from sms_outbox.signals import delivery_status_changed
+from sms_outbox.webhooks.report import STATUS_RANK, DeliveryReport
+
+logger = logging.getLogger(__name__)
+
+# A conditional UPDATE that loses a race re-reads the row and judges again;
+# every loss means another report was recorded, so this bounds the loop.
+_TRIES = 5
+
+
+class Outcome(str, enum.Enum):
+    """What ``record_report()`` did with a report."""
+
+    RECORDED = "recorded"  # the row's delivery status changed
+    REPLAY = "replay"  # the row already has this status
+    STALE = "stale"  # the row holds a newer status
+    UNKNOWN_MESSAGE = "unknown message"  # no row has this id or reference
+    UNKNOWN_STATUS = "unknown status"  # a provider status with no mapping
+
+
+def record_report(report: DeliveryReport) -> Outcome:
+    """Store ``report`` on its outbox row if it is new and newer; return the outcome.
+
+    A recorded change writes one ``Attempt`` with outcome ``receipt`` and sends
+    ``delivery_status_changed`` once the transaction commits.
+    """
+    if report.status is None:
+        logger.warning(
+            "Ignored a %s report for message %s with the unknown status %r.",
+            report.provider,
+            report.message_id,
+            report.raw_status,
+        )
+        return Outcome.UNKNOWN_STATUS
+    for _ in range(_TRIES):
+        with transaction.atomic():
+            row = _find_row(report)
+            if row is None:
+                logger.info(
+                    "No outbox row for %s message %s to %s (reference %r); ignored.",
+                    report.provider,
+                    report.message_id,
+                    mask_phone_number(report.recipient),
+                    report.reference,
+                )
+                return Outcome.UNKNOWN_MESSAGE
+            verdict = _judge(row, report)
+            if verdict is not None:
+                return verdict
+            if _apply(row, report):
+                return Outcome.RECORDED
+    return Outcome.STALE
+
+
+def _find_row(report: DeliveryReport) -> Message | None:
+    """Return the row, locked, by provider id and recipient, else by reference."""
+    rows = Message.objects.select_for_update()
+    if report.recipient:
+        rows = rows.filter(recipient=report.recipient)
+    lookups = [("provider_message_id", report.message_id)]
+    lookups.append(("reference", report.reference))
+    for field, value in lookups:
+        if value:  # a blank value would match every row not yet sent
+            row = rows.filter(**{field: value}).order_by("-pk").first()
+            if row is not None:
+                return row
+    return None
+
+
+def _judge(row: Message, report: DeliveryReport) -> Outcome | None:
+    """Return why ``report`` must not be recorded on ``row``, or None if it must."""
+    if report.status == row.delivery_status:
+        return Outcome.REPLAY
+    if not row.delivery_status:
+        return None
+    stored_rank = STATUS_RANK.get(row.delivery_status, -1)
+    if report.timestamp is not None and row.delivery_updated_at is not None:
+        # The provider's own clock orders reports; the rank breaks ties
+        # within its one-second resolution.
+        newer = (report.timestamp, report.rank) > (
+            row.delivery_updated_at,
+            stored_rank,
+        )
+    else:
+        newer = report.rank > stored_rank
+    return None if newer else Outcome.STALE
+
+
+def _apply(row: Message, report: DeliveryReport) -> bool:
+    """Update ``row`` unless another report changed it since it was read."""
+    now = timezone.now()
+    changed = Message.objects.filter(
+        pk=row.pk,
+        delivery_status=row.delivery_status,
+        delivery_updated_at=row.delivery_updated_at,
+    ).update(
+        delivery_status=report.status,
+        delivery_status_raw=report.raw_status,
+        delivery_error_code=report.error_code,
+        delivery_updated_at=report.timestamp or now,
+        updated_at=now,
+    )
+    if not changed:
+        return False
+    text = f"{report.status} (raw: {report.raw_status})"
+    Attempt.objects.create(
+        message=row,
+        created_at=now,
+        outcome=Attempt.Outcome.RECEIPT,
+        error_code=report.error_code,
+        error_text=f"{text}: {report.reason}" if report.reason else text,
+    )
+    old_status = row.delivery_status
+    row.delivery_status = report.status
+    row.delivery_status_raw = report.raw_status
+    row.delivery_error_code = report.error_code
+    row.delivery_updated_at = report.timestamp or now
+    row.updated_at = now
+    transaction.on_commit(
+        partial(
+            delivery_status_changed.send,
+            sender=Message,
+            message=row,
+            old_status=old_status,
+            new_status=report.status,
+            provider=report.provider,
+        ),
+        robust=True,
+    )
+    return True

@@ -1,0 +1,52 @@
+"""Read a Twilio status callback (form POST) into a ``DeliveryReport``."""
+
+from __future__ import annotations
+
+from django.core.exceptions import BadRequest
+from django.http import QueryDict
+
+from sms_outbox.webhooks.report import (
+    DeliveryReport,
+    get_field,
+    get_raw_status,
+    get_recipient,
+)
+
+#: Twilio's MessageStatus values, normalised. "failed" means Twilio could not
+#: send it at all; "undelivered" means the carrier or handset refused it.
+STATUSES = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "queued": "queued",
+    "sending": "queued",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "partially_delivered": "undelivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def parse_twilio(data: QueryDict) -> DeliveryReport:
+    """Return the report in Twilio's posted fields, or raise ``BadRequest``.
+
+    Twilio sends no time with a status, so the report carries none and is
+    ordered by status rank alone.
+    """
+    # SmsSid/SmsStatus are the older names Twilio still sends alongside.
+    message_id = get_field(data, "MessageSid") or get_field(data, "SmsSid")
+    status_field = "MessageStatus" if "MessageStatus" in data else "SmsStatus"
+    raw_status = get_raw_status(data, status_field)
+    if not message_id:
+        raise BadRequest("The field 'MessageSid' is missing.")
+    return DeliveryReport(
+        provider="twilio",
+        message_id=message_id,
+        status=STATUSES.get(raw_status),
+        raw_status=raw_status,
+        recipient=get_recipient(data, "To", required=False),
+        error_code=get_field(data, "ErrorCode", max_length=32),
+        reason=get_field(data, "ErrorMessage", max_length=200),
+    )
