@@ -1,0 +1,215 @@
+"""The outbox in the Django admin: inspect rows and their attempts, cancel, resend.
+
+The actions only change rows in the database through ``sms_outbox.engine``;
+delivery stays with ``send_queued_sms``, so no admin request waits on a
+provider.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from sms_outbox import engine
+from sms_outbox.models import Attempt, Message
+
+_BODY_PREVIEW_CHARS = 40
+#: The only field staff may change, and only while the row is still queued.
+_EDITABLE_WHILE_QUEUED = ("priority",)
+
+
+class AttemptInline(admin.TabularInline):
+    """The attempt log of one row: read-only history."""
+
+    model = Attempt
+    fields = ("created_at", "outcome", "error_code", "error_text", "duration_ms")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """List, filter and search the outbox; resend, cancel or retry rows."""
+
+    list_display = (
+        "recipient",
+        "status",
+        "delivery_status",
+        "priority",
+        "attempts",
+        "created_at",
+        "sent_at",
+        "body_preview",
+        "segments",
+        "provider_message_id",
+    )
+    list_filter = ("status", "delivery_status", "priority", "created_at")
+    search_fields = ("recipient", "body", "provider_message_id")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    inlines = (AttemptInline,)
+    actions = ("resend", "cancel", "retry_now")
+    # Counting a large outbox on every page load is the slow part of the list.
+    show_full_result_count = False
+    fieldsets = (
+        (None, {"fields": ("recipient", "originator", "body", "segments", "encoding")}),
+        (
+            _("Delivery"),
+            {
+                "fields": (
+                    "status",
+                    "priority",
+                    "send_after",
+                    "next_attempt_at",
+                    "attempts",
+                    "last_error",
+                    "backend",
+                    "provider_message_id",
+                    "reference",
+                    "sent_at",
+                    "finished_at",
+                    "claimed_by",
+                    "lease_expires_at",
+                )
+            },
+        ),
+        (
+            _("Delivery report"),
+            {
+                "fields": (
+                    "delivery_status",
+                    "delivery_status_raw",
+                    "delivery_error_code",
+                    "delivery_updated_at",
+                )
+            },
+        ),
+        (_("Record"), {"fields": ("batch_id", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("body"))
+    def body_preview(self, obj: Message) -> str:
+        """Return the start of the body, cut at a word where possible."""
+        return Truncator(obj.body).chars(_BODY_PREVIEW_CHARS)
+
+    @admin.display(description=_("parts"))
+    def segments(self, obj: Message) -> int:
+        """Return the number of parts the body is billed as."""
+        return obj.segments
+
+    @admin.display(description=_("encoding"))
+    def encoding(self, obj: Message) -> str:
+        """Return GSM-7 or UCS-2."""
+        return obj.encoding
+
+    def get_readonly_fields(self, request, obj=None):
+        # Rows are written by send_sms() and the drain. Staff may only
+        # reprioritise a row that is still waiting; sent rows are history.
+        fields = [
+            field for fieldset in self.fieldsets for field in fieldset[1]["fields"]
+        ]
+        if obj is not None and obj.status == Message.Status.QUEUED:
+            return [f for f in fields if f not in _EDITABLE_WHILE_QUEUED]
+        return fields
+
+    def has_add_permission(self, request):
+        # Rows come from send_sms(), which validates numbers and bodies.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # A full save would write back the status read when the form was
+        # opened: if a drain sent the row meanwhile, it would be queued again.
+        # Update only the editable fields, and only while the row is queued.
+        changed = [f for f in _EDITABLE_WHILE_QUEUED if f in form.changed_data]
+        if not changed:
+            return
+        updated = Message.objects.filter(
+            pk=obj.pk, status=Message.Status.QUEUED
+        ).update(**{f: getattr(obj, f) for f in changed})
+        if not updated:
+            self.message_user(
+                request,
+                _("Not saved: the message left the queue while you edited it."),
+                messages.WARNING,
+            )
+
+    def _report(
+        self,
+        request: HttpRequest,
+        done: int,
+        selected: int,
+        done_text: tuple[str, str],
+        skipped_reason: str,
+    ) -> None:
+        self.message_user(
+            request, ngettext(*done_text, done) % {"count": done}, messages.SUCCESS
+        )
+        skipped = selected - done
+        if skipped > 0:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d selected message skipped: %(reason)s",
+                    "%(count)d selected messages skipped: %(reason)s",
+                    skipped,
+                )
+                % {"count": skipped, "reason": skipped_reason},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Resend selected messages"), permissions=["change"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """Queue a new copy of each sent, failed or cancelled row."""
+        selected = queryset.count()
+        self._report(
+            request,
+            engine.resend(queryset),
+            selected,
+            (
+                "Queued %(count)d new copy for sending.",
+                "Queued %(count)d new copies for sending.",
+            ),
+            _("only sent, failed or cancelled messages can be resent."),
+        )
+
+    @admin.action(description=_("Cancel selected messages"), permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """Cancel queued rows; rows already sending or final are left alone."""
+        selected = queryset.count()
+        self._report(
+            request,
+            engine.cancel(queryset),
+            selected,
+            ("Cancelled %(count)d message.", "Cancelled %(count)d messages."),
+            _("only queued messages can be cancelled."),
+        )
+
+    @admin.action(description=_("Retry selected messages now"), permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """Make failed rows, and queued rows waiting for a retry, due now."""
+        selected = queryset.count()
+        self._report(
+            request,
+            engine.retry_now(queryset),
+            selected,
+            (
+                "%(count)d message will be retried on the next drain.",
+                "%(count)d messages will be retried on the next drain.",
+            ),
+            _(
+                "only failed messages and queued messages waiting for a retry "
+                "can be retried."
+            ),
+        )
