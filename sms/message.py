@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from sms.backends.base import BaseSmsBackend
 
 __all__ = ["Message", "RecipientResult"]
+
+logger = logging.getLogger(__name__)
 
 _REPR_BODY_CHARS = 20
 
@@ -147,17 +150,32 @@ def send_messages(connection: BaseSmsBackend, messages: list[Message]) -> int:
     recipients (or, for a backend that records no results, when it reported the
     whole list sent). Backends that only queue (``delivers = False``) fire
     nothing here: the queue fires ``post_send`` when it delivers.
+
+    A backend built with ``fail_silently=True`` should swallow its own
+    ``SmsError``; one that lets it escape anyway (a custom backend written for
+    0.7.0, say) has it swallowed here, and only the messages it recorded as
+    accepted for every recipient count.
     """
     for message in messages:
         message.results = []
-    count = connection.send_messages(messages)
+    try:
+        count: int | None = connection.send_messages(messages)
+    except SmsError as err:
+        if not getattr(connection, "fail_silently", False):
+            raise
+        logger.warning(
+            "%s failed silently: %s", type(connection).__name__, err, exc_info=True
+        )
+        count = None
     if not getattr(connection, "delivers", True):
-        return count
+        return count or 0
+    sent_count = 0
     for message in messages:
         if message.results:
             sent = all(result.ok for result in message.results)
         else:
             sent = bool(count) and count >= len(messages)
         if sent:
+            sent_count += 1
             post_send.send(sender=type(message), instance=message)
-    return count
+    return sent_count if count is None else count
