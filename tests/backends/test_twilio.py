@@ -1,0 +1,449 @@
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import requests
+from django.core.exceptions import ImproperlyConfigured
+from django.test import SimpleTestCase, override_settings
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
+import sms
+from sms.backends import twilio as twilio_backend
+from sms.checks import check_backend_setting
+from sms.exceptions import (
+    InvalidMessage,
+    InvalidPhoneNumber,
+    OutcomeUnknown,
+    ProviderAccountError,
+    ProviderUnavailable,
+    RecipientRejected,
+    SmsConfigurationError,
+)
+from sms.signals import post_send
+from tests.backend_cases import (
+    ORIGINATOR,
+    OTHER_RECIPIENT,
+    RECIPIENT,
+    BaseSmsBackendTests,
+)
+from tests.fake_providers import FakeTwilio, Reply, closed_port_url
+
+BACKEND = "sms.backends.twilio.SmsBackend"
+NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+class TwilioTestCase(SimpleTestCase):
+    """Serve a fake Twilio for the class; credentials in settings per test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.enterClassContext(mock.patch.dict(os.environ, NO_PROXY))
+        cls.fake = cls.enterClassContext(FakeTwilio())
+
+    def setUp(self):
+        self.fake.reset()
+        override = override_settings(
+            TWILIO_ACCOUNT_SID=self.fake.account_sid,
+            TWILIO_AUTH_TOKEN=self.fake.auth_token,
+        )
+        override.enable()
+        self.addCleanup(override.disable)
+        super().setUp()
+
+    def backend(self, **kwargs):
+        kwargs.setdefault("api_url", self.fake.url)
+        return sms.get_connection(BACKEND, **kwargs)
+
+    def send(self, recipients, body="Hello", originator=ORIGINATOR, **kwargs):
+        message = sms.Message(body, originator, recipients, self.backend(**kwargs))
+        return message, message.send
+
+
+class TwilioBackendContractTests(BaseSmsBackendTests, TwilioTestCase):
+    sms_backend = BACKEND
+
+    def get_connection(self, **kwargs):
+        kwargs.setdefault("api_url", self.fake.url)
+        return sms.get_connection(**kwargs)
+
+    def get_outbox_content(self):
+        return [
+            sms.Message(m["body"], m["from"], [m["to"]]) for m in self.fake.messages
+        ]
+
+    def flush_outbox(self):
+        self.fake.reset()
+
+
+class TwilioWireTests(TwilioTestCase):
+    def test_one_recipient_on_the_wire(self):
+        message, send = self.send([RECIPIENT], body="Hi there")
+        self.assertEqual(send(), 1)
+        [request] = self.fake.requests
+        self.assertEqual(request.method, "POST")
+        self.assertEqual(
+            request.path, f"/2010-04-01/Accounts/{self.fake.account_sid}/Messages.json"
+        )
+        self.assertEqual(
+            request.basic_auth, (self.fake.account_sid, self.fake.auth_token)
+        )
+        self.assertEqual(
+            request.form, {"To": RECIPIENT, "From": ORIGINATOR, "Body": "Hi there"}
+        )
+        [result] = message.results
+        self.assertEqual(result.recipient, RECIPIENT)
+        self.assertEqual(result.message_id, self.fake.messages[0]["sid"])
+        self.assertEqual(result.status, "queued")
+        self.assertIsNone(result.error)
+
+    def test_several_recipients_one_call_each_over_one_connection(self):
+        message, send = self.send([RECIPIENT, OTHER_RECIPIENT])
+        self.assertEqual(send(), 1)
+        self.assertEqual([r.form["To"] for r in self.fake.requests], message.recipients)
+        self.assertEqual(self.fake.connections, 1)
+        self.assertEqual(
+            [r.message_id for r in message.results],
+            [m["sid"] for m in self.fake.messages],
+        )
+
+    def test_numbers_are_normalised_before_sending(self):
+        message, send = self.send(["+44 113 496-0000"], originator="+1 206 555 0100")
+        send()
+        self.assertEqual(self.fake.requests[0].form["To"], RECIPIENT)
+        self.assertEqual(self.fake.requests[0].form["From"], ORIGINATOR)
+        self.assertEqual(message.results[0].recipient, RECIPIENT)
+
+    def test_status_callback_setting(self):
+        with self.settings(SMS_STATUS_CALLBACK_URL="https://example.com/sms/status/"):
+            self.send([RECIPIENT])[1]()
+        self.assertEqual(
+            self.fake.requests[0].form["StatusCallback"],
+            "https://example.com/sms/status/",
+        )
+        [report] = self.fake.status_reports()
+        self.assertEqual(report.params["MessageSid"], self.fake.messages[0]["sid"])
+
+    def test_status_callback_keyword_wins(self):
+        with self.settings(SMS_STATUS_CALLBACK_URL="https://example.com/setting/"):
+            self.send([RECIPIENT], status_callback="https://example.com/kw/")[1]()
+        self.assertEqual(
+            self.fake.requests[0].form["StatusCallback"], "https://example.com/kw/"
+        )
+
+    def test_messaging_service_replaces_from(self):
+        sid = "MG" + "1" * 32
+        with self.settings(TWILIO_MESSAGING_SERVICE_SID=sid):
+            message, send = self.send([RECIPIENT], originator="")
+            self.assertEqual(send(), 1)
+        self.assertEqual(
+            self.fake.requests[0].form,
+            {"To": RECIPIENT, "MessagingServiceSid": sid, "Body": "Hello"},
+        )
+        self.assertEqual(message.results[0].status, "accepted")
+
+    def test_keyword_credentials_win_over_settings(self):
+        fake = self.enterContext(FakeTwilio(account_sid="AC" + "9" * 32))
+        backend = sms.get_connection(
+            BACKEND,
+            api_url=fake.url,
+            account_sid=fake.account_sid,
+            auth_token=fake.auth_token,
+        )
+        sms.Message("kw", ORIGINATOR, [RECIPIENT], backend).send()
+        self.assertEqual(
+            fake.requests[0].basic_auth, (fake.account_sid, fake.auth_token)
+        )
+
+    def test_api_url_with_trailing_slash(self):
+        self.send([RECIPIENT], api_url=self.fake.url + "/")[1]()
+        self.assertTrue(self.fake.requests[0].path.startswith("/2010-04-01/"))
+
+
+class TwilioErrorTests(TwilioTestCase):
+    def assertSendError(self, cls, code, recipients=(RECIPIENT,), **kwargs):
+        message, send = self.send(list(recipients), **kwargs)
+        with self.assertRaises(cls) as caught:
+            send()
+        error = caught.exception
+        self.assertIs(type(error), cls)
+        self.assertEqual(error.provider, "twilio")
+        self.assertEqual(error.code, code)
+        self.assertEqual(error.recipient, "+4411****0000")
+        self.assertIs(message.results[0].error, error)
+        self.assertIsNone(message.results[0].message_id)
+        return message, error
+
+    def test_invalid_number_code_21211(self):
+        self.fake.script(
+            FakeTwilio.error(
+                400, 21211, f"The 'To' number {RECIPIENT} is not a valid phone number."
+            )
+        )
+        message, error = self.assertSendError(
+            RecipientRejected, 21211, [RECIPIENT, OTHER_RECIPIENT]
+        )
+        self.assertFalse(error.retryable)
+        self.assertIsInstance(error.__cause__, TwilioRestException)
+        self.assertNotIn(RECIPIENT, str(error))
+        self.assertIn("+4411****0000", str(error))
+        self.assertEqual(message.results[0].status, "rejected")
+        # A wrong number does not stop the others.
+        self.assertEqual(len(self.fake.requests), 2)
+        self.assertIsNone(message.results[1].error)
+        self.assertEqual(message.results[1].message_id, self.fake.messages[0]["sid"])
+
+    def test_wrong_credentials_401_stop_everything(self):
+        messages = [
+            sms.Message("a", ORIGINATOR, [RECIPIENT, OTHER_RECIPIENT]),
+            sms.Message("b", ORIGINATOR, [RECIPIENT]),
+        ]
+        backend = self.backend(auth_token="wrong-token")
+        with self.assertRaises(ProviderAccountError) as caught:
+            backend.send_messages(messages)
+        self.assertEqual(caught.exception.code, 20003)
+        self.assertFalse(caught.exception.retryable)
+        self.assertEqual(len(self.fake.requests), 1)
+        self.assertEqual([r.error for r in messages[0].results], [caught.exception] * 2)
+        self.assertEqual(messages[1].results, [])
+
+    def test_rate_limited_429(self):
+        self.fake.script(FakeTwilio.error(429, 20429, "Too Many Requests"))
+        _, error = self.assertSendError(ProviderUnavailable, 20429)
+        self.assertTrue(error.retryable)
+
+    def test_unavailable_503(self):
+        self.fake.script(FakeTwilio.error(503, 20503, "Service unavailable"))
+        message, error = self.assertSendError(
+            ProviderUnavailable, 20503, [RECIPIENT, OTHER_RECIPIENT]
+        )
+        self.assertTrue(error.retryable)
+        self.assertEqual(message.results[0].status, "failed")
+        self.assertTrue(message.results[1].ok)
+
+    def test_server_error_without_json(self):
+        self.fake.script(Reply(500, "<html>oops</html>", content_type="text/html"))
+        self.assertSendError(ProviderUnavailable, 500)
+
+    def test_rfc_9457_problem_details(self):
+        self.fake.script(
+            FakeTwilio.problem(
+                400, 21211, "Invalid 'To' Phone Number", f"{RECIPIENT} is invalid"
+            )
+        )
+        _, error = self.assertSendError(RecipientRejected, 21211)
+        self.assertIsInstance(error.__cause__, TwilioServiceException)
+        self.assertNotIn(RECIPIENT, str(error))
+
+    def test_rfc_9457_unavailable(self):
+        self.fake.script(FakeTwilio.problem(503, 20503, "Service Unavailable"))
+        self.assertSendError(ProviderUnavailable, 20503)
+
+    def test_bad_from_is_an_account_error(self):
+        self.fake.script(FakeTwilio.error(400, 21606, "Not a valid message-capable"))
+        self.assertSendError(ProviderAccountError, 21606)
+
+    def test_connection_refused(self):
+        _, error = self.assertSendError(
+            ProviderUnavailable, "connection_error", api_url=closed_port_url()
+        )
+        self.assertTrue(error.retryable)
+        self.assertIsInstance(error.__cause__, requests.ConnectionError)
+
+    def test_server_slower_than_timeout(self):
+        self.fake.script(Reply(201, {"sid": "SMlate"}, delay=1.0))
+        message, error = self.assertSendError(OutcomeUnknown, "timeout", timeout=0.2)
+        self.assertTrue(error.retryable)
+        self.assertIsInstance(error.__cause__, requests.ReadTimeout)
+        self.assertEqual(message.results[0].status, "unknown")
+
+    def test_connection_dropped_after_sending(self):
+        self.fake.script(Reply(drop=True))
+        self.assertSendError(OutcomeUnknown, "connection_aborted")
+
+    def test_invalid_recipient_fails_without_api_call(self):
+        message, send = self.send(["0600000000", RECIPIENT])
+        with self.assertRaises(RecipientRejected) as caught:
+            send()
+        self.assertEqual(caught.exception.code, "invalid_number")
+        self.assertIsInstance(caught.exception.__cause__, InvalidPhoneNumber)
+        self.assertEqual([r.form["To"] for r in self.fake.requests], [RECIPIENT])
+        self.assertEqual(
+            [(r.recipient, r.ok) for r in message.results],
+            [("0600000000", False), (RECIPIENT, True)],
+        )
+
+    def test_invalid_originator_sends_nothing(self):
+        message, send = self.send([RECIPIENT], originator="not a sender id!")
+        with self.assertRaises(RecipientRejected) as caught:
+            send()
+        self.assertEqual(caught.exception.code, "invalid_originator")
+        self.assertEqual(self.fake.requests, [])
+
+    def test_empty_body_sends_nothing(self):
+        message, send = self.send([RECIPIENT], body="  ")
+        with self.assertRaises(RecipientRejected) as caught:
+            send()
+        self.assertEqual(caught.exception.code, "invalid_message")
+        self.assertIsInstance(caught.exception.__cause__, InvalidMessage)
+        self.assertEqual(self.fake.requests, [])
+
+    def test_fail_silently(self):
+        seen = []
+        post_send.connect(seen.append)
+        self.addCleanup(post_send.disconnect, seen.append)
+        self.fake.script(FakeTwilio.error(503, 20503, "Service unavailable"))
+        backend = self.backend(fail_silently=True)
+        message = sms.Message("quiet", ORIGINATOR, [RECIPIENT], backend)
+        self.assertEqual(message.send(), 0)
+        self.assertIsInstance(message.results[0].error, ProviderUnavailable)
+        self.assertEqual(seen, [])
+
+    def test_fail_silently_counts_only_full_sends(self):
+        self.fake.script(FakeTwilio.error(400, 21211, "Invalid 'To'"))
+        backend = self.backend(fail_silently=True)
+        messages = [
+            sms.Message("a", ORIGINATOR, [RECIPIENT]),
+            sms.Message("b", ORIGINATOR, [RECIPIENT]),
+        ]
+        self.assertEqual(backend.send_messages(messages), 1)
+
+    def test_fail_silently_never_hides_configuration_errors(self):
+        with self.settings(SMS_BACKEND=BACKEND, TWILIO_AUTH_TOKEN=None):
+            with self.assertRaises(ImproperlyConfigured):
+                sms.send_sms("x", ORIGINATOR, [RECIPIENT], fail_silently=True)
+
+
+class TwilioMaskingTests(TwilioTestCase):
+    def test_no_token_or_full_number_in_logs_errors_or_reprs(self):
+        self.fake.script(
+            Reply(201, None, delay=0),  # accepted, empty body
+            FakeTwilio.error(400, 21211, f"The 'To' number {OTHER_RECIPIENT} is bad"),
+        )
+        backend = self.backend()
+        message = sms.Message("masked", ORIGINATOR, [RECIPIENT, OTHER_RECIPIENT])
+        with self.assertLogs(level="DEBUG") as logs:
+            with self.assertRaises(RecipientRejected) as caught:
+                backend.send_messages([message])
+        texts = [record.getMessage() for record in logs.records]
+        texts += [str(caught.exception), repr(caught.exception)]
+        texts += [repr(backend), repr(backend.client), repr(message)]
+        joined = "\n".join(texts)
+        self.assertNotIn(self.fake.auth_token, joined)
+        self.assertNotIn(RECIPIENT, joined)
+        self.assertNotIn(OTHER_RECIPIENT, joined)
+        self.assertIn("+4411****0000", joined)
+        self.assertIn("+4411****0999", joined)
+
+
+class TwilioConnectionTests(TwilioTestCase):
+    def test_timeout_from_setting_and_keyword(self):
+        with self.settings(SMS_TIMEOUT=3):
+            self.assertEqual(self.backend().client.http_client.timeout, 3)
+            self.assertEqual(self.backend(timeout=1.5).client.http_client.timeout, 1.5)
+        self.assertEqual(self.backend().client.http_client.timeout, 10)
+
+    def test_invalid_timeout(self):
+        with self.assertRaisesMessage(SmsConfigurationError, "SMS_TIMEOUT"):
+            self.backend(timeout=0)
+
+    def test_open_and_close_one_session(self):
+        backend = self.backend()
+        self.assertIs(backend.open(), True)
+        session = backend.client.http_client.session
+        self.assertIsInstance(session, requests.Session)
+        self.assertIs(backend.open(), False)
+        for body in ("one", "two", "three"):
+            sms.Message(body, ORIGINATOR, [RECIPIENT], backend).send()
+        self.assertIs(backend.client.http_client.session, session)
+        backend.close()
+        self.assertIsNone(backend.client.http_client.session)
+        self.assertEqual(self.fake.connections, 1)
+
+    def test_send_closes_only_what_it_opened(self):
+        backend = self.backend()
+        sms.Message("a", ORIGINATOR, [RECIPIENT], backend).send()
+        self.assertIsNone(backend.client.http_client.session)
+        backend.open()
+        sms.Message("b", ORIGINATOR, [RECIPIENT], backend).send()
+        self.assertIsNotNone(backend.client.http_client.session)
+        backend.close()
+
+    def test_http_client_keyword_used_as_given(self):
+        session = requests.Session()
+        self.addCleanup(session.close)
+        client = twilio_backend.PooledHttpClient(self.fake.url, 5, session=session)
+        backend = self.backend(api_url=None, http_client=client)
+        self.assertIs(backend.client.http_client, client)
+        self.assertIs(backend.open(), False)
+        sms.Message("given", ORIGINATOR, [RECIPIENT], backend).send()
+        backend.close()
+        self.assertIs(client.session, session)
+        self.assertEqual(self.fake.requests[0].form["Body"], "given")
+
+    def test_client_replaced_by_tests(self):
+        calls = []
+
+        def create(**kwargs):
+            calls.append(kwargs)
+            return mock.Mock(sid=f"SM{len(calls)}", status="queued")
+
+        backend = self.backend()
+        backend.client.messages.create = create
+        message = sms.Message("stub", ORIGINATOR, [RECIPIENT, OTHER_RECIPIENT], backend)
+        self.assertEqual(message.send(), 1)
+        self.assertEqual(
+            calls,
+            [
+                {"to": RECIPIENT, "from_": ORIGINATOR, "body": "stub"},
+                {"to": OTHER_RECIPIENT, "from_": ORIGINATOR, "body": "stub"},
+            ],
+        )
+        self.assertEqual([r.message_id for r in message.results], ["SM1", "SM2"])
+        self.assertEqual(self.fake.requests, [])
+
+
+class TwilioSetupTests(SimpleTestCase):
+    def test_constructs_offline_with_fake_credentials(self):
+        backend = sms.get_connection(
+            BACKEND, account_sid="ACfake", auth_token="fake-token"
+        )
+        self.assertEqual(backend.client.account_sid, "ACfake")
+        self.assertIsNone(backend.client.http_client.api_url)
+
+    def test_missing_credentials_name_the_setting(self):
+        for missing in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            values = {"TWILIO_ACCOUNT_SID": "ACfake", "TWILIO_AUTH_TOKEN": "tok"}
+            values[missing] = None
+            with self.subTest(missing), self.settings(**values):
+                with self.assertRaisesMessage(ImproperlyConfigured, missing):
+                    sms.get_connection(BACKEND)
+
+    def test_system_check_names_missing_settings(self):
+        with self.settings(SMS_BACKEND=BACKEND, TWILIO_AUTH_TOKEN=None):
+            errors = check_backend_setting("SMS_BACKEND")
+        self.assertEqual([e.id for e in errors], ["sms.E003", "sms.E003"])
+        self.assertIn("TWILIO_ACCOUNT_SID", errors[0].msg)
+        self.assertIn("TWILIO_AUTH_TOKEN", errors[1].msg)
+
+    def test_missing_sdk_names_pip_install(self):
+        code = (
+            "import sys; sys.modules['twilio'] = None\n"
+            "import django; django.setup()\n"
+            "import sms, sms.backends.twilio as t\n"
+            "from sms.exceptions import SmsImproperlyInstalled\n"
+            "try:\n"
+            "    t.SmsBackend(account_sid='AC', auth_token='x')\n"
+            "except SmsImproperlyInstalled as err:\n"
+            "    print(err)\n"
+        )
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+        self.assertIn('pip install "django-sms[twilio]"', out)
