@@ -25,7 +25,7 @@ try:
     from messagebird.http_client import HttpClient, ResponseFormat
     from messagebird.serde import json_serialize
 except ImportError:  # the optional extra django-sms[messagebird]
-    Client = None
+    Client = ResponseFormat = None
     HttpClient = object
 
 logger = logging.getLogger(__name__)
@@ -74,9 +74,9 @@ class PooledHttpClient(HttpClient):
         path: str,
         method: str = "GET",
         params: dict[str, Any] | None = None,
-        format: ResponseFormat = ResponseFormat.text,
+        format: ResponseFormat | None = None,
     ) -> str | bytes:
-        """Send one API call and return the response body."""
+        """Send one API call; return the body as text, or bytes if asked."""
         if method not in ("DELETE", "GET", "PATCH", "POST", "PUT"):
             raise ValueError(f"{method} is not a supported HTTP method")
         params = params or {}
