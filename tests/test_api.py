@@ -377,3 +377,27 @@ class ImportTests(SimpleTestCase):
         )
         for name in sms.__all__:
             self.assertTrue(hasattr(sms, name), name)
+
+    def test_works_without_being_installed(self):
+        code = textwrap.dedent(
+            """
+            import io
+            from django.conf import settings
+            settings.configure(
+                INSTALLED_APPS=[], SMS_BACKEND="sms.backends.console.SmsBackend"
+            )
+            import django
+            django.setup()
+            from django.apps import apps
+            import sms
+            stream = io.StringIO()
+            count = sms.send_sms(
+                "Hi", "Shop", "+441134960000",
+                connection=sms.get_connection(stream=stream),
+            )
+            print(apps.is_installed("sms"), count, stream.getvalue().splitlines()[:3])
+            """
+        )
+        self.assertEqual(
+            run_python(code), "False 1 ['from: Shop', 'to: +441134960000', 'Hi']\n"
+        )
