@@ -1,0 +1,193 @@
+"""The demo page and the outbox admin, driven in headless Chromium.
+
+Playwright's sync API against pytest-django's ``live_server``; the browser is
+Debian's ``/usr/bin/chromium`` (see ``conftest.py``), never a downloaded one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # conftest's browser fixture skips (or fails in CI)
+    expect = None
+
+from sms.segments import count_segments, get_encoding
+from sms_outbox.models import Message
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+Status = Message.Status
+
+
+@pytest.fixture(autouse=True)
+def _originator(settings):
+    settings.DEFAULT_FROM_SMS = "DjangoSMS"
+
+
+def _rows(page):
+    """Return (recipient, status) of each row the demo page lists."""
+    return [
+        (row.get_attribute("data-recipient"), row.get_attribute("data-status"))
+        for row in page.locator("#outbox tbody tr[data-recipient]").all()
+    ]
+
+
+def _queue(page, live_server, recipients, body):
+    page.goto(live_server.url + "/")
+    page.fill("#id_recipients", recipients)
+    page.fill("#id_body", body)
+    page.click("button[type=submit]")
+
+
+def test_the_form_queues_a_row_and_lists_it(page, live_server):
+    _queue(page, live_server, "+441134960000\n+12065550100", "Hello from the browser")
+    assert page.locator("#messages").inner_text() == "Queued 2 messages."
+    assert sorted(_rows(page)) == [
+        ("+12065550100", "queued"),
+        ("+441134960000", "queued"),
+    ]
+    assert Message.objects.filter(status=Status.QUEUED).count() == 2
+
+
+def test_an_invalid_number_is_an_error_and_nothing_is_queued(page, live_server):
+    _queue(page, live_server, "+441134960000, +4411", "Hello")
+    error = page.locator(".errorlist").first.inner_text()
+    assert "'+4411' is not a valid phone number" in error
+    assert page.locator("#messages").count() == 0
+    assert "The outbox is empty." in page.locator("#outbox").inner_text()
+    assert Message.objects.count() == 0
+
+
+def test_the_drain_sends_the_row_and_a_reload_shows_it(page, live_server):
+    _queue(page, live_server, "+31612345678", "Drain me")
+    assert _rows(page) == [("+31612345678", "queued")]
+    call_command("send_queued_sms", verbosity=0)
+    page.reload()
+    assert _rows(page) == [("+31612345678", "sent")]
+
+
+def test_the_live_count_follows_typing(page, live_server):
+    page.goto(live_server.url + "/")
+    assert page.inner_text("#segments") == "1"
+    page.fill("#id_body", "x" * 161)
+    assert page.inner_text("#segments") == "2"
+    assert page.inner_text("#encoding") == "GSM-7"
+    page.fill("#id_body", "x" * 60 + "👋")
+    assert page.inner_text("#encoding") == "UCS-2"
+    assert page.inner_text("#segments") == "1"
+
+
+def test_the_live_count_agrees_with_sms_segments(page, live_server):
+    bodies = [
+        "",
+        "a" * 160,
+        "a" * 161,
+        "a" * 306,
+        "a" * 307,
+        "€" * 80,
+        "€" * 81,
+        "a" * 152 + "€",  # the escape pair would straddle the part boundary
+        "a" * 159 + "{",
+        "line\nbreaks\rand ΔΦΓ",
+        "é" * 160 + "ç",  # ç is not GSM-7 (only Ç is)
+        "ü" * 70,
+        "ü" * 70 + "ґ",
+        "😀" * 35,
+        "😀" * 36,
+        "a" * 66 + "😀",  # a surrogate pair is never split across parts
+        "a" * 133 + "😀",
+        "`backtick` is UCS-2",
+    ]
+    page.goto(live_server.url + "/")
+    got = page.evaluate(
+        "(bodies) => bodies.map((b) => "
+        "[smsSegments.count(b).segments, smsSegments.count(b).encoding])",
+        bodies,
+    )
+    expected = [[count_segments(body), get_encoding(body)] for body in bodies]
+    assert got == expected
+
+
+def _make_row(recipient, status, **fields):
+    now = timezone.now()
+    if status == Status.SENT:
+        fields.update(sent_at=now, finished_at=now, attempts=1)
+    return Message.objects.create(
+        batch_id=uuid.uuid4(),
+        body=f"Hello {recipient}",
+        recipient=recipient,
+        status=status,
+        next_attempt_at=now,
+        reference=uuid.uuid4().hex,
+        **fields,
+    )
+
+
+def _admin_login(page, live_server):
+    User.objects.create_superuser("admin", "", "browser-test-pw")
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "browser-test-pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def _run_action(page, action):
+    """Tick every listed row and run ``action`` on them."""
+    page.locator("input[name=_selected_action]").first.check()
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+
+
+def _expect_recipients(page, recipients):
+    """Wait until the change list shows exactly ``recipients``, newest first."""
+    expect(page.locator("#result_list tbody th.field-recipient")).to_have_text(
+        recipients
+    )
+
+
+def test_admin_filter_search_resend_and_cancel(page, live_server):
+    _make_row("+441134960000", Status.SENT, provider_message_id="SM1")
+    _make_row("+12065550100", Status.QUEUED)
+    _make_row("+14155552671", Status.SENT, provider_message_id="SM2")
+    _admin_login(page, live_server)
+    page.goto(live_server.url + "/admin/sms_outbox/message/")
+    _expect_recipients(page, ["+14155552671", "+12065550100", "+441134960000"])
+
+    # Filter by status with the sidebar link.
+    page.locator('details[data-filter-title="status"]').get_by_role(
+        "link", name="sent", exact=True
+    ).click()
+    _expect_recipients(page, ["+14155552671", "+441134960000"])
+
+    # Search by number within the filter.
+    page.fill("#searchbar", "+441134960000")
+    page.press("#searchbar", "Enter")
+    _expect_recipients(page, ["+441134960000"])
+
+    # Resend it: a new queued copy appears, the original stays sent.
+    _run_action(page, "resend")
+    expect(page.locator("ul.messagelist")).to_contain_text(
+        "Queued 1 new copy for sending."
+    )
+    page.goto(live_server.url + "/admin/sms_outbox/message/?q=%2B441134960000")
+    expect(page.locator("#result_list tbody td.field-status")).to_have_text(
+        ["queued", "sent"]
+    )
+    assert Message.objects.filter(recipient="+441134960000").count() == 2
+
+    # Cancel the queued row of the other number.
+    page.goto(live_server.url + "/admin/sms_outbox/message/?status__exact=queued")
+    page.fill("#searchbar", "+12065550100")
+    page.press("#searchbar", "Enter")
+    _expect_recipients(page, ["+12065550100"])
+    _run_action(page, "cancel")
+    expect(page.locator("ul.messagelist")).to_contain_text("Cancelled 1 message.")
+    assert Message.objects.get(recipient="+12065550100").status == Status.CANCELLED
