@@ -122,6 +122,9 @@ def requeue_expired(now: datetime.datetime | None = None) -> int:
     may duplicate it.
     """
     now = now or timezone.now()
+    # The common case, nothing expired, costs one read and no write lock.
+    if not Message.objects.expired(now).exists():
+        return 0
     count = _retry_when_locked(_requeue_expired, now)
     if count:
         logger.warning("Requeued %d outbox SMS whose worker's lease expired.", count)

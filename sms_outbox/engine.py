@@ -38,7 +38,7 @@ DEFAULT_BATCH_SIZE = 500
 # A claim is sized so that sending it takes about this long (and never more
 # than a quarter of the lease), so rows do not outlive their lease in hand.
 _BATCH_SECONDS = 2.0
-_FIRST_BATCH = 20
+_FIRST_BATCH = 50
 
 
 @dataclass

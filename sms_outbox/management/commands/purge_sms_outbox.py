@@ -1,0 +1,22 @@
+"""Delete outbox rows that were sent, failed or cancelled more than N days ago."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sms_outbox.engine import purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete sent, failed and cancelled outbox SMS (and their attempt logs) "
+        "that reached that state more than --days days ago."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, required=True)
+
+    def handle(self, **options):
+        if options["days"] < 0:
+            raise CommandError("--days must be 0 or more.")
+        deleted = purge(options["days"])
+        if options["verbosity"] > 0:
+            self.stdout.write(f"Deleted {deleted} outbox SMS.")
