@@ -1,0 +1,103 @@
+"""Queue, drain to fake providers over real HTTP, then post their signed reports."""
+
+from urllib.parse import urlencode, urlsplit
+
+from django.test import TestCase, override_settings
+
+import sms
+from sms.backends.messagebird import SmsBackend as MessageBirdBackend
+from sms.backends.twilio import SmsBackend as TwilioBackend
+from sms_outbox import engine
+from sms_outbox.models import Attempt, Message
+from tests.fake_providers import FakeMessageBird, FakeTwilio
+from tests.receipts.signing import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
+
+RECIPIENTS = ["+441134960000", "+12065550100", "+31612345678"]
+
+
+class TwilioToFake(TwilioBackend):
+    """The real Twilio backend, pointed at the test's ``FakeTwilio``."""
+
+    fake = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(
+            api_url=self.fake.url,
+            account_sid=self.fake.account_sid,
+            auth_token=self.fake.auth_token,
+        )
+        super().__init__(*args, **kwargs)
+
+
+class MessageBirdToFake(MessageBirdBackend):
+    """The real MessageBird backend, pointed at the test's ``FakeMessageBird``."""
+
+    fake = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(api_url=self.fake.url, access_key=self.fake.access_key)
+        super().__init__(*args, **kwargs)
+
+
+def deliver(report, client):
+    """Send ``report`` (a fake provider's StatusReport) to the test client."""
+    parts = urlsplit(report.url)
+    headers = {
+        "HTTP_" + name.upper().replace("-", "_"): value
+        for name, value in report.headers.items()
+    }
+    if report.method == "GET":
+        return client.get(f"{parts.path}?{parts.query}", **headers)
+    return client.post(parts.path, urlencode(report.params), FORM, **headers)
+
+
+@override_settings(SMS_BACKEND="sms_outbox.backends.QueuedSmsBackend")
+class EndToEndTests(TestCase):
+    def queue_and_drain(self):
+        sms.Message("Your code is 1234", "+14155552671", RECIPIENTS).send()
+        engine.send_queued()
+        rows = list(Message.objects.order_by("pk"))
+        self.assertEqual([r.status for r in rows], ["sent"] * 3)
+        return rows
+
+    def assertAllDelivered(self, reports):
+        self.assertEqual(len(reports), 3)
+        for report in reports:
+            self.assertEqual(deliver(report, self.client).status_code, 200)
+        self.assertEqual(
+            list(Message.objects.values_list("delivery_status", flat=True)),
+            ["delivered"] * 3,
+        )
+        self.assertEqual(
+            Attempt.objects.filter(outcome=Attempt.Outcome.RECEIPT).count(), 3
+        )
+
+    def test_twilio_callbacks_reach_the_rows_the_outbox_sent(self):
+        fake = self.enterContext(FakeTwilio())
+        TwilioToFake.fake = fake
+        callback = "http://testserver" + TWILIO_PATH
+        with self.settings(
+            SMS_OUTBOX_BACKEND="tests.receipts.test_end_to_end.TwilioToFake",
+            SMS_STATUS_CALLBACK_URL=callback,
+            TWILIO_AUTH_TOKEN=fake.auth_token,
+        ):
+            self.queue_and_drain()
+            self.assertEqual({m["status_callback"] for m in fake.messages}, {callback})
+            self.assertAllDelivered(fake.status_reports("delivered"))
+
+    def test_messagebird_reports_match_by_reference_before_the_id_is_stored(self):
+        fake = self.enterContext(FakeMessageBird())
+        MessageBirdToFake.fake = fake
+        with self.settings(
+            SMS_OUTBOX_BACKEND="tests.receipts.test_end_to_end.MessageBirdToFake",
+            SMS_STATUS_CALLBACK_URL="http://testserver" + MESSAGEBIRD_PATH,
+            MESSAGEBIRD_SIGNING_KEY=fake.signing_key,
+        ):
+            rows = self.queue_and_drain()
+            # The outbox sent each row's own reference to MessageBird.
+            self.assertEqual(
+                [m["reference"] for m in fake.messages], [r.reference for r in rows]
+            )
+            # A report can beat the drain's write of the provider's id.
+            Message.objects.update(provider_message_id="")
+            self.assertAllDelivered(fake.status_reports("delivered"))
