@@ -40,6 +40,12 @@ else:
         )
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
+# Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto and
+# accept form posts (the admin's login) from the public origin.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 DATABASES = {
     "default": env.db_url(
         "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'example.sqlite3'}"
