@@ -23,8 +23,11 @@ def format_message(message: Message) -> str:
 class SmsBackend(BaseSmsBackend):
     """Write each message to ``stream``, holding a lock and flushing after each."""
 
-    def __init__(self, *args: Any, stream: IO[str] | None = None, **kwargs: Any):
-        self.stream = stream or sys.stdout
+    def __init__(
+        self, *args: Any, stream: IO[str] | None = None, **kwargs: Any
+    ) -> None:
+        # sys.stdout is read now, not at import, so redirect_stdout() works.
+        self.stream = sys.stdout if stream is None else stream
         self._lock = threading.RLock()
         super().__init__(*args, **kwargs)
 
