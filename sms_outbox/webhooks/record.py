@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -129,15 +128,17 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     row.delivery_error_code = report.error_code
     row.delivery_updated_at = report.timestamp or now
     row.updated_at = now
-    transaction.on_commit(
-        partial(
-            delivery_status_changed.send,
+
+    def send_signal() -> None:
+        delivery_status_changed.send(
             sender=Message,
             message=row,
             old_status=old_status,
             new_status=report.status,
             provider=report.provider,
-        ),
-        robust=True,
-    )
+        )
+
+    # robust: the change is committed; a failing receiver is logged, and a
+    # provider's retry would be a replay that sends nothing anyway.
+    transaction.on_commit(send_signal, robust=True)
     return True

@@ -165,6 +165,19 @@ class TwilioRecordTests(RecordTestCase):
         callbacks[0]()
         self.assertEqual(self.signals, [(Message, self.row.pk, "", "sent", "twilio")])
 
+    def test_a_failing_receiver_is_logged_and_the_change_kept(self):
+        def broken(**kwargs):
+            raise RuntimeError("receiver bug")
+
+        delivery_status_changed.connect(broken)
+        self.addCleanup(delivery_status_changed.disconnect, broken)
+        with self.assertLogs("django", "ERROR") as logs:
+            response = self.twilio("undelivered")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("receiver bug", logs.output[0])
+        self.row.refresh_from_db()
+        self.assertEqual(self.row.delivery_status, "undelivered")
+
 
 class MessageBirdRecordTests(RecordTestCase):
     def setUp(self):
