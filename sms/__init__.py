@@ -66,7 +66,7 @@ def send_sms(
 
 
 def send_mass_sms(
-    datatuple: Iterable[tuple[str, str | None, list[str] | tuple[str, ...]]],
+    datatuple: Iterable[tuple[str, str | None, str | list[str] | tuple[str, ...]]],
     fail_silently: bool = False,
     connection: BaseSmsBackend | None = None,
 ) -> int:

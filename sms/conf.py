@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from django.conf import settings
+from django.conf import ENVIRONMENT_VARIABLE, settings
 
 #: The defaults of every setting the library reads. A setting not listed here
 #: has no default: reading it when absent returns ``None``.
@@ -36,6 +37,9 @@ def get_setting(name: str) -> Any:
     Read at call time so ``override_settings`` works; a value of ``None`` in the
     settings module counts as unset.
     """
-    # Message() must work before settings are configured (COMPAT.md).
-    value = getattr(settings, name, None) if settings.configured else None
+    # Message() must work before settings are configured (COMPAT.md). With
+    # DJANGO_SETTINGS_MODULE set, settings load on first access, which
+    # ``settings.configured`` does not count yet.
+    available = settings.configured or os.environ.get(ENVIRONMENT_VARIABLE)
+    value = getattr(settings, name, None) if available else None
     return DEFAULTS.get(name) if value is None else value

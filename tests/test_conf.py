@@ -49,3 +49,17 @@ class GetSettingTests(SimpleTestCase):
     @override_settings(SMS_NOT_A_SETTING="set")
     def test_unknown_setting_with_value(self):
         self.assertEqual(get_setting("SMS_NOT_A_SETTING"), "set")
+
+
+def test_settings_module_read_before_first_access():
+    # A script that only sets DJANGO_SETTINGS_MODULE gets its settings, not
+    # the defaults, even before anything else touched django.conf.settings.
+    from tests.test_api import run_python
+
+    out = run_python(
+        "from django.conf import settings\n"
+        "from sms.conf import get_setting\n"
+        "print(settings.configured, get_setting('SMS_BACKEND'))\n",
+        DJANGO_SETTINGS_MODULE="tests.settings",
+    )
+    assert out == "False sms.backends.locmem.SmsBackend\n"
