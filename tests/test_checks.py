@@ -13,6 +13,7 @@ from django.test import SimpleTestCase, override_settings
 from sms.backends.base import BaseSmsBackend
 from sms.backends.filebased import SmsBackend as FileBackend
 from sms.checks import check_backend_setting, check_sms_backend
+from tests.backends.test_filebased import run_as_nobody
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 FILE_BACKEND = "sms.backends.filebased.SmsBackend"
@@ -137,7 +138,7 @@ class CheckBackendSettingTests(SimpleTestCase):
     @unittest.skipIf(
         RUNNING_AS_ROOT,
         "root may write to any directory, so os.access() reports a 0o500 "
-        "directory writable; tests/backends/test_filebased.py checks this as nobody",
+        "directory writable; the test below checks this as user nobody",
     )
     def test_file_backend_path_not_writable(self):
         path = os.path.join(self.tmp_dir, "read-only")
@@ -147,6 +148,17 @@ class CheckBackendSettingTests(SimpleTestCase):
                 check_sms_backend(None),
                 [file_error(f"SMS_FILE_PATH {path!r} is not writable")],
             )
+
+    @unittest.skipUnless(RUNNING_AS_ROOT, "needs root to switch to user nobody")
+    def test_file_backend_path_not_writable_for_another_user(self):
+        path = os.path.join(self.tmp_dir, "read-only")
+        os.mkdir(path, 0o500)
+        os.chmod(self.tmp_dir, 0o755)
+        with self.settings(SMS_BACKEND=FILE_BACKEND, SMS_FILE_PATH=path):
+            report = run_as_nobody(lambda: check_sms_backend(None))
+        self.assertEqual(
+            report, str([file_error(f"SMS_FILE_PATH {path!r} is not writable")])
+        )
 
     def test_file_backend_subclass_checked(self):
         backend = "tests.test_checks.FileSubclassBackend"

@@ -18,6 +18,32 @@ SEPARATOR = b"-" * 79
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+def run_as_nobody(func):
+    """Return ``str(func())`` computed in a forked child running as nobody.
+
+    Root bypasses directory permissions, so a check of them needs another
+    user; forking keeps everything already imported.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(read_end)
+        try:
+            nobody = pwd.getpwnam("nobody")
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            report = str(func())
+        except BaseException as err:
+            report = repr(err)
+        os.write(write_end, report.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return report
+
+
 class FileBackendTests(BaseSmsBackendTests, SimpleTestCase):
     sms_backend = "sms.backends.filebased.SmsBackend"
 
@@ -167,30 +193,18 @@ class FileBackendTests(BaseSmsBackendTests, SimpleTestCase):
 
     @unittest.skipUnless(RUNNING_AS_ROOT, "needs root to switch to user nobody")
     def test_unwritable_directory_for_another_user(self):
-        # Root bypasses permissions, so check in a forked child running as nobody.
         path = os.path.join(self.tmp_dir, "read-only")
         os.mkdir(path, 0o500)
         os.chmod(self.tmp_dir, 0o755)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through the pipe
-            os.close(read_end)
+
+        def construct():
             try:
-                os.setgid(pwd.getpwnam("nobody").pw_gid)
-                os.setuid(pwd.getpwnam("nobody").pw_uid)
                 filebased.SmsBackend(file_path=path)
-                report = "no error"
             except ImproperlyConfigured as err:
-                report = str(err)
-            except BaseException as err:
-                report = repr(err)
-            os.write(write_end, report.encode())
-            os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as pipe:
-            report = pipe.read().decode()
-        os.waitpid(pid, 0)
-        self.assertIn(f"directory {path!r} is not writable", report)
+                return str(err)
+            return "no error"
+
+        self.assertIn(f"directory {path!r} is not writable", run_as_nobody(construct))
 
     def test_backend_class_is_console_subclass(self):
         from sms.backends.console import SmsBackend as ConsoleBackend
