@@ -22,6 +22,7 @@ except ImportError:  # only the provider SDKs bring requests along
 # Provider texts quote the number they refuse ("The 'To' number +1... is not
 # valid"); mask anything that looks like one before it reaches our messages.
 _NUMBER = re.compile(r"\+?[0-9]{7,15}")
+_DISPLAY_NAMES = {"twilio": "Twilio", "messagebird": "MessageBird"}
 
 
 def scrub(text: object) -> str:
@@ -61,7 +62,9 @@ def provider_error(
         )
         if part
     )
-    text = f"{provider} did not take the SMS to {masked}: {scrub(detail)}"
+    name = _DISPLAY_NAMES.get(provider, provider)
+    verb = "did not confirm" if issubclass(cls, OutcomeUnknown) else "did not take"
+    text = f"{name} {verb} the SMS to {masked}: {scrub(detail).rstrip('.')}"
     return cls(
         f"{text} ({facts})." if facts else f"{text}.",
         provider=provider,
