@@ -74,6 +74,10 @@ def _check_file_path(klass: Any, id_prefix: str) -> list[CheckMessage]:
         problem = f"SMS_FILE_PATH {os.fspath(path)!r} is not a directory"
     elif os.path.isdir(path) and not os.access(path, os.W_OK):
         problem = f"SMS_FILE_PATH {os.fspath(path)!r} is not writable"
+    elif not os.path.exists(path) and not _can_create(os.path.abspath(path)):
+        problem = (
+            f"SMS_FILE_PATH {os.fspath(path)!r} does not exist and cannot be created"
+        )
     if problem is None:
         return []
     return [
@@ -83,6 +87,14 @@ def _check_file_path(klass: Any, id_prefix: str) -> list[CheckMessage]:
             id=f"{id_prefix}.E002",
         )
     ]
+
+
+def _can_create(path: str) -> bool:
+    """Return True if the missing directory ``path`` could be made here."""
+    parent = os.path.dirname(path)
+    while parent != path and not os.path.exists(parent):
+        path, parent = parent, os.path.dirname(parent)
+    return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
 
 
 def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -135,6 +135,20 @@ class CheckBackendSettingTests(SimpleTestCase):
                 [file_error(f"SMS_FILE_PATH {path!r} is not a directory")],
             )
 
+    def test_file_backend_path_cannot_be_created(self):
+        a_file = os.path.join(self.tmp_dir, "file")
+        open(a_file, "w").close()
+        path = os.path.join(a_file, "sub", "dir")
+        with self.settings(SMS_BACKEND=FILE_BACKEND, SMS_FILE_PATH=path):
+            self.assertEqual(
+                check_sms_backend(None),
+                [
+                    file_error(
+                        f"SMS_FILE_PATH {path!r} does not exist and cannot be created"
+                    )
+                ],
+            )
+
     @unittest.skipIf(
         RUNNING_AS_ROOT,
         "root may write to any directory, so os.access() reports a 0o500 "
