@@ -74,13 +74,14 @@ class FuzzTests(TestCase):
         self.assertIn(response.status_code, allowed, response.content[:200])
 
     @FUZZ
-    @given(fields)
-    def test_signed_twilio_form_data(self, pairs):
+    @given(fields, fields)
+    def test_signed_twilio_form_data_and_query_strings(self, pairs, query):
         body = encode(pairs)
+        path = f"{TWILIO_PATH}?{encode(query)}" if query else TWILIO_PATH
         # Sign what Django will parse, exactly as Twilio signs what it posts.
-        signature = twilio_signature("http://testserver" + TWILIO_PATH, QueryDict(body))
+        signature = twilio_signature("http://testserver" + path, QueryDict(body))
         response = self.client.post(
-            TWILIO_PATH, body, content_type=FORM, HTTP_X_TWILIO_SIGNATURE=signature
+            path, body, content_type=FORM, HTTP_X_TWILIO_SIGNATURE=signature
         )
         self.assertHandled(response)
 
