@@ -75,7 +75,13 @@ def page(browser, request):
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        save_screenshot(page, request.node.nodeid)
     context.close()
+
+
+def save_screenshot(page, nodeid: str, directory: Path = ARTIFACTS) -> Path:
+    """Save a full-page screenshot named after the test; return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (re.sub(r"[^\w.-]+", "_", nodeid) + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -6,6 +6,7 @@ Debian's ``/usr/bin/chromium`` (see ``conftest.py``), never a downloaded one.
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ except ImportError:  # conftest's browser fixture skips (or fails in CI)
 
 from sms.segments import count_segments, get_encoding
 from sms_outbox.models import Message
+from tests.example.conftest import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -113,6 +115,36 @@ def test_the_live_count_agrees_with_sms_segments(page, live_server):
     )
     expected = [[count_segments(body), get_encoding(body)] for body in bodies]
     assert got == expected
+
+
+def test_the_live_count_agrees_on_random_bodies(page, live_server):
+    # Mixed alphabets around the part boundaries: basic and extension GSM-7,
+    # characters outside it, and astral ones (surrogate pairs in JavaScript).
+    basic = "aZ0 @£\n\rΔé"
+    extension = "€{}[]~^|\\\f"
+    pools = [basic, basic + extension, basic + extension + "çґ`" + "😀𝄞"]
+    rng = random.Random(5)
+    bodies = []
+    for _ in range(400):
+        pool = rng.choice(pools)
+        bodies.append("".join(rng.choices(pool, k=rng.randint(0, 480))))
+    page.goto(live_server.url + "/")
+    got = page.evaluate(
+        "(bodies) => bodies.map((b) => "
+        "[smsSegments.count(b).segments, smsSegments.count(b).encoding])",
+        bodies,
+    )
+    expected = [[count_segments(body), get_encoding(body)] for body in bodies]
+    mismatches = [b for b, g, e in zip(bodies, got, expected, strict=True) if g != e]
+    assert not mismatches
+    assert {encoding for _, encoding in expected} == {"GSM-7", "UCS-2"}
+
+
+def test_a_screenshot_is_saved_for_a_failing_test(page, live_server, tmp_path):
+    page.goto(live_server.url + "/")
+    path = save_screenshot(page, "tests/example/test_x.py::test_y[a b]", tmp_path)
+    assert path == tmp_path / "tests_example_test_x.py_test_y_a_b_.png"
+    assert path.read_bytes().startswith(b"\x89PNG")
 
 
 def _make_row(recipient, status, **fields):
