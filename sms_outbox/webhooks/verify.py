@@ -39,7 +39,15 @@ def get_public_url(request: HttpRequest) -> str:
     if not base:
         return request.build_absolute_uri()
     parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    # A path would be dropped here (the request's own path follows the host),
+    # and every signature would then fail: refuse it instead.
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
         raise SmsConfigurationError(
             f"SMS_WEBHOOK_BASE_URL is {base!r}: set it to the scheme and host the "
             "providers call, such as 'https://sms.example.com'."

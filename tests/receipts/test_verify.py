@@ -156,10 +156,16 @@ class TwilioSignatureTests(ReceiptTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertRecorded(self.twilio_row)
 
-    @override_settings(SMS_WEBHOOK_BASE_URL="sms.example.com")
-    def test_webhook_base_url_without_scheme_is_a_configuration_error(self):
-        with self.assertRaisesMessage(SmsConfigurationError, "SMS_WEBHOOK_BASE_URL"):
-            post_twilio(self.client, twilio_fields(SID, "delivered"))
+    def test_webhook_base_url_other_than_scheme_and_host_is_a_configuration_error(
+        self,
+    ):
+        for base in ("sms.example.com", "ftp://sms.example.com", "https://x.io/sms"):
+            with (
+                self.subTest(base=base),
+                self.settings(SMS_WEBHOOK_BASE_URL=base),
+                self.assertRaisesMessage(SmsConfigurationError, repr(base)),
+            ):
+                post_twilio(self.client, twilio_fields(SID, "delivered"))
         self.assertNothingWritten()
 
     @override_settings(TWILIO_AUTH_TOKEN=None)
