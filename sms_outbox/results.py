@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from sms.conf import get_setting
@@ -111,27 +110,53 @@ class Recorder:
         return outcome.kind
 
     def _write_sent(self, sent: list[Outcome], now: datetime.datetime) -> None:
-        with_id = [o for o in sent if o.message_id]
-        provider_id = (
-            Case(
-                *(When(pk=o.row.id, then=Value(o.message_id[:64])) for o in with_id),
-                default=Value(""),
+        """Mark ``sent`` rows sent, each with its provider id, in one UPDATE.
+
+        Raw SQL: the ORM's ``Case(When(...))`` for a hundred ids costs more
+        CPU than sending the hundred messages through a fast backend.
+        """
+        field = Message._meta.get_field
+        quote = connection.ops.quote_name
+        stamp = field("sent_at").get_db_prep_save(now, connection)
+        for start in range(0, len(sent), 300):
+            chunk = sent[start : start + 300]
+            with_id = [o for o in chunk if o.message_id]
+            case = "''"
+            params: list = []
+            if with_id:
+                case = (
+                    f"CASE {quote('id')} "
+                    + " ".join(["WHEN %s THEN %s"] * len(with_id))
+                    + " ELSE '' END"
+                )
+                for o in with_id:
+                    params += [o.row.id, o.message_id[:64]]
+            assignments = {
+                "status": "%s",
+                "provider_message_id": case,
+                "attempts": f"{quote('attempts')} + 1",
+                "last_error": "''",
+                "backend": "%s",
+                "sent_at": "%s",
+                "finished_at": "%s",
+                "claimed_by": "''",
+                "lease_expires_at": "NULL",
+                "updated_at": "%s",
+            }
+            sql_set = ", ".join(
+                f"{quote(field(name).column)} = {value}"
+                for name, value in assignments.items()
             )
-            if with_id
-            else Value("")
-        )
-        Message.objects.filter(pk__in=[o.row.id for o in sent]).update(
-            status=Message.Status.SENT,
-            provider_message_id=provider_id,
-            attempts=F("attempts") + 1,
-            last_error="",
-            backend=self.backend_path,
-            sent_at=now,
-            finished_at=now,
-            claimed_by="",
-            lease_expires_at=None,
-            updated_at=now,
-        )
+            params = [Message.Status.SENT.value, *params, self.backend_path]
+            params += [stamp, stamp, stamp]
+            params += [o.row.id for o in chunk]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {quote(Message._meta.db_table)} SET {sql_set} "
+                    f"WHERE {quote('id')} IN ({placeholders})",
+                    params,
+                )
 
     def _write_others(self, others: list[Outcome], now: datetime.datetime) -> None:
         rows = []

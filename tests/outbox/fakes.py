@@ -5,6 +5,7 @@ import random
 import time
 
 from sms.backends.base import BaseSmsBackend
+from sms.backends.twilio import SmsBackend as TwilioBackend
 from sms.message import RecipientResult
 
 
@@ -69,3 +70,19 @@ class RecordingBackend(BaseSmsBackend):
                 RecipientResult(message.recipients[0], message_id=message.reference)
             ]
         return len(messages)
+
+
+class FakeTwilioBackend(TwilioBackend):
+    """The real Twilio backend, pointed at a ``tests.fake_providers.FakeTwilio``.
+
+    The drain builds its connections from ``SMS_OUTBOX_BACKEND`` alone, so the
+    fake's URL comes from ``fake_url`` here or ``OUTBOX_FAKE_URL``.
+    """
+
+    fake_url = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "api_url", FakeTwilioBackend.fake_url or os.environ.get("OUTBOX_FAKE_URL")
+        )
+        super().__init__(*args, **kwargs)

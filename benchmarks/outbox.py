@@ -1,0 +1,264 @@
+"""Benchmark the SMS outbox on SQLite and PostgreSQL, side by side.
+
+For N = 5,000 and 50,000 queued rows it measures: queries per ``send_sms()``
+call when enqueueing, queries per message and messages per second when
+draining with the locmem backend, memory growth during the drain
+(tracemalloc peak), and the drain rate through the real Twilio backend
+against a fake Twilio answering after 50 ms, with ``concurrency`` 1 and 8.
+Run from the repository root:
+
+    .venv/bin/python benchmarks/outbox.py [--sizes 5000 50000] [--db sqlite postgres]
+
+PostgreSQL is reached at ``DATABASE_URL`` (default
+``postgres://postgres@127.0.0.1:5432/postgres``); the benchmark creates and
+drops its own database there. Each database runs in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+A, B, C = "+441134960000", "+441134960999", "+12065550100"
+LATENCY = 0.05
+
+
+def _setup() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _empty() -> None:
+    from django.db import connection
+
+    from sms_outbox.models import Attempt, Message
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Attempt._meta.db_table}")
+        cursor.execute(f"DELETE FROM {Message._meta.db_table}")
+
+
+def _fill(count: int) -> None:
+    import sms
+
+    connection = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+    for start in range(0, count, 1000):
+        size = min(1000, count - start)
+        data = [(f"Benchmark {start + n}", "Acme", [A]) for n in range(size)]
+        sms.send_mass_sms(data, connection=connection)
+
+
+def _enqueue_queries(calls: int = 200) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import sms
+
+    queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        for n in range(calls):
+            sms.send_sms(f"Hello {n}", "Acme", [A, B, C], connection=queued)
+        seconds = time.perf_counter() - started
+    sql = [q["sql"] for q in queries]
+    inserts = sum(s.startswith("INSERT") for s in sql)
+    return {
+        "enqueue_queries": len(sql) / calls,
+        "enqueue_inserts": inserts / calls,
+        "enqueue_calls_per_s": calls / seconds,
+    }
+
+
+def _drain(count: int, traced: bool = False) -> dict:
+    import collections
+    import tracemalloc
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import sms
+    from sms_outbox.engine import send_queued
+
+    _empty()
+    _fill(count)
+    # locmem keeps a copy of every message; a short deque keeps the
+    # benchmark about the outbox's memory, not the test backend's.
+    sms.outbox = collections.deque(maxlen=10)
+    if traced:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        result = send_queued()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert result.sent == count, result
+        return {"memory_mb": (peak - base) / 2**20}
+    with CaptureQueriesContext(connection) as queries:
+        result = send_queued()
+    assert result.sent == count, result
+    return {
+        "drain_queries_per_msg": len(queries) / count,
+        "drain_msg_per_s": count / result.seconds,
+    }
+
+
+def _concurrency() -> dict:
+    from django.test.utils import override_settings
+
+    from sms_outbox.engine import send_queued
+    from tests.fake_providers import FakeTwilio
+    from tests.outbox.fakes import FakeTwilioBackend
+
+    figures = {}
+    with (
+        FakeTwilio(latency=LATENCY) as fake,
+        override_settings(
+            SMS_OUTBOX_BACKEND="tests.outbox.fakes.FakeTwilioBackend",
+            TWILIO_ACCOUNT_SID=fake.account_sid,
+            TWILIO_AUTH_TOKEN=fake.auth_token,
+        ),
+    ):
+        FakeTwilioBackend.fake_url = fake.url
+        for threads, count in ((1, 100), (8, 800)):
+            _empty()
+            _fill(count)
+            result = send_queued(concurrency=threads)
+            assert result.sent == count, result
+            figures[f"c{threads}_msg_per_s"] = count / result.seconds
+    return figures
+
+
+def child(sizes: list[int]) -> None:
+    """Run every measurement in this process's database; print JSON."""
+    _setup()
+    figures = {"sizes": {}}
+    _empty()
+    figures.update(_enqueue_queries())
+    for size in sizes:
+        figures["sizes"][size] = {**_drain(size), **_drain(size, traced=True)}
+    figures.update(_concurrency())
+    print(json.dumps(figures))
+
+
+def _run_child(db: str, sizes: list[int]) -> dict:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
+    env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
+    cleanup = None
+    if db == "sqlite":
+        folder = tempfile.mkdtemp(prefix="outbox-bench-")
+        env["OUTBOX_DB"] = os.path.join(folder, "outbox.sqlite3")
+    else:
+        import psycopg
+
+        server = os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+        ).rsplit("/", 1)[0]
+        name = f"bench_outbox_{os.getpid()}"
+
+        def admin(sql):
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+                conn.execute(sql)
+
+        admin(f"CREATE DATABASE {name}")
+        cleanup = lambda: admin(f"DROP DATABASE {name}")  # noqa: E731
+        env["OUTBOX_DB"] = f"{server}/{name}"
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", *map(str, sizes)],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.CalledProcessError as err:
+        sys.stderr.write(err.stderr)
+        raise
+    finally:
+        if cleanup:
+            cleanup()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table(results: dict[str, dict], sizes: list[int]) -> str:
+    dbs = list(results)
+    rows = [("", *dbs)]
+
+    def add(label, fmt, get):
+        rows.append((label, *(fmt.format(get(results[db])) for db in dbs)))
+
+    add(
+        "enqueue: queries per send_sms() (3 recipients)",
+        "{:.2f}",
+        lambda r: r["enqueue_queries"],
+    )
+    add("enqueue: INSERTs per send_sms()", "{:.2f}", lambda r: r["enqueue_inserts"])
+    add("enqueue: send_sms() calls/s", "{:,.0f}", lambda r: r["enqueue_calls_per_s"])
+    for size in sizes:
+        key = str(size)
+        add(
+            f"drain {size:,}: queries/message",
+            "{:.3f}",
+            lambda r: r["sizes"][key]["drain_queries_per_msg"],
+        )
+        add(
+            f"drain {size:,}: messages/s",
+            "{:,.0f}",
+            lambda r: r["sizes"][key]["drain_msg_per_s"],
+        )
+        add(
+            f"drain {size:,}: memory peak (MB)",
+            "{:.1f}",
+            lambda r: r["sizes"][key]["memory_mb"],
+        )
+    add(
+        f"{LATENCY * 1000:.0f} ms provider, concurrency 1: msg/s",
+        "{:.1f}",
+        lambda r: r["c1_msg_per_s"],
+    )
+    add(
+        f"{LATENCY * 1000:.0f} ms provider, concurrency 8: msg/s",
+        "{:.1f}",
+        lambda r: r["c8_msg_per_s"],
+    )
+    add(
+        "concurrency 8 / concurrency 1",
+        "{:.1f}x",
+        lambda r: r["c8_msg_per_s"] / r["c1_msg_per_s"],
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"])
+    args = parser.parse_args()
+    results = {db: _run_child(db, args.sizes) for db in args.db}
+    print(_table(results, args.sizes))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child([int(size) for size in sys.argv[2:]])
+    else:
+        main()

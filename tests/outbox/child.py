@@ -1,0 +1,47 @@
+"""Seed and inspect the database that the multi-process outbox tests share.
+
+Run as ``python -m tests.outbox.child seed N`` or ``... report`` with
+``DJANGO_SETTINGS_MODULE=tests.outbox.proc_settings`` and ``OUTBOX_DB`` set.
+"""
+
+import collections
+import json
+import sys
+
+import django
+
+
+def main(argv):
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    import sms
+    from sms_outbox.models import Attempt, Message
+
+    if argv[0] == "seed":
+        if connection.vendor == "sqlite":
+            call_command("migrate", verbosity=0)
+        queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+        count = int(argv[1])
+        for start in range(0, count, 500):
+            data = [
+                (f"Message {n}", "Acme", ["+441134960000"])
+                for n in range(start, min(count, start + 500))
+            ]
+            sms.send_mass_sms(data, connection=queued)
+    elif argv[0] == "report":
+        report = {
+            "status": collections.Counter(
+                Message.objects.values_list("status", flat=True)
+            ),
+            "references": list(Message.objects.values_list("reference", flat=True)),
+            "outcomes": collections.Counter(
+                Attempt.objects.values_list("outcome", flat=True)
+            ),
+        }
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,29 @@
+"""Settings for outbox child processes: a shared database named by the environment.
+
+``OUTBOX_DB`` is a PostgreSQL URL or a SQLite file path; ``OUTBOX_BACKEND``
+the delivering backend (default: the recording test backend).
+"""
+
+import os
+
+import environ
+
+from tests.settings import *  # noqa: F403
+
+_db = os.environ["OUTBOX_DB"]
+if "://" in _db:
+    DATABASES = {"default": environ.Env.db_url_config(_db)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _db,
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+        }
+    }
+SMS_OUTBOX_BACKEND = os.environ.get(
+    "OUTBOX_BACKEND", "tests.outbox.fakes.RecordingBackend"
+)
+SMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "300"))
+SMS_OUTBOX_RETRY_DELAY = float(os.environ.get("OUTBOX_RETRY_DELAY", "60"))
+SMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
