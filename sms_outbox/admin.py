@@ -8,6 +8,7 @@ provider.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
@@ -26,7 +27,7 @@ class AttemptInline(admin.TabularInline):
     """The attempt log of one row: read-only history."""
 
     model = Attempt
-    fields = ("created_at", "outcome", "error_code", "error_text", "duration_ms")
+    fields = ("created_at", "outcome", "error_code", "error_text", "duration")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -37,6 +38,11 @@ class AttemptInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("duration (ms)"))
+    def duration(self, obj: Attempt) -> str:
+        """Return the provider call's duration, rounded for reading."""
+        return "-" if obj.duration_ms is None else f"{obj.duration_ms:.1f}"
 
 
 @admin.register(Message)
@@ -127,6 +133,17 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Rows come from send_sms(), which validates numbers and bodies.
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A row that left the queue has nothing to save: hide the buttons.
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and obj.status != Message.Status.QUEUED:
+            extra_context = {
+                **(extra_context or {}),
+                "show_save": False,
+                "show_save_and_continue": False,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         # A full save would write back the status read when the form was

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from types import SimpleNamespace
 
@@ -145,6 +146,7 @@ def test_attempt_log_is_shown_read_only(admin_client):
     assert "The &#x27;To&#x27; number is not valid" in content
     assert 'name="attempts_log-0-error_code"' not in content
     assert 'name="attempts_log-MAX_NUM_FORMS" value="0"' in content
+    assert re.search(r'<td class="field-duration">\s*<p>12.5</p>', content)
 
 
 def test_sent_rows_are_read_only(admin_client):
@@ -152,6 +154,7 @@ def test_sent_rows_are_read_only(admin_client):
     response = admin_client.get(_change_url(row))
     assert response.status_code == 200
     assert list(response.context["adminform"].form.fields) == []
+    assert 'name="_save"' not in response.content.decode()
     admin_client.post(_change_url(row), {"priority": "9"})
     row.refresh_from_db()
     assert (row.priority, row.status) == (0, Status.SENT)
@@ -161,6 +164,7 @@ def test_a_queued_row_can_only_be_reprioritised(admin_client):
     row = _row(priority=0)
     response = admin_client.get(_change_url(row))
     assert list(response.context["adminform"].form.fields) == ["priority"]
+    assert 'name="_save"' in response.content.decode()
     response = admin_client.post(
         _change_url(row),
         {
