@@ -115,6 +115,8 @@ class ProviderBackend(BaseSmsBackend):
         for message in messages:
             message.results = []
         for message in messages:
+            if not message.recipients:
+                continue  # nothing sent, so not counted
             message.results = self._send_message(message)
             errors = [result.error for result in message.results if result.error]
             if not errors:

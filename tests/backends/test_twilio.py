@@ -156,6 +156,14 @@ class TwilioWireTests(TwilioTestCase):
             fake.requests[0].basic_auth, (fake.account_sid, fake.auth_token)
         )
 
+    def test_message_without_recipients_is_not_counted(self):
+        messages = [
+            sms.Message("none", ORIGINATOR),
+            sms.Message("one", ORIGINATOR, [RECIPIENT]),
+        ]
+        self.assertEqual(self.backend().send_messages(messages), 1)
+        self.assertEqual(len(self.fake.requests), 1)
+
     def test_api_url_with_trailing_slash(self):
         self.send([RECIPIENT], api_url=self.fake.url + "/")[1]()
         self.assertTrue(self.fake.requests[0].path.startswith("/2010-04-01/"))
