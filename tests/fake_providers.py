@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -325,7 +325,7 @@ class FakeTwilio(FakeProvider):
         if request.method != "POST" or request.path != expected:
             return self.error(404, 20404, "The requested resource was not found")
         form = request.form
-        now = format_datetime(datetime.now(UTC), usegmt=True)
+        now = format_datetime(datetime.now(timezone.utc), usegmt=True)
         sid = "SM" + uuid.uuid4().hex
         message = {
             "sid": sid,
@@ -414,7 +414,7 @@ class FakeMessageBird(FakeProvider):
         recipients = [r for r in str(data.get("recipients", "")).split(",") if r]
         if not recipients or len(recipients) > 50:
             return self.error(422, 9, "no (correct) recipients found", "recipients")
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         message = {
             "id": uuid.uuid4().hex,
             "originator": data.get("originator"),
@@ -458,6 +458,7 @@ class FakeMessageBird(FakeProvider):
     def status_reports(self, status: str = "delivered") -> list[StatusReport]:
         """Return the signed GET reports MessageBird would send, one per recipient."""
         reports = []
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for message in self.messages:
             if not message["reportUrl"]:
                 continue
@@ -467,7 +468,7 @@ class FakeMessageBird(FakeProvider):
                     "reference": message["reference"] or "",
                     "recipient": recipient.lstrip("+"),
                     "status": status,
-                    "statusDatetime": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "statusDatetime": now,
                 }
                 url = f"{message['reportUrl']}?{urlencode(params)}"
                 reports.append(StatusReport("GET", url, params, self._signature(url)))
