@@ -73,9 +73,11 @@ def _find_row(report: DeliveryReport) -> Message | None:
     lookups.append(("reference", report.reference))
     for field, value in lookups:
         if value:  # a blank value would match every row not yet sent
-            row = rows.filter(**{field: value}).order_by("-pk").first()
-            if row is not None:
-                return row
+            # No ORDER BY: it would lead the planner to walk the primary key
+            # instead of the id index. A match is one row, or a few at most.
+            matches = list(rows.filter(**{field: value})[:10])
+            if matches:
+                return max(matches, key=lambda row: row.pk)
     return None
 
 
