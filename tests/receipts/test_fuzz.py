@@ -95,7 +95,10 @@ class FuzzTests(TestCase):
         self.assertHandled(response)
 
     @FUZZ
-    @given(st.binary(max_size=200), st.sampled_from([FORM, "application/json"]))
+    @given(
+        st.binary(max_size=200),
+        st.sampled_from([FORM, "application/json", "multipart/form-data"]),
+    )
     def test_signed_messagebird_bodies(self, body, content_type):
         token = messagebird_jwt("http://testserver" + MESSAGEBIRD_PATH, body)
         response = self.client.generic(
