@@ -69,7 +69,10 @@ def verify_twilio(request: HttpRequest) -> None:
     """Raise ``PermissionDenied`` unless Twilio signed this request.
 
     The ``X-Twilio-Signature`` header must match the HMAC, keyed with
-    ``TWILIO_AUTH_TOKEN``, over the public URL and every posted field.
+    ``TWILIO_AUTH_TOKEN``, over the public URL and every posted field. The
+    HMAC named in ``X-Twilio-Webhooks-Signature-Settings`` is honoured, but
+    always keyed with the auth token: webhooks signed with a Twilio SharedKey
+    secret are refused.
     """
     if twilio_validator is None:
         raise SmsImproperlyInstalled("twilio", "twilio")
