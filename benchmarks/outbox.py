@@ -2,9 +2,10 @@
 
 For N = 5,000 and 50,000 queued rows it measures: queries per ``send_sms()``
 call when enqueueing, queries per message and messages per second when
-draining with the locmem backend, memory growth during the drain
-(tracemalloc peak), and the drain rate through the real Twilio backend
-against a fake Twilio answering after 50 ms, with ``concurrency`` 1 and 8.
+draining with the locmem backend, the same drain with two threads, memory
+growth during the drain (tracemalloc peak), and the drain rate through the
+real Twilio backend against a fake Twilio answering after 50 ms, with
+``concurrency`` 1 and 8.
 Run from the repository root:
 
     .venv/bin/python benchmarks/outbox.py [--sizes 5000 50000] [--db sqlite postgres]
@@ -94,7 +95,7 @@ def _enqueue_queries(calls: int = 200) -> dict:
     }
 
 
-def _drain(count: int, traced: bool = False) -> dict:
+def _drain(count: int, traced: bool = False, concurrency: int = 1) -> dict:
     import collections
     import tracemalloc
 
@@ -117,6 +118,10 @@ def _drain(count: int, traced: bool = False) -> dict:
         tracemalloc.stop()
         assert result.sent == count, result
         return {"memory_mb": (peak - base) / 2**20}
+    if concurrency > 1:
+        result = send_queued(concurrency=concurrency)
+        assert result.sent == count, result
+        return {f"drain_c{concurrency}_msg_per_s": count / result.seconds}
     with CaptureQueriesContext(connection) as queries:
         result = send_queued()
     assert result.sent == count, result
@@ -159,7 +164,11 @@ def child(sizes: list[int]) -> None:
     _empty()
     figures.update(_enqueue_queries())
     for size in sizes:
-        figures["sizes"][size] = {**_drain(size), **_drain(size, traced=True)}
+        figures["sizes"][size] = {
+            **_drain(size),
+            **_drain(size, concurrency=2),
+            **_drain(size, traced=True),
+        }
     figures.update(_concurrency())
     print(json.dumps(figures))
 
@@ -240,6 +249,11 @@ def _table(results: dict[str, dict], sizes: list[int]) -> str:
             f"drain {size:,}: messages/s",
             "{:,.0f}",
             lambda r, key=key: r["sizes"][key]["drain_msg_per_s"],
+        )
+        add(
+            f"drain {size:,}, --concurrency 2: messages/s",
+            "{:,.0f}",
+            lambda r, key=key: r["sizes"][key]["drain_c2_msg_per_s"],
         )
         add(
             f"drain {size:,}: memory peak (MB)",
