@@ -176,10 +176,13 @@ def _work(run: _Run, backend: BaseSmsBackend, path: str, batch_size: int) -> Non
     recorder = Recorder(path)
     lease_seconds = float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
     target = min(_BATCH_SECONDS, lease_seconds / 4)
-    size, per_message = min(_FIRST_BATCH, batch_size), None
+    size = min(_FIRST_BATCH, batch_size)
     try:
         backend.open()
         while not run.should_stop():
+            if run.interval:
+                # Under --rate, never claim more than can go out in time.
+                size = min(size, max(1, int(target / run.interval)))
             wanted = run.take(size)
             if not wanted:
                 break
@@ -192,36 +195,49 @@ def _work(run: _Run, backend: BaseSmsBackend, path: str, batch_size: int) -> Non
             if sent_count:
                 per_message = (time.monotonic() - batch_started) / sent_count
                 size = max(1, min(batch_size, int(target / max(per_message, 1e-6))))
-    except BaseException:
-        recorder.flush()
-        raise
-    else:
-        recorder.flush()
     finally:
-        backend.close()
-        if run.progress:
-            run.progress(run.result)
+        try:
+            recorder.flush()
+        finally:
+            backend.close()
+            if run.progress:
+                run.progress(run.result)
 
 
 def _send_claim(run: _Run, backend, recorder: Recorder, claim) -> int:
-    """Send the rows of ``claim``; give back the ones a stop left unsent."""
-    for index, row in enumerate(claim.rows):
-        if run.should_stop():
-            recorder.flush()
-            release_rows(claim.token, [r.id for r in claim.rows[index:]])
-            return index
-        run.throttle()
-        outcome, fatal = deliver(backend, row)
-        if fatal is not None:
-            with run.result.lock:
-                run.result.error = run.result.error or fatal
-            recorder.flush()
-            release_rows(claim.token, [r.id for r in claim.rows[index:]])
-            return index
-        run.count(recorder, outcome)
-        if recorder.add(outcome) and run.progress:
-            run.progress(run.result)
-    return len(claim.rows)
+    """Send the rows of ``claim``; return how many were tried.
+
+    Rows a stop, an account error or an interruption (KeyboardInterrupt in
+    code that calls the engine) left unsent go back to the queue at once
+    instead of waiting for their lease.
+    """
+    tried = 0
+    try:
+        for row in claim.rows:
+            if run.should_stop():
+                break
+            run.throttle()
+            outcome, fatal = deliver(backend, row)
+            if fatal is not None:
+                with run.result.lock:
+                    run.result.error = run.result.error or fatal
+                break
+            tried += 1
+            run.count(recorder, outcome)
+            if recorder.add(outcome) and run.progress:
+                run.progress(run.result)
+        else:
+            return tried
+    except BaseException:
+        _give_back(recorder, claim, tried)
+        raise
+    _give_back(recorder, claim, tried)
+    return tried
+
+
+def _give_back(recorder: Recorder, claim, index: int) -> None:
+    recorder.flush()
+    release_rows(claim.token, [row.id for row in claim.rows[index:]])
 
 
 def resend(queryset: QuerySet[Message]) -> int:

@@ -180,6 +180,17 @@ class DrainTests(TestCase):
             self.assertIsNone(row.lease_expires_at)
         self.assertEqual(Attempt.objects.count(), 1)
 
+    def test_an_interruption_puts_unsent_rows_back_at_once(self):
+        ScriptedBackend.reset({B: KeyboardInterrupt()})
+        queue("Hi", [A, B, C])
+        with self.assertRaises(KeyboardInterrupt):
+            engine.send_queued()
+        self.assertEqual(statuses(), {A: "sent", B: "queued", C: "queued"})
+        self.assertEqual(
+            list(Message.objects.queued().values_list("attempts", "claimed_by")),
+            [(0, ""), (0, "")],
+        )
+
     def test_limit(self):
         queue("Hi", [A, B, C])
         self.assertEqual(engine.send_queued(limit=2).sent, 2)
