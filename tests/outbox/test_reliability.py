@@ -88,6 +88,7 @@ def test_four_concurrent_drains_deliver_each_row_exactly_once(shared):
     ]
     outputs = [drain.communicate(timeout=60) for drain in drains]
     assert [drain.returncode for drain in drains] == [0] * 4, outputs
+    assert [err for _, err in outputs] == [""] * 4
     sent = [int(out.split()[1].rstrip(",")) for out, _ in outputs]
     assert sum(sent) == 2000
     assert sum(1 for count in sent if count) >= 2, sent
