@@ -82,6 +82,7 @@ class QueuedSmsBackend(BaseSmsBackend):
         if not messages:
             return 0
         get_delivery_backend_path()
+        from sms_outbox.inserts import insert_rows
         from sms_outbox.models import Message as OutboxMessage
         from sms_outbox.signals import message_queued
 
@@ -117,7 +118,7 @@ class QueuedSmsBackend(BaseSmsBackend):
             if any(recipient is not None for recipient in checked):
                 queued.append(message)
         if rows:
-            OutboxMessage.objects.bulk_create(rows)
+            insert_rows(rows)
             message_queued.send(sender=OutboxMessage, messages=queued, rows=rows)
         return len(queued)
 

@@ -3,7 +3,7 @@
 import datetime
 
 from django.db import connection, transaction
-from django.test import TestCase, override_settings
+from django.test import TestCase, TransactionTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -129,8 +129,12 @@ class QueuedBackendTests(TestCase):
 
     def test_message_queued_signal_and_no_post_send(self):
         queued, sent = [], []
-        message_queued.connect(lambda **kw: queued.append(kw), weak=False)
-        self.addCleanup(message_queued.receivers.clear)
+
+        def on_queued(**kwargs):
+            queued.append(kwargs)
+
+        message_queued.connect(on_queued)
+        self.addCleanup(message_queued.disconnect, on_queued)
         from sms.signals import post_send
 
         receiver = lambda **kw: sent.append(kw)  # noqa: E731
@@ -146,6 +150,33 @@ class QueuedBackendTests(TestCase):
         backend = sms.get_connection()
         with self.assertNumQueries(0):
             self.assertEqual(backend.send_messages([]), 0)
+
+
+@override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
+class AutocommitTests(TransactionTestCase):
+    """Outside any transaction, as a view without ATOMIC_REQUESTS runs."""
+
+    def test_one_query_per_send_sms_in_autocommit(self):
+        rows = []
+
+        def receiver(**kwargs):
+            rows.extend(kwargs["rows"])
+
+        message_queued.connect(receiver)
+        self.addCleanup(message_queued.disconnect, receiver)
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(sms.send_sms("Hello", None, [A, B, C]), 1)
+        self.assertEqual(len(queries), 1, [q["sql"] for q in queries])
+        stored = dict(Row.objects.values_list("pk", "recipient"))
+        self.assertEqual({row.pk: row.recipient for row in rows}, stored)
+
+    def test_a_message_past_the_parameter_limit_is_stored_whole(self):
+        numbers = [f"+4411349600{n:02d}" for n in range(100)]
+        self.assertEqual(sms.send_sms("Hello", None, numbers), 1)
+        self.assertEqual(
+            sorted(Row.objects.values_list("recipient", flat=True)), numbers
+        )
+        self.assertEqual(Row.objects.values("batch_id").distinct().count(), 1)
 
 
 @override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
