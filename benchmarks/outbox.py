@@ -98,6 +98,24 @@ def _enqueue_queries(calls: int = 200) -> dict:
     }
 
 
+def _drain_without_ids(count: int) -> dict:
+    """Drain with the dummy backend, which returns no provider message ids.
+
+    The difference to the locmem drain is the cost of inserting random ids
+    into the ``provider_message_id`` index, which grows with the table.
+    """
+    from django.test.utils import override_settings
+
+    from sms_outbox.engine import send_queued
+
+    _empty()
+    _fill(count)
+    with override_settings(SMS_OUTBOX_BACKEND="sms.backends.dummy.SmsBackend"):
+        result = send_queued()
+    assert result.sent == count, result
+    return {"drain_no_ids_msg_per_s": count / result.seconds}
+
+
 def _drain(count: int, traced: bool = False, concurrency: int = 1) -> dict:
     import collections
     import tracemalloc
@@ -170,6 +188,7 @@ def child(sizes: list[int]) -> None:
         figures["sizes"][size] = {
             **_drain(size),
             **_drain(size, concurrency=2),
+            **_drain_without_ids(size),
             **_drain(size, traced=True),
         }
     figures.update(_concurrency())
@@ -254,6 +273,11 @@ def _table(results: dict[str, dict], sizes: list[int]) -> str:
             f"drain {size:,}, --concurrency 2: messages/s",
             "{:,.0f}",
             lambda r, key=key: r["sizes"][key]["drain_c2_msg_per_s"],
+        )
+        add(
+            f"drain {size:,}, dummy backend (no provider ids): messages/s",
+            "{:,.0f}",
+            lambda r, key=key: r["sizes"][key]["drain_no_ids_msg_per_s"],
         )
         add(
             f"drain {size:,}: memory peak (MB)",

@@ -51,10 +51,12 @@ def new_token() -> str:
 def claim_rows(size: int, now: datetime.datetime | None = None) -> Claim:
     """Mark up to ``size`` due queued rows as ``sending`` for this worker.
 
-    Rows are taken in priority then age order. On databases with
-    ``SELECT ... FOR UPDATE SKIP LOCKED`` concurrent workers skip each other's
-    rows; everywhere the UPDATE repeats the queued condition, so a row another
-    worker took in between is not taken twice. No transaction outlives this call.
+    Rows are taken in priority then age order, in one short transaction. On
+    databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` concurrent workers
+    skip each other's rows; elsewhere (SQLite: one writer at a time under
+    ``BEGIN IMMEDIATE``) the UPDATE repeats the queued condition, so a row
+    another worker took in between is never taken twice. No transaction
+    outlives this call.
     """
     now = now or timezone.now()
     token = new_token()
