@@ -25,9 +25,10 @@ def insert_rows(objs: list[Model]) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    returning, returning_params = "", ()
+    # PostgreSQL, SQLite 3.35+ and MariaDB return the new primary keys.
+    returning = ""
     if connection.features.can_return_rows_from_bulk_insert:
-        returning, returning_params = connection.ops.return_insert_columns([meta.pk])
+        returning = f"RETURNING {quote(meta.pk.column)}"
     limit = connection.features.max_query_params or 65535
     size = max(1, limit // len(fields))
     chunks = [objs[start : start + size] for start in range(0, len(objs), size)]
@@ -43,7 +44,7 @@ def insert_rows(objs: list[Model]) -> None:
                     f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
                     + ", ".join([row_sql] * len(chunk))
                     + (f" {returning}" if returning else ""),
-                    [*params, *returning_params],
+                    params,
                 )
                 if returning:
                     for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
