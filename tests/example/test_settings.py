@@ -69,7 +69,11 @@ def test_builds_from_an_empty_environment_with_debug_on(tmp_path):
     assert values["DB"] == {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(REPO / "example.sqlite3"),
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        },
     }
     # Library defaults are left to the library.
     assert values["SMS_OUTBOX_MAX_ATTEMPTS"] is None
