@@ -149,3 +149,18 @@ class ActionTests(TestCase):
         )
         fresh.refresh_from_db()
         self.assertEqual(fresh.next_attempt_at, later)
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--concurrency", "0"),
+        ("--batch-size", "-5"),
+        ("--limit", "0"),
+        ("--rate", "0"),
+        ("--interval", "-1"),
+    ],
+)
+def test_send_queued_sms_refuses_bad_option_values(option, value):
+    with pytest.raises(CommandError, match=rf"^{option} must be greater than 0, not"):
+        call_command("send_queued_sms", option, value)

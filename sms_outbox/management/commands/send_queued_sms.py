@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=5.0)
 
     def handle(self, **options):
+        for name in ("limit", "batch_size", "rate", "concurrency", "interval"):
+            if options[name] is not None and options[name] <= 0:
+                flag = "--" + name.replace("_", "-")
+                raise CommandError(
+                    f"{flag} must be greater than 0, not {options[name]}."
+                )
         verbose, loop = options["verbosity"] > 0, options["loop"]
         tty = verbose and self.stdout.isatty()
         results = drain_until_stopped(
