@@ -11,7 +11,12 @@ class SmsOutboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from sms_outbox.checks import check_outbox_backend, check_sqlite_locking
+        from sms_outbox.checks import (
+            check_outbox_backend,
+            check_receipt_settings,
+            check_sqlite_locking,
+        )
 
         checks.register(check_outbox_backend)
         checks.register(check_sqlite_locking)
+        checks.register(check_receipt_settings)

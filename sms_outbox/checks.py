@@ -1,4 +1,4 @@
-"""System checks for the outbox: a delivering backend, and SQLite locking."""
+"""System checks for the outbox: a delivering backend, SQLite locking, receipts."""
 
 from __future__ import annotations
 
@@ -54,3 +54,37 @@ def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             id="sms_outbox.W001",
         )
     ]
+
+
+def check_receipt_settings(
+    app_configs: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn when MessageBird delivery reports are requested but cannot be verified.
+
+    The report endpoint refuses what it cannot verify, and MessageBird signs
+    reports with a signing key of its own, not with the access key.
+    """
+    if not get_setting("SMS_STATUS_CALLBACK_URL") or get_setting(
+        "MESSAGEBIRD_SIGNING_KEY"
+    ):
+        return []
+    from sms.backends.messagebird import SmsBackend as MessageBirdBackend
+
+    for setting in ("SMS_BACKEND", "SMS_OUTBOX_BACKEND"):
+        try:
+            klass = import_string(get_setting(setting) or "")
+        except ImportError:
+            continue  # reported by the backend checks
+        if isinstance(klass, type) and issubclass(klass, MessageBirdBackend):
+            return [
+                Warning(
+                    f"SMS_STATUS_CALLBACK_URL asks MessageBird for delivery "
+                    f"reports ({setting} is the MessageBird backend), but "
+                    "MESSAGEBIRD_SIGNING_KEY is not set: the report endpoint "
+                    "cannot verify them and will answer 500.",
+                    hint="Set MESSAGEBIRD_SIGNING_KEY to the signing key from "
+                    "MessageBird's dashboard (not the access key).",
+                    id="sms_outbox.W002",
+                )
+            ]
+    return []

@@ -4,7 +4,11 @@ from django.core.checks import Error, Warning
 from django.db import connection
 from django.test import SimpleTestCase, override_settings
 
-from sms_outbox.checks import check_outbox_backend, check_sqlite_locking
+from sms_outbox.checks import (
+    check_outbox_backend,
+    check_receipt_settings,
+    check_sqlite_locking,
+)
 
 
 class OutboxBackendCheckTests(SimpleTestCase):
@@ -83,3 +87,39 @@ class SqliteCheckTests(SimpleTestCase):
                 )
             ],
         )
+
+
+@override_settings(
+    SMS_STATUS_CALLBACK_URL="https://sms.example.com/sms/receipts/messagebird/",
+    SMS_BACKEND="sms_outbox.backends.QueuedSmsBackend",
+    SMS_OUTBOX_BACKEND="sms.backends.messagebird.SmsBackend",
+    MESSAGEBIRD_SIGNING_KEY=None,
+)
+class ReceiptSettingsCheckTests(SimpleTestCase):
+    def test_messagebird_reports_without_signing_key(self):
+        self.assertEqual(
+            check_receipt_settings(),
+            [
+                Warning(
+                    "SMS_STATUS_CALLBACK_URL asks MessageBird for delivery reports "
+                    "(SMS_OUTBOX_BACKEND is the MessageBird backend), but "
+                    "MESSAGEBIRD_SIGNING_KEY is not set: the report endpoint cannot "
+                    "verify them and will answer 500.",
+                    hint="Set MESSAGEBIRD_SIGNING_KEY to the signing key from "
+                    "MessageBird's dashboard (not the access key).",
+                    id="sms_outbox.W002",
+                )
+            ],
+        )
+
+    @override_settings(MESSAGEBIRD_SIGNING_KEY="signing-key")
+    def test_signing_key_set(self):
+        self.assertEqual(check_receipt_settings(), [])
+
+    @override_settings(SMS_STATUS_CALLBACK_URL=None)
+    def test_no_reports_requested(self):
+        self.assertEqual(check_receipt_settings(), [])
+
+    @override_settings(SMS_OUTBOX_BACKEND="sms.backends.twilio.SmsBackend")
+    def test_twilio_verifies_with_its_auth_token(self):
+        self.assertEqual(check_receipt_settings(), [])
