@@ -1,9 +1,6 @@
 """The facade: get_connection, send_sms, send_mass_sms and their error paths."""
 
 import io
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from sms.exceptions import (
 )
 from sms.message import RecipientResult
 from sms.signals import post_send
+from tests.processes import run_python
 
 ORIGINATOR = "+12065550100"
 RECIPIENT = "+441134960000"
@@ -157,22 +155,6 @@ class GetConnectionTests(SimpleTestCase):
         out = run_python(code)
         self.assertIn("refused: SMS_BACKEND is not set", out)
         self.assertIn("sms.backends.dummy.SmsBackend object", out)
-
-
-def run_python(code, **env):
-    """Run ``code`` in a fresh interpreter without DJANGO_SETTINGS_MODULE."""
-    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    environ.update(env)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environ,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @override_settings(SMS_BACKEND="sms.backends.locmem.SmsBackend")

@@ -7,10 +7,7 @@ import importlib
 import io
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 import types
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from sms.exceptions import RecipientRejected
 from sms.message import RecipientResult
 from sms.signals import post_send
 from sms.utils import message_from_binary_file, message_from_bytes
+from tests.processes import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGINATOR = "+12065550100"
@@ -33,22 +31,6 @@ DEV_BACKENDS = [
     f"sms.backends.{name}.SmsBackend"
     for name in ("console", "filebased", "locmem", "dummy")
 ]
-
-
-def run_python(code, **env):
-    """Run ``code`` in a fresh interpreter without DJANGO_SETTINGS_MODULE."""
-    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    environ.update(env)
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environ,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 class CustomBackend(BaseSmsBackend):

@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 from unittest import mock
 
 import requests
@@ -28,6 +26,7 @@ from tests.backend_cases import (
     BaseSmsBackendTests,
 )
 from tests.fake_providers import FakeTwilio, Reply, closed_port_url
+from tests.processes import run_python
 
 BACKEND = "sms.backends.twilio.SmsBackend"
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -446,12 +445,5 @@ class TwilioSetupTests(SimpleTestCase):
             "except SmsImproperlyInstalled as err:\n"
             "    print(err)\n"
         )
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        ).stdout
+        out = run_python(code, DJANGO_SETTINGS_MODULE="tests.settings")
         self.assertIn('pip install "django-sms[twilio]"', out)
