@@ -9,7 +9,7 @@ from django.utils.module_loading import import_string
 
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
-from sms.exceptions import SmsBackendImportError, SmsConfigurationError, SmsError
+from sms.exceptions import SmsBackendImportError, SmsConfigurationError
 from sms.message import Message, RecipientResult, send_messages
 
 __all__ = [
@@ -85,15 +85,4 @@ def send_mass_sms(
         for body, originator, recipients in datatuple
     ]
     messages = [message for message in messages if message.recipients]
-    sendable = []
-    for message in messages:
-        try:
-            message.check_length()
-        except SmsError:
-            if not fail_silently:
-                raise
-        else:
-            sendable.append(message)
-    if not sendable:
-        return 0
-    return send_messages(connection, sendable)
+    return send_messages(connection, messages, fail_silently)

@@ -134,17 +134,30 @@ class Message:
         if not self.recipients:
             # Don't bother creating the connection if there's nobody to send to.
             return 0
+        return send_messages(self.get_connection(fail_silently), [self], fail_silently)
+
+
+def _within_length(messages: list[Message], fail_silently: bool) -> list[Message]:
+    """Return the messages within ``SMS_MAX_SEGMENTS``; raise unless silent."""
+    kept = []
+    for message in messages:
         try:
-            self.check_length()
+            message.check_length()
         except SmsError:
-            if fail_silently:
-                return 0
-            raise
-        return send_messages(self.get_connection(fail_silently), [self])
+            if not fail_silently:
+                raise
+        else:
+            kept.append(message)
+    return kept
 
 
-def send_messages(connection: BaseSmsBackend, messages: list[Message]) -> int:
+def send_messages(
+    connection: BaseSmsBackend, messages: list[Message], fail_silently: bool = False
+) -> int:
     """Send ``messages`` over ``connection``; fire ``post_send`` for each sent one.
+
+    Messages over ``SMS_MAX_SEGMENTS`` raise ``MessageTooLong`` before anything
+    is sent, or are skipped under ``fail_silently``.
 
     A message counts as sent when the backend recorded no error for any of its
     recipients (or, for a backend that records no results, when it reported the
@@ -156,6 +169,9 @@ def send_messages(connection: BaseSmsBackend, messages: list[Message]) -> int:
     0.7.0, say) has it swallowed here, and only the messages it recorded as
     accepted for every recipient count.
     """
+    messages = _within_length(messages, fail_silently)
+    if not messages:
+        return 0
     for message in messages:
         message.results = []
     try:
