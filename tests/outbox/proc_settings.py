@@ -32,3 +32,4 @@ SMS_OUTBOX_BACKEND = os.environ.get(
 SMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "300"))
 SMS_OUTBOX_RETRY_DELAY = float(os.environ.get("OUTBOX_RETRY_DELAY", "60"))
 SMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
+SMS_TIMEOUT = float(os.environ.get("OUTBOX_TIMEOUT", "1"))
