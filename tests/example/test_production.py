@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sms.phone import mask_phone_number
 from tests.example.clean_env import run_example
 
@@ -17,8 +19,9 @@ NUMBER = "+447911123456"
 CODE = "424242"
 
 # Seeds a queued one-time code for argv[2] (once), then makes the requests
-# given as JSON in argv[1]: [user or null, method, data, secure]. Prints what
-# each got back and the recipients then in the outbox.
+# given as JSON in argv[1]: [user or null, method, data, scheme], where scheme
+# "proxy" is plain HTTP with the TLS proxy's X-Forwarded-Proto: https. Prints
+# what each got back and the recipients then in the outbox.
 REQUESTS = """
 import json
 import sys
@@ -42,11 +45,12 @@ if not Message.objects.filter(recipient=number).exists():
 User.objects.get_or_create(username="staff", defaults={"is_staff": True})
 User.objects.get_or_create(username="member")
 results = []
-for username, method, data, secure in requests:
+for username, method, data, scheme in requests:
     client = Client(HTTP_HOST=host)
     if username:
         client.force_login(User.objects.get(username=username))
-    response = getattr(client, method)("/", data, secure=secure)
+    headers = {"HTTP_X_FORWARDED_PROTO": "https"} if scheme == "proxy" else {}
+    response = getattr(client, method)("/", data, **headers)
     results.append({
         "status": response.status_code,
         "location": response.get("Location"),
@@ -59,19 +63,46 @@ print(json.dumps({
 """
 
 
+# Signs a Twilio status callback for an SMS no row has, as Twilio would, and
+# posts it unsigned, then signed. Prints both answers' status codes.
+WEBHOOK = """
+import json
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.test import Client
+from twilio.request_validator import RequestValidator
+
+call_command("migrate", verbosity=0)
+url = "https://sms.example.com/sms/receipts/twilio/"
+fields = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+signature = RequestValidator("twilio-token").compute_signature(url, fields)
+client = Client(HTTP_HOST="sms.example.com", HTTP_X_FORWARDED_PROTO="https")
+unsigned = client.post("/sms/receipts/twilio/", fields)
+signed = client.post(
+    "/sms/receipts/twilio/", fields, HTTP_X_TWILIO_SIGNATURE=signature
+)
+print(json.dumps([unsigned.status_code, signed.status_code]))
+"""
+
+
 def _production_env(tmp_path, **env):
+    """Return what README "Deploying" puts in .env, with a throwaway database."""
     return {
-        "DEBUG": "0",
         "SECRET_KEY": "k3Y-" + "x7Qz_" * 10,
         "ALLOWED_HOSTS": HOST,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+        "USE_X_FORWARDED_PROTO": "1",
         **env,
     }
 
 
 def _requests(tmp_path, *requests, **env):
-    """Make ``requests`` (user, method, data[, secure]) in a fresh interpreter."""
-    requests = [(*request, True)[:4] for request in requests]
+    """Make ``requests`` (user, method, data[, scheme]) in a fresh interpreter."""
+    requests = [(*request, "proxy")[:4] for request in requests]
     result = run_example(
         ["-c", REQUESTS, json.dumps(requests), NUMBER, CODE, HOST],
         tmp_path,
@@ -102,10 +133,32 @@ def test_anonymous_visitors_read_nothing_and_queue_nothing(tmp_path):
 
 
 def test_plain_http_is_redirected_to_https(tmp_path):
-    got = _requests(tmp_path, (None, "get", {}, False), (None, "post", _post(), False))
+    got = _requests(
+        tmp_path,
+        (None, "get", {}, "http"),
+        ("staff", "post", _post("+12065550100"), "http"),
+    )
     assert [r["status"] for r in got["results"]] == [301, 301]
     assert {r["location"] for r in got["results"]} == {f"https://{HOST}/"}
     assert got["outbox"] == [NUMBER]
+
+
+def test_without_use_x_forwarded_proto_the_proxy_s_https_is_not_seen(tmp_path):
+    # What README "Deploying" warns about: behind a TLS proxy, every request
+    # is redirected to https:// again.
+    got = _requests(tmp_path, ("staff", "get", {}), USE_X_FORWARDED_PROTO="0")
+    assert got["results"][0]["status"] == 301
+    assert got["results"][0]["location"] == f"https://{HOST}/"
+
+
+def test_the_receipt_webhook_is_public_and_checks_the_signature(tmp_path):
+    result = run_example(
+        ["-c", WEBHOOK],
+        tmp_path,
+        **_production_env(tmp_path, TWILIO_AUTH_TOKEN="twilio-token"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [403, 200]
 
 
 def test_staff_queue_and_read_masked_numbers(tmp_path):
@@ -151,11 +204,12 @@ def test_the_limit_follows_demo_sms_per_minute(tmp_path):
     assert "at most 2 SMS a minute" in got["results"][1]["content"]
 
 
-def test_check_deploy_is_clean(tmp_path):
+@pytest.mark.parametrize("debug", [{}, {"DEBUG": "0"}], ids=["unset", "0"])
+def test_check_deploy_is_clean(tmp_path, debug):
     result = run_example(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         tmp_path,
-        **_production_env(tmp_path),
+        **_production_env(tmp_path, **debug),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
