@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.urls import reverse
 
 import sms
+from example_project.demo.forms import SendForm
 from sms.phone import mask_phone_number
 from sms.segments import count_segments
 from sms_outbox.models import Message as OutboxMessage
@@ -182,3 +184,25 @@ def test_lists_only_the_20_newest_rows(client):
     assert content.count(f'data-recipient="{masked}"') == 20
     assert "message 24" in content
     assert "message 4<" not in content
+
+
+def test_the_list_shows_bodies_only_when_told_to(rf, staff_user, queued_code):
+    # The view tells the template whether the viewer is staff; should the page
+    # ever open to others (say, on loopback), the bodies stay hidden from them.
+    request = rf.get("/")
+    request.user = staff_user
+    context = {
+        "form": SendForm(),
+        "rows": OutboxMessage.objects.all(),
+        "segments": 1,
+        "encoding": "GSM-7",
+    }
+    shown = render_to_string(
+        "demo/index.html", {**context, "show_bodies": True}, request
+    )
+    hidden = render_to_string(
+        "demo/index.html", {**context, "show_bodies": False}, request
+    )
+    assert CODE_BODY in shown and "<th>Body</th>" in shown
+    assert CODE_BODY not in hidden and "<th>Body</th>" not in hidden
+    assert f"<td>{mask_phone_number(NUMBER)}</td>" in hidden
