@@ -35,7 +35,7 @@ def twilio_status_callback(request: HttpRequest) -> HttpResponse:
     """Verify and record a Twilio status callback (``StatusCallback``)."""
     verify_twilio(request)
     try:
-        report = parse_twilio(request.POST)
+        report = parse_twilio(request.POST, request.GET)
     except BadRequest as err:
         return _bad_request("Twilio", err)
     return _ok(record_report(report))

@@ -22,12 +22,39 @@ except ImportError:  # only the provider SDKs bring requests along
 # Provider texts quote the number they refuse ("The 'To' number +1... is not
 # valid"); mask anything that looks like one before it reaches our messages.
 _NUMBER = re.compile(r"\+?[0-9]{7,15}")
-_DISPLAY_NAMES = {"twilio": "Twilio", "messagebird": "MessageBird"}
+_DISPLAY_NAMES = {
+    "twilio": "Twilio",
+    "messagebird": "MessageBird",
+    "aws": "Amazon SNS",
+    "vonage": "Vonage",
+}
 
 
 def scrub(text: object) -> str:
     """Return ``text`` with every phone-number-like run of digits masked."""
     return _NUMBER.sub(lambda match: mask_phone_number(match.group()), str(text))
+
+
+def scrub_exception(err: BaseException) -> BaseException:
+    """Mask the numbers in ``err`` and the exceptions it chains; return ``err``.
+
+    Our own errors carry masked numbers, but the SDK error chained to them as
+    ``__cause__`` quotes the provider's text, number included, and a logged
+    traceback prints it. Its ``args`` and string attributes (Twilio's ``msg``,
+    Vonage's ``message``) are masked in place: the exception is ours to keep.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(
+            scrub(arg) if isinstance(arg, str) else arg for arg in current.args
+        )
+        for name, value in list(getattr(current, "__dict__", {}).items()):
+            if isinstance(value, str):
+                setattr(current, name, scrub(value))
+        current = current.__cause__ or current.__context__
+    return err
 
 
 def class_for_status(status: int | None) -> type[SmsSendError]:

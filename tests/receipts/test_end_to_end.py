@@ -48,7 +48,8 @@ def deliver(report, client):
     }
     if report.method == "GET":
         return client.get(f"{parts.path}?{parts.query}", **headers)
-    return client.post(parts.path, urlencode(report.params), FORM, **headers)
+    path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return client.post(path, urlencode(report.params), FORM, **headers)
 
 
 @override_settings(SMS_BACKEND="sms_outbox.backends.QueuedSmsBackend")
@@ -81,8 +82,12 @@ class EndToEndTests(TestCase):
             SMS_STATUS_CALLBACK_URL=callback,
             TWILIO_AUTH_TOKEN=fake.auth_token,
         ):
-            self.queue_and_drain()
-            self.assertEqual({m["status_callback"] for m in fake.messages}, {callback})
+            rows = self.queue_and_drain()
+            # Each callback URL carries its row's reference, signed with it.
+            self.assertEqual(
+                [m["status_callback"] for m in fake.messages],
+                [f"{callback}?reference={row.reference}" for row in rows],
+            )
             self.assertAllDelivered(fake.status_reports("delivered"))
 
     def test_messagebird_reports_match_by_reference_before_the_id_is_stored(self):
