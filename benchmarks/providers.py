@@ -30,7 +30,7 @@ django.setup()
 
 import sms  # noqa: E402
 from sms.backends import messagebird, twilio  # noqa: E402
-from tests.fake_providers import FakeMessageBird, FakeTwilio  # noqa: E402
+from sms.testing import FakeMessageBird, FakeTwilio  # noqa: E402
 
 ORIGINATOR = "+12065550100"
 RECIPIENT = "+441134960000"

@@ -19,13 +19,15 @@ from sms.exceptions import (
     SmsConfigurationError,
 )
 from sms.signals import post_send
-from tests.backend_cases import (
+from sms.testing import (
     ORIGINATOR,
     OTHER_RECIPIENT,
     RECIPIENT,
     BaseSmsBackendTests,
+    FakeTwilio,
+    Reply,
+    closed_port_url,
 )
-from tests.fake_providers import FakeTwilio, Reply, closed_port_url
 from tests.processes import run_python
 
 BACKEND = "sms.backends.twilio.SmsBackend"

@@ -7,9 +7,9 @@ from django.test import TestCase, override_settings
 import sms
 from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 from sms.backends.twilio import SmsBackend as TwilioBackend
+from sms.testing import FakeMessageBird, FakeTwilio
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
-from tests.fake_providers import FakeMessageBird, FakeTwilio
 from tests.receipts.signing import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
 
 RECIPIENTS = ["+441134960000", "+12065550100", "+31612345678"]
