@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sms.exceptions import (
@@ -57,6 +58,28 @@ def scrub_exception(err: BaseException) -> BaseException:
     return err
 
 
+class MaskNumbers(logging.Filter):
+    """Mask phone numbers in the records of an SDK's logger.
+
+    Provider SDKs log each request's parameters at DEBUG, the recipient's
+    number among them. The record's text is rendered once, masked, before
+    any handler sees it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its masked text; keep the record."""
+        record.msg, record.args = scrub(record.getMessage()), ()
+        return True
+
+    @classmethod
+    def install(cls, *names: str) -> None:
+        """Attach one filter to each named logger, once."""
+        for name in names:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, cls) for f in logger.filters):
+                logger.addFilter(cls())
+
+
 def class_for_status(status: int | None) -> type[SmsSendError]:
     """Return the error class for an HTTP status the provider gave no code for.
 
@@ -100,6 +123,25 @@ def provider_error(
     )
 
 
+#: How each kind of transport failure is reported: a request that never left
+#: can be retried; one that may have reached the provider is OutcomeUnknown.
+TRANSPORT_FAILURES = {
+    "connect_timeout": (ProviderUnavailable, "no connection"),
+    "timeout": (OutcomeUnknown, "no answer in time"),
+    "connection_aborted": (OutcomeUnknown, "connection lost"),
+    "connection_error": (ProviderUnavailable, "cannot connect"),
+    "transport_error": (ProviderUnavailable, "transport error"),
+}
+
+
+def transport_failure(provider: str, recipient: str, kind: str) -> SmsSendError:
+    """Build the error for a ``TRANSPORT_FAILURES`` kind about ``recipient``."""
+    cls, reason = TRANSPORT_FAILURES[kind]
+    if cls is OutcomeUnknown:
+        reason += " after the request was sent; the SMS may have gone out"
+    return provider_error(cls, provider, recipient, reason, code=kind)
+
+
 def transport_error(
     provider: str, recipient: str, err: requests.RequestException
 ) -> SmsSendError:
@@ -110,18 +152,16 @@ def transport_error(
     the provider may have taken the SMS: ``OutcomeUnknown``.
     """
     if isinstance(err, requests.ConnectTimeout):
-        cls, code, reason = ProviderUnavailable, "connect_timeout", "no connection"
+        kind = "connect_timeout"
     elif isinstance(err, requests.Timeout):
-        cls, code, reason = OutcomeUnknown, "timeout", "no answer in time"
+        kind = "timeout"
     elif isinstance(err, requests.ConnectionError) and _broke_after_sending(err):
-        cls, code, reason = OutcomeUnknown, "connection_aborted", "connection lost"
+        kind = "connection_aborted"
     elif isinstance(err, requests.ConnectionError):
-        cls, code, reason = ProviderUnavailable, "connection_error", "cannot connect"
+        kind = "connection_error"
     else:
-        cls, code, reason = ProviderUnavailable, "transport_error", type(err).__name__
-    if cls is OutcomeUnknown:
-        reason += " after the request was sent; the SMS may have gone out"
-    return provider_error(cls, provider, recipient, reason, code=code)
+        kind = "transport_error"
+    return transport_failure(provider, recipient, kind)
 
 
 def _broke_after_sending(err: requests.ConnectionError) -> bool:

@@ -27,6 +27,7 @@ from sms.testing.contract import (
     BaseSmsBackendTests,
 )
 from sms.testing.fake_messagebird import FakeMessageBird
+from sms.testing.fake_sns import FakeSns
 from sms.testing.fake_twilio import FakeTwilio
 from sms.testing.server import (
     FakeProvider,
@@ -43,6 +44,7 @@ __all__ = [
     "BaseSmsBackendTests",
     "FakeMessageBird",
     "FakeProvider",
+    "FakeSns",
     "FakeTwilio",
     "RecordedRequest",
     "Reply",
