@@ -63,21 +63,28 @@ class MaskNumbers(logging.Filter):
 
     Provider SDKs log each request's parameters at DEBUG, the recipient's
     number among them. The record's text is rendered once, masked, before
-    any handler sees it.
+    any handler sees it. With ``keep_debug=False`` DEBUG records are dropped
+    instead, for an SDK that logs credentials there too.
     """
 
+    def __init__(self, keep_debug: bool = True) -> None:
+        super().__init__()
+        self.keep_debug = keep_debug
+
     def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the record's message by its masked text; keep the record."""
+        """Replace the record's message by its masked text, or drop it."""
+        if record.levelno <= logging.DEBUG and not self.keep_debug:
+            return False
         record.msg, record.args = scrub(record.getMessage()), ()
         return True
 
     @classmethod
-    def install(cls, *names: str) -> None:
+    def install(cls, *names: str, keep_debug: bool = True) -> None:
         """Attach one filter to each named logger, once."""
         for name in names:
             logger = logging.getLogger(name)
             if not any(isinstance(f, cls) for f in logger.filters):
-                logger.addFilter(cls())
+                logger.addFilter(cls(keep_debug))
 
 
 def class_for_status(status: int | None) -> type[SmsSendError]:

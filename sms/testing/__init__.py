@@ -29,6 +29,7 @@ from sms.testing.contract import (
 from sms.testing.fake_messagebird import FakeMessageBird
 from sms.testing.fake_sns import FakeSns
 from sms.testing.fake_twilio import FakeTwilio
+from sms.testing.fake_vonage import FakeVonage
 from sms.testing.server import (
     FakeProvider,
     RecordedRequest,
@@ -46,6 +47,7 @@ __all__ = [
     "FakeProvider",
     "FakeSns",
     "FakeTwilio",
+    "FakeVonage",
     "RecordedRequest",
     "Reply",
     "StatusReport",
