@@ -1,3 +1,5 @@
+import io
+import logging
 import os
 from unittest import mock
 
@@ -344,6 +346,26 @@ class TwilioMaskingTests(TwilioTestCase):
         self.assertNotIn(OTHER_RECIPIENT, joined)
         self.assertIn("+4411****0000", joined)
         self.assertIn("+4411****0999", joined)
+
+
+    def test_no_full_number_in_a_logged_traceback(self):
+        # The SDK's exception, chained as __cause__, quotes Twilio's text.
+        self.fake.script(
+            FakeTwilio.error(400, 21211, f"The 'To' number {RECIPIENT} is not valid")
+        )
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        self.addCleanup(root.removeHandler, handler)
+        try:
+            self.send([RECIPIENT])[1]()
+        except RecipientRejected:
+            logging.getLogger("tests").exception("The send failed")
+        output = stream.getvalue()
+        self.assertIn("TwilioRestException", output)
+        self.assertIn("The 'To' number +4411****0000 is not valid", output)
+        self.assertNotIn(RECIPIENT, output)
 
 
 class TwilioConnectionTests(TwilioTestCase):
