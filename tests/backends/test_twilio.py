@@ -347,7 +347,6 @@ class TwilioMaskingTests(TwilioTestCase):
         self.assertIn("+4411****0000", joined)
         self.assertIn("+4411****0999", joined)
 
-
     def test_no_full_number_in_a_logged_traceback(self):
         # The SDK's exception, chained as __cause__, quotes Twilio's text.
         self.fake.script(
