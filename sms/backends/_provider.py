@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sms.backends._errors import (
@@ -13,12 +12,12 @@ from sms.backends._errors import (
     scrub_exception,
     transport_error,
 )
+from sms.backends._outcomes import Accepted, Fault, status_for
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import (
     InvalidMessage,
     InvalidPhoneNumber,
-    OutcomeUnknown,
     ProviderAccountError,
     RecipientRejected,
     SmsConfigurationError,
@@ -33,37 +32,6 @@ except ImportError:  # only the provider SDKs bring requests along
     requests = None
 
 logger = logging.getLogger(__name__)
-
-
-def status_for(error: SmsSendError) -> str:
-    """Return the ``RecipientResult.status`` word recorded for ``error``."""
-    if isinstance(error, OutcomeUnknown):
-        return "unknown"
-    if isinstance(error, RecipientRejected):
-        return "rejected"
-    return "failed"
-
-
-@dataclass(frozen=True)
-class Fault:
-    """What a provider said when it refused a request: HTTP status, code, text.
-
-    ``fallback`` is the class for a code missing from ``error_classes`` when
-    the HTTP status cannot tell (an SDK that hides it).
-    """
-
-    status: int | None
-    code: str | int | None
-    detail: str | None
-    fallback: type[SmsSendError] | None = None
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """What a provider said when it took the SMS for one recipient."""
-
-    message_id: str | None
-    status: str | None = None
 
 
 class ProviderBackend(BaseSmsBackend):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sms.backends._errors import MaskNumbers, transport_failure
-from sms.backends._provider import Accepted, Fault, ProviderBackend
+from sms.backends._outcomes import Accepted, Fault
+from sms.backends._provider import ProviderBackend
 from sms.conf import get_setting
 from sms.exceptions import (
     ProviderAccountError,

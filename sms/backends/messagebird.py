@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 from urllib.parse import urljoin
 
-from sms.backends._provider import Accepted, Fault, ProviderBackend
+from sms.backends._outcomes import Accepted, Fault
+from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,

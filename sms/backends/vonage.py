@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from sms.backends._errors import MaskNumbers
-from sms.backends._provider import Accepted, Fault, ProviderBackend
+from sms.backends._outcomes import Accepted, Fault
+from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,

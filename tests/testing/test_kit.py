@@ -7,7 +7,8 @@ import requests
 from django.test import SimpleTestCase
 
 import sms
-from sms.backends._provider import Accepted, Fault, ProviderBackend
+from sms.backends._outcomes import Accepted, Fault
+from sms.backends._provider import ProviderBackend
 from sms.exceptions import ProviderUnavailable, RecipientRejected
 from sms.testing import (
     ORIGINATOR,
