@@ -204,6 +204,7 @@ class VonageErrorTests(VonageTestCase):
         with self.assertRaises(RecipientRejected) as caught:
             send()
         self.assertIsInstance(caught.exception.__cause__, InvalidPhoneNumber)
+        self.assertNotIn("0600000000", str(caught.exception.__cause__))
         self.assertEqual(self.fake.requests, [])
 
     def test_no_full_number_or_secret_in_logs_or_tracebacks(self):
