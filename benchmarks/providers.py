@@ -1,4 +1,4 @@
-"""Benchmark the Twilio and MessageBird backends against the fake provider servers.
+"""Benchmark the four provider backends against the fake provider servers.
 
 Sends 500 single-recipient messages through each backend, over the real SDK
 and real HTTP to a fake API on 127.0.0.1, and prints messages per second and
@@ -7,9 +7,10 @@ the TCP connections the fake server accepted. Run from the repository root:
     .venv/bin/python benchmarks/providers.py [--count 500] [--latency 0]
 
 Three ways of sending: ``open()`` once then ``Message.send()`` per message (a
-worker's loop), one ``send_messages()`` call with every message, and the
-SDK's default transport without a pooled session (what django-sms 0.7.0 did:
-a new connection per call).
+worker's loop), one ``send_messages()`` call with every message, and, for
+Twilio and MessageBird, the SDK's default transport without a pooled session
+(what django-sms 0.7.0 did: a new connection per call). Amazon SNS runs
+against ``FakeSns`` (boto3 signs every request; moto would measure moto).
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ import django  # noqa: E402
 django.setup()
 
 import sms  # noqa: E402
-from sms.backends import messagebird, twilio  # noqa: E402
-from tests.fake_providers import FakeMessageBird, FakeTwilio  # noqa: E402
+from sms.backends import aws, messagebird, twilio, vonage  # noqa: E402
+from sms.testing import FakeMessageBird, FakeSns, FakeTwilio, FakeVonage  # noqa: E402
 
+MODES = (
+    ("open", "open() + send() each", False),
+    ("batch", "one send_messages()", False),
+    ("open", "no pooled session (0.7.0)", True),
+)
 ORIGINATOR = "+12065550100"
 RECIPIENT = "+441134960000"
 
@@ -51,6 +57,21 @@ def _messagebird(fake: FakeMessageBird, unpooled: bool) -> sms.BaseSmsBackend:
     http_client = messagebird.PooledHttpClient(key, fake.url, 10) if unpooled else None
     return messagebird.SmsBackend(
         api_url=fake.url, access_key=key, http_client=http_client
+    )
+
+
+def _aws(fake: FakeSns, unpooled: bool) -> sms.BaseSmsBackend:
+    return aws.SmsBackend(
+        api_url=fake.url,
+        region_name="eu-west-1",
+        aws_access_key_id=fake.access_key,
+        aws_secret_access_key=fake.secret_key,
+    )
+
+
+def _vonage(fake: FakeVonage, unpooled: bool) -> sms.BaseSmsBackend:
+    return vonage.SmsBackend(
+        api_url=fake.url, api_key=fake.api_key, api_secret=fake.api_secret
     )
 
 
@@ -74,15 +95,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.count} messages, 1 recipient each, fake latency {args.latency}s")
     print(f"{'backend':<12} {'mode':<28} {'msg/s':>8} {'connections':>12}")
-    for name, fake_class, build in (
-        ("twilio", FakeTwilio, _twilio),
-        ("messagebird", FakeMessageBird, _messagebird),
+    for name, fake_class, build, modes in (
+        ("twilio", FakeTwilio, _twilio, MODES),
+        ("messagebird", FakeMessageBird, _messagebird, MODES),
+        ("aws", FakeSns, _aws, MODES[:2]),
+        ("vonage", FakeVonage, _vonage, MODES[:2]),
     ):
-        for mode, label, unpooled in (
-            ("open", "open() + send() each", False),
-            ("batch", "one send_messages()", False),
-            ("open", "no pooled session (0.7.0)", True),
-        ):
+        for mode, label, unpooled in modes:
             with fake_class(latency=args.latency) as fake:
                 backend = build(fake, unpooled)
                 started = time.perf_counter()

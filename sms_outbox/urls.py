@@ -13,6 +13,11 @@ urlpatterns = [
         name="twilio_status_callback",
     ),
     path(
+        "receipts/vonage/",
+        views.vonage_delivery_receipt,
+        name="vonage_delivery_receipt",
+    ),
+    path(
         "receipts/messagebird/",
         views.messagebird_status_report,
         name="messagebird_status_report",

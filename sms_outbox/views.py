@@ -1,4 +1,4 @@
-"""Webhook endpoints: Twilio status callbacks and MessageBird status reports."""
+"""Webhook endpoints: Twilio, MessageBird and Vonage delivery reports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from django.views.decorators.http import require_http_methods
 from sms_outbox.webhooks.messagebird import get_report_fields, parse_messagebird
 from sms_outbox.webhooks.record import Outcome, record_report
 from sms_outbox.webhooks.twilio import parse_twilio
-from sms_outbox.webhooks.verify import verify_messagebird, verify_twilio
+from sms_outbox.webhooks.verify import (
+    verify_messagebird,
+    verify_twilio,
+    verify_vonage,
+)
+from sms_outbox.webhooks.vonage import parse_vonage
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +40,7 @@ def twilio_status_callback(request: HttpRequest) -> HttpResponse:
     """Verify and record a Twilio status callback (``StatusCallback``)."""
     verify_twilio(request)
     try:
-        report = parse_twilio(request.POST)
+        report = parse_twilio(request.POST, request.GET)
     except BadRequest as err:
         return _bad_request("Twilio", err)
     return _ok(record_report(report))
@@ -50,4 +55,20 @@ def messagebird_status_report(request: HttpRequest) -> HttpResponse:
         report = parse_messagebird(get_report_fields(request))
     except BadRequest as err:
         return _bad_request("MessageBird", err)
+    return _ok(record_report(report))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def vonage_delivery_receipt(request: HttpRequest) -> HttpResponse:
+    """Verify and record a Vonage SMS delivery receipt (``callback``)."""
+    try:
+        fields = get_report_fields(request)
+    except BadRequest as err:
+        return _bad_request("Vonage", err)
+    verify_vonage(fields)
+    try:
+        report = parse_vonage(fields)
+    except BadRequest as err:
+        return _bad_request("Vonage", err)
     return _ok(record_report(report))

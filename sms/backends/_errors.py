@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sms.exceptions import (
@@ -22,12 +23,68 @@ except ImportError:  # only the provider SDKs bring requests along
 # Provider texts quote the number they refuse ("The 'To' number +1... is not
 # valid"); mask anything that looks like one before it reaches our messages.
 _NUMBER = re.compile(r"\+?[0-9]{7,15}")
-_DISPLAY_NAMES = {"twilio": "Twilio", "messagebird": "MessageBird"}
+_DISPLAY_NAMES = {
+    "twilio": "Twilio",
+    "messagebird": "MessageBird",
+    "aws": "Amazon SNS",
+    "vonage": "Vonage",
+}
 
 
 def scrub(text: object) -> str:
     """Return ``text`` with every phone-number-like run of digits masked."""
     return _NUMBER.sub(lambda match: mask_phone_number(match.group()), str(text))
+
+
+def scrub_exception(err: BaseException) -> BaseException:
+    """Mask the numbers in ``err`` and the exceptions it chains; return ``err``.
+
+    Our own errors carry masked numbers, but the SDK error chained to them as
+    ``__cause__`` quotes the provider's text, number included, and a logged
+    traceback prints it. Its ``args`` and string attributes (Twilio's ``msg``,
+    Vonage's ``message``) are masked in place: the exception is ours to keep.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(
+            scrub(arg) if isinstance(arg, str) else arg for arg in current.args
+        )
+        for name, value in list(getattr(current, "__dict__", {}).items()):
+            if isinstance(value, str):
+                setattr(current, name, scrub(value))
+        current = current.__cause__ or current.__context__
+    return err
+
+
+class MaskNumbers(logging.Filter):
+    """Mask phone numbers in the records of an SDK's logger.
+
+    Provider SDKs log each request's parameters at DEBUG, the recipient's
+    number among them. The record's text is rendered once, masked, before
+    any handler sees it. With ``keep_debug=False`` DEBUG records are dropped
+    instead, for an SDK that logs credentials there too.
+    """
+
+    def __init__(self, keep_debug: bool = True) -> None:
+        super().__init__()
+        self.keep_debug = keep_debug
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its masked text, or drop it."""
+        if record.levelno <= logging.DEBUG and not self.keep_debug:
+            return False
+        record.msg, record.args = scrub(record.getMessage()), ()
+        return True
+
+    @classmethod
+    def install(cls, *names: str, keep_debug: bool = True) -> None:
+        """Attach one filter to each named logger, once."""
+        for name in names:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, cls) for f in logger.filters):
+                logger.addFilter(cls(keep_debug))
 
 
 def class_for_status(status: int | None) -> type[SmsSendError]:
@@ -73,6 +130,25 @@ def provider_error(
     )
 
 
+#: How each kind of transport failure is reported: a request that never left
+#: can be retried; one that may have reached the provider is OutcomeUnknown.
+TRANSPORT_FAILURES = {
+    "connect_timeout": (ProviderUnavailable, "no connection"),
+    "timeout": (OutcomeUnknown, "no answer in time"),
+    "connection_aborted": (OutcomeUnknown, "connection lost"),
+    "connection_error": (ProviderUnavailable, "cannot connect"),
+    "transport_error": (ProviderUnavailable, "transport error"),
+}
+
+
+def transport_failure(provider: str, recipient: str, kind: str) -> SmsSendError:
+    """Build the error for a ``TRANSPORT_FAILURES`` kind about ``recipient``."""
+    cls, reason = TRANSPORT_FAILURES[kind]
+    if cls is OutcomeUnknown:
+        reason += " after the request was sent; the SMS may have gone out"
+    return provider_error(cls, provider, recipient, reason, code=kind)
+
+
 def transport_error(
     provider: str, recipient: str, err: requests.RequestException
 ) -> SmsSendError:
@@ -83,18 +159,16 @@ def transport_error(
     the provider may have taken the SMS: ``OutcomeUnknown``.
     """
     if isinstance(err, requests.ConnectTimeout):
-        cls, code, reason = ProviderUnavailable, "connect_timeout", "no connection"
+        kind = "connect_timeout"
     elif isinstance(err, requests.Timeout):
-        cls, code, reason = OutcomeUnknown, "timeout", "no answer in time"
+        kind = "timeout"
     elif isinstance(err, requests.ConnectionError) and _broke_after_sending(err):
-        cls, code, reason = OutcomeUnknown, "connection_aborted", "connection lost"
+        kind = "connection_aborted"
     elif isinstance(err, requests.ConnectionError):
-        cls, code, reason = ProviderUnavailable, "connection_error", "cannot connect"
+        kind = "connection_error"
     else:
-        cls, code, reason = ProviderUnavailable, "transport_error", type(err).__name__
-    if cls is OutcomeUnknown:
-        reason += " after the request was sent; the SMS may have gone out"
-    return provider_error(cls, provider, recipient, reason, code=code)
+        kind = "transport_error"
+    return transport_failure(provider, recipient, kind)
 
 
 def _broke_after_sending(err: requests.ConnectionError) -> bool:

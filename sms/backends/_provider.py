@@ -1,16 +1,23 @@
-"""What the Twilio and MessageBird backends share: settings, session, results."""
+"""The provider layer: what every backend that calls a provider's API shares."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
+from sms.backends._errors import (
+    class_for_status,
+    provider_error,
+    scrub_exception,
+    transport_error,
+)
+from sms.backends._outcomes import Accepted, Fault, status_for
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import (
     InvalidMessage,
     InvalidPhoneNumber,
-    OutcomeUnknown,
     ProviderAccountError,
     RecipientRejected,
     SmsConfigurationError,
@@ -27,30 +34,30 @@ except ImportError:  # only the provider SDKs bring requests along
 logger = logging.getLogger(__name__)
 
 
-def status_for(error: SmsSendError) -> str:
-    """Return the ``RecipientResult.status`` word recorded for ``error``."""
-    if isinstance(error, OutcomeUnknown):
-        return "unknown"
-    if isinstance(error, RecipientRejected):
-        return "rejected"
-    return "failed"
-
-
 class ProviderBackend(BaseSmsBackend):
-    """Base of the backends that hand messages to a provider's HTTP API.
+    """Base of the backends that hand messages to a provider's API.
 
-    Subclasses set ``provider``, build ``self.client`` in ``__init__`` (keeping
-    the HTTP client whose session this class manages in ``self._pooled``, or
-    None when the caller passed their own) and implement ``_deliver()``.
+    The base owns the loop: it checks each message (body, originator, every
+    number) before any network call, sends the numbers in requests of at most
+    ``batch_size``, records one ``RecipientResult`` per recipient, stops at
+    once on a ``ProviderAccountError`` (nothing else can go), and finally
+    raises the first error unless ``fail_silently`` is set.
 
-    ``send_messages()`` checks each message before any network call, then tries
-    every recipient: a wrong number does not stop the others. It records one
-    ``RecipientResult`` per recipient, stops at once on a
-    ``ProviderAccountError`` (nothing else can go), and finally raises the first
-    error unless ``fail_silently`` is set.
+    A provider declares ``provider`` (its id in errors and logs),
+    ``batch_size``, ``sdk_errors`` (what its SDK raises for an answer it did
+    not like) and ``error_classes`` (provider code -> exception class; a code
+    not listed is judged by its HTTP status), builds ``self.client`` in
+    ``__init__`` and implements three small steps: ``_send_request()`` sends
+    one request, ``_parse_response()`` reads its answer and ``_describe()``
+    reads an SDK error into a ``Fault``. A backend whose SDK talks through
+    ``requests`` sets ``self._pooled`` to the SDK HTTP client whose
+    ``session`` attribute ``open()`` and ``close()`` manage.
     """
 
     provider = ""
+    batch_size = 1
+    sdk_errors: tuple[type[Exception], ...] = ()
+    error_classes: Mapping[object, type[SmsSendError]] = {}
 
     def __init__(
         self,
@@ -159,8 +166,84 @@ class ProviderBackend(BaseSmsBackend):
     def _deliver(
         self, message: Message, originator: str, numbers: list[str]
     ) -> list[RecipientResult]:
-        """Hand the message to the provider; return one result per number."""
-        raise NotImplementedError("provider backends must implement _deliver()")
+        """Send ``numbers`` in batches; after an account error the rest go untried."""
+        results: list[RecipientResult] = []
+        for start in range(0, len(numbers), self.batch_size):
+            batch = numbers[start : start + self.batch_size]
+            results += self._send_batch(message, originator, batch)
+            error = results[-1].error
+            if isinstance(error, ProviderAccountError):
+                untried = numbers[len(results) :]
+                results += [RecipientResult(n, None, "failed", error) for n in untried]
+                break
+        return results
+
+    def _send_batch(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> list[RecipientResult]:
+        """Send one request for ``numbers``; return one result per number."""
+        try:
+            answer = self._send_request(message, originator, numbers)
+        except self.sdk_errors + self._transport_errors() as err:
+            scrub_exception(err)
+            results = []
+            for number in numbers:
+                error = self._map_error(number, err)
+                error.__cause__ = err
+                results.append(self._failed(number, error))
+            return results
+        outcomes = self._parse_response(answer, numbers)
+        return [
+            self._accepted(number, outcome)
+            if isinstance(outcome, Accepted)
+            else self._failed(number, outcome)
+            for number, outcome in zip(numbers, outcomes, strict=True)
+        ]
+
+    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+        """Hand one request for ``numbers`` to the SDK; return its answer."""
+        raise NotImplementedError("provider backends must implement _send_request()")
+
+    def _parse_response(
+        self, answer: Any, numbers: list[str]
+    ) -> list[Accepted | SmsSendError]:
+        """Return one ``Accepted`` or error per number from the SDK's answer."""
+        raise NotImplementedError("provider backends must implement _parse_response()")
+
+    def _describe(self, err: Exception) -> Fault:
+        """Return the status, code and text of an error in ``sdk_errors``."""
+        raise NotImplementedError("provider backends must implement _describe()")
+
+    def _transport_errors(self) -> tuple[type[Exception], ...]:
+        """Return the transport errors ``_transport_error()`` maps."""
+        return (requests.RequestException,)
+
+    def _transport_error(self, number: str, err: Exception) -> SmsSendError:
+        """Map an error of the HTTP transport (no answer, or no connection)."""
+        return transport_error(self.provider, number, err)
+
+    def _map_error(self, number: str, err: Exception) -> SmsSendError:
+        """Map an SDK or transport error through ``error_classes``."""
+        if not isinstance(err, self.sdk_errors):
+            return self._transport_error(number, err)
+        fault = self._describe(err)
+        return self._error(number, fault)
+
+    def _error(self, number: str, fault: Fault) -> SmsSendError:
+        """Return the ``sms.exceptions`` error for ``fault`` about ``number``."""
+        cls = (
+            self.error_classes.get(fault.code)
+            or fault.fallback
+            or class_for_status(fault.status)
+        )
+        return provider_error(
+            cls,
+            self.provider,
+            number,
+            fault.detail or "refused",
+            status=fault.status,
+            code=fault.code,
+        )
 
     def _refuse(
         self, recipient: str, cause: Exception, code: str, reason: str = ""
@@ -173,7 +256,7 @@ class ProviderBackend(BaseSmsBackend):
             code=code,
             recipient=masked,
         )
-        error.__cause__ = cause
+        error.__cause__ = scrub_exception(cause)
         logger.warning("%s", error)
         return RecipientResult(recipient, None, "rejected", error)
 
@@ -190,16 +273,17 @@ class ProviderBackend(BaseSmsBackend):
         logger.warning("%s", error)
         return RecipientResult(recipient, None, status_for(error), error)
 
-    def _accepted(
-        self, recipient: str, message_id: str | None, status: str | None
-    ) -> RecipientResult:
+    def _accepted(self, recipient: str, accepted: Accepted) -> RecipientResult:
         """Return the result for a recipient the provider took, logged."""
+        message_id = accepted.message_id
         logger.info(
             "%s accepted SMS %s for %s",
             self.provider,
             message_id,
             mask_phone_number(recipient),
         )
+        message_id = message_id if isinstance(message_id, str) else None
+        status = accepted.status if isinstance(accepted.status, str) else None
         return RecipientResult(recipient, message_id, status or "sent", None)
 
 

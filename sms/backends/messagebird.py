@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from typing import Any
 from urllib.parse import urljoin
 
-from sms.backends._errors import class_for_status, provider_error, transport_error
+from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
     RecipientRejected,
     SmsImproperlyInstalled,
-    SmsSendError,
 )
 from sms.message import Message, RecipientResult
 
@@ -25,20 +23,21 @@ try:
     from messagebird.http_client import HttpClient, ResponseFormat
     from messagebird.serde import json_serialize
 except ImportError:  # the optional extra django-sms[messagebird]
-    Client = ResponseFormat = None
+    Client = ResponseFormat = ErrorException = None
     HttpClient = object
-
-logger = logging.getLogger(__name__)
 
 PROVIDER = "messagebird"
 
 #: MessageBird accepts at most this many recipients in one API call.
 CHUNK_SIZE = 50
 
-# https://developers.messagebird.com/api/#api-errors
-REJECTED_CODES = frozenset({9, 10, 21})
-ACCOUNT_CODES = frozenset({2, 20, 25})
-UNAVAILABLE_CODES = frozenset({99})
+# https://developers.messagebird.com/api/#api-errors; a 422 without a code
+# listed here is about the recipients.
+ERROR_CLASSES = {
+    **dict.fromkeys([9, 10, 21], RecipientRejected),
+    **dict.fromkeys([2, 20, 25], ProviderAccountError),
+    99: ProviderUnavailable,
+}
 
 # The statuses MessageBird's SDK returns as a body instead of raising.
 _SDK_STATUSES = frozenset({200, 201, 204, 401, 404, 405, 422})
@@ -117,6 +116,9 @@ class SmsBackend(ProviderBackend):
 
     provider = PROVIDER
     required_settings = ("MESSAGEBIRD_ACCESS_KEY",)
+    batch_size = CHUNK_SIZE
+    sdk_errors = (ErrorException, requests.HTTPError) if Client else ()
+    error_classes = ERROR_CLASSES
 
     def __init__(
         self,
@@ -141,104 +143,40 @@ class SmsBackend(ProviderBackend):
     def _deliver(
         self, message: Message, originator: str, numbers: list[str]
     ) -> list[RecipientResult]:
-        params = self._params(message)
-        results: list[RecipientResult] = []
-        for start in range(0, len(numbers), CHUNK_SIZE):
-            chunk = numbers[start : start + CHUNK_SIZE]
-            results += self._send_chunk(message, originator, chunk, params)
-            if isinstance(results[-1].error, ProviderAccountError):
-                # Nothing else can go: the rest fail untried.
-                error = results[-1].error
-                untried = numbers[len(results) :]
-                results += [RecipientResult(n, None, "failed", error) for n in untried]
-                break
-        return results
+        # One reference for all the message's calls, so reports find it.
+        self._reference = message.reference or (
+            uuid.uuid4().hex if self.status_callback else None
+        )
+        return super()._deliver(message, originator, numbers)
 
-    def _params(self, message: Message) -> dict[str, str]:
+    def _send_request(self, message: Message, originator: str, numbers: list[str]):
         params = {}
         if self.status_callback:
             params["reportUrl"] = self.status_callback
-        reference = message.reference or (
-            uuid.uuid4().hex if self.status_callback else None
-        )
-        if reference:
-            params["reference"] = reference
-        return params
+        if self._reference:
+            params["reference"] = self._reference
+        if params:  # message_create() updates the dict it is given
+            return self.client.message_create(originator, numbers, message.body, params)
+        # Exactly these arguments when no option is set (COMPAT.md).
+        return self.client.message_create(originator, numbers, message.body)
 
-    def _send_chunk(
-        self,
-        message: Message,
-        originator: str,
-        chunk: list[str],
-        params: dict[str, str],
-    ) -> list[RecipientResult]:
+    def _parse_response(self, answer: Any, numbers: list[str]) -> list[Accepted]:
+        recipients = getattr(answer, "recipients", None)
+        items = recipients.get("items", []) if isinstance(recipients, dict) else []
+        statuses = {str(getattr(item, "recipient", "")): item.status for item in items}
+        message_id = getattr(answer, "id", None)
+        return [Accepted(message_id, statuses.get(n.lstrip("+"))) for n in numbers]
+
+    def _describe(self, err: Exception) -> Fault:
+        if isinstance(err, ErrorException):
+            first = err.errors[0] if err.errors else None
+            return Fault(
+                None, getattr(first, "code", None), first and first.description
+            )
+        response = err.response  # an HTTPError the SDK let through (429, 5xx)
         try:
-            if params:
-                # message_create() updates the dict it is given.
-                sent = self.client.message_create(
-                    originator, chunk, message.body, dict(params)
-                )
-            else:
-                # Exactly these arguments when no option is set (COMPAT.md).
-                sent = self.client.message_create(originator, chunk, message.body)
-        except (ErrorException, requests.RequestException) as err:
-            results = []
-            for number in chunk:
-                error = _map_error(number, err)
-                error.__cause__ = err
-                results.append(self._failed(number, error))
-            return results
-        message_id = getattr(sent, "id", None)
-        message_id = message_id if isinstance(message_id, str) else None
-        statuses = _recipient_statuses(sent)
-        return [
-            self._accepted(number, message_id, statuses.get(number.lstrip("+")))
-            for number in chunk
-        ]
-
-
-def _recipient_statuses(sent: Any) -> dict[str, str]:
-    """Return ``{msisdn digits: status}`` from a created ``messagebird.Message``."""
-    recipients = getattr(sent, "recipients", None)
-    items = recipients.get("items", []) if isinstance(recipients, dict) else []
-    return {
-        str(getattr(item, "recipient", "")): item.status
-        for item in items
-        if isinstance(getattr(item, "status", None), str)
-    }
-
-
-def _map_error(number: str, err: Exception) -> SmsSendError:
-    """Return the ``sms.exceptions`` error for an SDK or transport error."""
-    if isinstance(err, ErrorException):
-        first = err.errors[0] if err.errors else None
-        code = getattr(first, "code", None)
-        detail = getattr(first, "description", None) or "refused"
-        cls = _class_for_code(code) or RecipientRejected
-        return provider_error(cls, PROVIDER, number, detail, code=code)
-    if isinstance(err, requests.HTTPError) and err.response is not None:
-        status = err.response.status_code
-        code, detail = _code_from_body(err.response)
-        cls = _class_for_code(code) or class_for_status(status)
-        detail = detail or err.response.reason or "refused"
-        return provider_error(cls, PROVIDER, number, detail, status=status, code=code)
-    return transport_error(PROVIDER, number, err)
-
-
-def _class_for_code(code: object) -> type[SmsSendError] | None:
-    if code in ACCOUNT_CODES:
-        return ProviderAccountError
-    if code in REJECTED_CODES:
-        return RecipientRejected
-    if code in UNAVAILABLE_CODES:
-        return ProviderUnavailable
-    return None
-
-
-def _code_from_body(response: requests.Response) -> tuple[int | None, str | None]:
-    """Return the first MessageBird error code and description in ``response``."""
-    try:
-        errors = json.loads(response.text).get("errors") or [{}]
-        return errors[0].get("code"), errors[0].get("description")
-    except (ValueError, AttributeError, TypeError):
-        return None, None
+            first = (json.loads(response.text).get("errors") or [{}])[0]
+            code, detail = first.get("code"), first.get("description")
+        except (ValueError, AttributeError, TypeError):
+            code, detail = None, None
+        return Fault(response.status_code, code, detail or response.reason)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-from sms.backends._errors import class_for_status, provider_error, transport_error
+from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.conf import get_setting
 from sms.exceptions import (
@@ -14,9 +14,8 @@ from sms.exceptions import (
     ProviderUnavailable,
     RecipientRejected,
     SmsImproperlyInstalled,
-    SmsSendError,
 )
-from sms.message import Message, RecipientResult
+from sms.message import Message
 
 try:
     import requests
@@ -26,16 +25,20 @@ try:
 except ImportError:  # the optional extra django-sms[twilio]
     Client = None
     TwilioHttpClient = object
-
-logger = logging.getLogger(__name__)
+    TwilioException = TwilioServiceException = None  # constructing raises first
 
 PROVIDER = "twilio"
 
-# https://www.twilio.com/docs/api/errors: about this recipient only.
-REJECTED_CODES = frozenset({21211, 21408, 21610, 21612, 21614})
-# Credentials, a suspended account, or a From number that is not ours.
-ACCOUNT_CODES = frozenset({20003, 20005, 20404, 21212, 21606, 21659, 21660})
-UNAVAILABLE_CODES = frozenset({20429})
+# https://www.twilio.com/docs/api/errors. The recipient's own problems; the
+# credentials, a suspended account or a From number that is not ours; and
+# code None: the SDK refused before any request (missing credentials).
+ERROR_CLASSES = {
+    **dict.fromkeys([21211, 21408, 21610, 21612, 21614], RecipientRejected),
+    **dict.fromkeys(
+        [None, 20003, 20005, 20404, 21212, 21606, 21659, 21660], ProviderAccountError
+    ),
+    20429: ProviderUnavailable,
+}
 
 # Every Twilio API host: api.twilio.com, api.dublin.ie1.twilio.com, ...
 _TWILIO_HOST = re.compile(r"^https://[A-Za-z0-9.-]+\.twilio\.com")
@@ -77,11 +80,13 @@ class SmsBackend(ProviderBackend):
     the backend's own pooled client elsewhere; ``http_client`` is an SDK HTTP
     client used as given. ``timeout`` (``SMS_TIMEOUT``) bounds every call and
     ``status_callback`` (``SMS_STATUS_CALLBACK_URL``) asks Twilio for
-    delivery reports.
+    delivery reports, with the message's ``reference`` in its query string.
     """
 
     provider = PROVIDER
     required_settings = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    sdk_errors = (TwilioException,) if Client else ()
+    error_classes = ERROR_CLASSES
 
     def __init__(
         self,
@@ -110,46 +115,9 @@ class SmsBackend(ProviderBackend):
             return originator
         return super()._check_originator(originator)
 
-    def _deliver(
-        self, message: Message, originator: str, numbers: list[str]
-    ) -> list[RecipientResult]:
-        results: list[RecipientResult] = []
-        for number in numbers:
-            result = self._send_one(message, originator, number)
-            results.append(result)
-            if isinstance(result.error, ProviderAccountError):
-                # Nothing else can go: the rest fail untried.
-                untried = numbers[len(results) :]
-                results += [
-                    RecipientResult(n, None, "failed", result.error) for n in untried
-                ]
-                break
-        return results
-
-    def _send_one(
-        self, message: Message, originator: str, number: str
-    ) -> RecipientResult:
-        try:
-            sent = self.client.messages.create(
-                **self._params(message, originator, number)
-            )
-        except TwilioException as err:
-            error = _map_twilio_error(number, err)
-            error.__cause__ = err
-        except requests.RequestException as err:
-            error = transport_error(PROVIDER, number, err)
-            error.__cause__ = err
-        else:
-            sid, status = getattr(sent, "sid", None), getattr(sent, "status", None)
-            return self._accepted(
-                number,
-                sid if isinstance(sid, str) else None,
-                status if isinstance(status, str) else None,
-            )
-        return self._failed(number, error)
-
-    def _params(self, message: Message, originator: str, number: str) -> dict[str, Any]:
+    def _send_request(self, message: Message, originator: str, numbers: list[str]):
         # Exactly to/from_/body unless an option is configured (COMPAT.md).
+        [number] = numbers
         params: dict[str, Any] = {"to": number}
         if self.messaging_service_sid:
             params["messaging_service_sid"] = self.messaging_service_sid
@@ -157,27 +125,30 @@ class SmsBackend(ProviderBackend):
             params["from_"] = originator
         params["body"] = message.body
         if self.status_callback:
-            params["status_callback"] = self.status_callback
-        return params
+            params["status_callback"] = _with_reference(
+                self.status_callback, message.reference
+            )
+        return self.client.messages.create(**params)
+
+    def _parse_response(self, answer: Any, numbers: list[str]) -> list[Accepted]:
+        return [Accepted(getattr(answer, "sid", None), getattr(answer, "status", None))]
+
+    def _describe(self, err: Exception) -> Fault:
+        status = getattr(err, "status", None)
+        if isinstance(err, TwilioServiceException):
+            detail = err.detail or err.title
+        else:
+            detail = getattr(err, "msg", None) or type(err).__name__
+        return Fault(status, getattr(err, "code", None), detail)
 
 
-def _map_twilio_error(number: str, err: TwilioException) -> SmsSendError:
-    """Return the ``sms.exceptions`` error for a Twilio SDK exception."""
-    status = getattr(err, "status", None)
-    code = getattr(err, "code", None)
-    if isinstance(err, TwilioServiceException):
-        detail = err.detail or err.title
-    else:
-        detail = getattr(err, "msg", None) or type(err).__name__
-    if code in ACCOUNT_CODES:
-        cls: type[SmsSendError] = ProviderAccountError
-    elif code in REJECTED_CODES:
-        cls = RecipientRejected
-    elif code in UNAVAILABLE_CODES:
-        cls = ProviderUnavailable
-    elif status is None:
-        # Raised by the SDK itself (missing credentials, bad arguments).
-        cls = ProviderAccountError
-    else:
-        cls = class_for_status(status)
-    return provider_error(cls, PROVIDER, number, detail, status=status, code=code)
+def _with_reference(url: str, reference: str | None) -> str:
+    """Return ``url`` with ``reference=`` added to its query string.
+
+    Twilio signs the whole URL, query included, so the reference comes back
+    verified and the receipts view finds the row before its SID is stored.
+    """
+    if not reference:
+        return url
+    separator = "&" if urlsplit(url).query else "?"
+    return f"{url}{separator}{urlencode({'reference': reference})}"

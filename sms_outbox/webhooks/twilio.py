@@ -29,11 +29,13 @@ STATUSES = {
 }
 
 
-def parse_twilio(data: QueryDict) -> DeliveryReport:
+def parse_twilio(data: QueryDict, query: QueryDict | None = None) -> DeliveryReport:
     """Return the report in Twilio's posted fields, or raise ``BadRequest``.
 
-    Twilio sends no time with a status, so the report carries none and is
-    ordered by status rank alone.
+    ``query`` is the callback URL's query string, where the backend put the
+    message's ``reference`` (signed with the URL), so a report that arrives
+    before the drain stored the SID still finds its row. Twilio sends no time
+    with a status, so the report carries none and is ordered by rank alone.
     """
     # SmsSid/SmsStatus are the older names Twilio still sends alongside.
     message_id = get_field(data, "MessageSid") or get_field(data, "SmsSid")
@@ -47,6 +49,7 @@ def parse_twilio(data: QueryDict) -> DeliveryReport:
         status=STATUSES.get(raw_status),
         raw_status=raw_status,
         recipient=get_recipient(data, "To", required=False),
+        reference=get_field(query, "reference", max_length=64) if query else "",
         error_code=get_field(data, "ErrorCode", max_length=32),
         reason=get_field(data, "ErrorMessage", max_length=200),
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 
 from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
@@ -24,7 +25,16 @@ try:
 except ImportError:  # the optional extra django-sms[messagebird]
     MessageBirdRequestValidator = None
 
+try:
+    from vonage import Auth as VonageAuth
+except ImportError:  # the optional extra django-sms[vonage]
+    VonageAuth = None
+
 logger = logging.getLogger(__name__)
+
+#: How old a Vonage receipt's signed ``timestamp`` may be, in seconds: a
+#: captured receipt cannot be replayed later than this.
+VONAGE_MAX_AGE = 300
 
 
 def get_public_url(request: HttpRequest) -> str:
@@ -113,3 +123,34 @@ def verify_messagebird(request: HttpRequest) -> None:
         raise PermissionDenied(
             "The MessageBird-Signature-JWT header is invalid."
         ) from err
+
+
+def verify_vonage(fields: QueryDict) -> None:
+    """Raise ``PermissionDenied`` unless Vonage signed these receipt fields.
+
+    The ``sig`` field must be the HMAC (``VONAGE_SIGNATURE_METHOD``), keyed
+    with ``VONAGE_SIGNATURE_SECRET``, over every other field, as the SDK's
+    ``Auth.check_signature()`` computes it; the signed ``timestamp`` must be
+    at most five minutes from now.
+    """
+    if VonageAuth is None:
+        raise SmsImproperlyInstalled("vonage", "vonage")
+    secret = _require("VONAGE_SIGNATURE_SECRET")
+    method = get_setting("VONAGE_SIGNATURE_METHOD")
+    if method not in ("md5", "sha1", "sha256", "sha512"):
+        raise SmsConfigurationError(
+            f"VONAGE_SIGNATURE_METHOD is {method!r}: set it to the signature "
+            "method of your Vonage account: 'md5', 'sha1', 'sha256' or 'sha512'."
+        )
+    params = {name: fields[name] for name in fields}
+    auth = VonageAuth(api_key="-", signature_secret=secret, signature_method=method)
+    try:
+        age = abs(time.time() - int(params.get("timestamp", "")))
+    except ValueError:
+        age = None
+    if not params.get("sig") or age is None or age > VONAGE_MAX_AGE:
+        logger.warning("Refused a Vonage receipt without a fresh signed timestamp.")
+        raise PermissionDenied("The Vonage receipt is not signed, or not recently.")
+    if not auth.check_signature(params):
+        logger.warning("Refused a Vonage receipt with a bad signature.")
+        raise PermissionDenied("The Vonage receipt's sig does not match.")

@@ -6,13 +6,13 @@ from django.test import SimpleTestCase
 
 import sms
 from sms.backends import console
-from sms.utils import message_from_bytes
-from tests.backend_cases import (
+from sms.testing import (
     ORIGINATOR,
     OTHER_RECIPIENT,
     RECIPIENT,
     BaseSmsBackendTests,
 )
+from sms.utils import message_from_bytes
 
 SEPARATOR = "-" * 79
 

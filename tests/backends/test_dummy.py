@@ -2,7 +2,7 @@ from django.test import SimpleTestCase
 
 import sms
 from sms.backends import dummy
-from tests.backend_cases import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
+from sms.testing import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
 
 
 class DummyBackendTests(BaseSmsBackendTests, SimpleTestCase):

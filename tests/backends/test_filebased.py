@@ -11,8 +11,8 @@ from django.test import SimpleTestCase, override_settings
 
 import sms
 from sms.backends import filebased
+from sms.testing import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
 from sms.utils import message_from_binary_file, message_from_bytes
-from tests.backend_cases import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
 
 SEPARATOR = b"-" * 79
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,7 +1,7 @@
 from django.test import SimpleTestCase
 
 import sms
-from tests.backend_cases import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
+from sms.testing import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
 
 
 class LocmemBackendTests(BaseSmsBackendTests, SimpleTestCase):

@@ -16,13 +16,15 @@ from sms.exceptions import (
     ProviderUnavailable,
     RecipientRejected,
 )
-from tests.backend_cases import (
+from sms.testing import (
     ORIGINATOR,
     OTHER_RECIPIENT,
     RECIPIENT,
     BaseSmsBackendTests,
+    FakeMessageBird,
+    Reply,
+    closed_port_url,
 )
-from tests.fake_providers import FakeMessageBird, Reply, closed_port_url
 from tests.processes import run_python
 
 BACKEND = "sms.backends.messagebird.SmsBackend"

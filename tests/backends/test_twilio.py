@@ -1,3 +1,5 @@
+import io
+import logging
 import os
 from unittest import mock
 
@@ -19,13 +21,15 @@ from sms.exceptions import (
     SmsConfigurationError,
 )
 from sms.signals import post_send
-from tests.backend_cases import (
+from sms.testing import (
     ORIGINATOR,
     OTHER_RECIPIENT,
     RECIPIENT,
     BaseSmsBackendTests,
+    FakeTwilio,
+    Reply,
+    closed_port_url,
 )
-from tests.fake_providers import FakeTwilio, Reply, closed_port_url
 from tests.processes import run_python
 
 BACKEND = "sms.backends.twilio.SmsBackend"
@@ -342,6 +346,25 @@ class TwilioMaskingTests(TwilioTestCase):
         self.assertNotIn(OTHER_RECIPIENT, joined)
         self.assertIn("+4411****0000", joined)
         self.assertIn("+4411****0999", joined)
+
+    def test_no_full_number_in_a_logged_traceback(self):
+        # The SDK's exception, chained as __cause__, quotes Twilio's text.
+        self.fake.script(
+            FakeTwilio.error(400, 21211, f"The 'To' number {RECIPIENT} is not valid")
+        )
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        self.addCleanup(root.removeHandler, handler)
+        try:
+            self.send([RECIPIENT])[1]()
+        except RecipientRejected:
+            logging.getLogger("tests").exception("The send failed")
+        output = stream.getvalue()
+        self.assertIn("TwilioRestException", output)
+        self.assertIn("The 'To' number +4411****0000 is not valid", output)
+        self.assertNotIn(RECIPIENT, output)
 
 
 class TwilioConnectionTests(TwilioTestCase):

@@ -2,14 +2,16 @@
 
 from urllib.parse import urlencode, urlsplit
 
-from django.test import TestCase, override_settings
+from django.db import connections
+from django.test import Client, TestCase, TransactionTestCase, override_settings
 
 import sms
 from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 from sms.backends.twilio import SmsBackend as TwilioBackend
+from sms.backends.vonage import SmsBackend as VonageBackend
+from sms.testing import FakeMessageBird, FakeTwilio, FakeVonage
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
-from tests.fake_providers import FakeMessageBird, FakeTwilio
 from tests.receipts.signing import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
 
 RECIPIENTS = ["+441134960000", "+12065550100", "+31612345678"]
@@ -39,6 +41,20 @@ class MessageBirdToFake(MessageBirdBackend):
         super().__init__(*args, **kwargs)
 
 
+class VonageToFake(VonageBackend):
+    """The real Vonage backend, pointed at the test's ``FakeVonage``."""
+
+    fake = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(
+            api_url=self.fake.url,
+            api_key=self.fake.api_key,
+            api_secret=self.fake.api_secret,
+        )
+        super().__init__(*args, **kwargs)
+
+
 def deliver(report, client):
     """Send ``report`` (a fake provider's StatusReport) to the test client."""
     parts = urlsplit(report.url)
@@ -48,7 +64,8 @@ def deliver(report, client):
     }
     if report.method == "GET":
         return client.get(f"{parts.path}?{parts.query}", **headers)
-    return client.post(parts.path, urlencode(report.params), FORM, **headers)
+    path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return client.post(path, urlencode(report.params), FORM, **headers)
 
 
 @override_settings(SMS_BACKEND="sms_outbox.backends.QueuedSmsBackend")
@@ -81,8 +98,12 @@ class EndToEndTests(TestCase):
             SMS_STATUS_CALLBACK_URL=callback,
             TWILIO_AUTH_TOKEN=fake.auth_token,
         ):
-            self.queue_and_drain()
-            self.assertEqual({m["status_callback"] for m in fake.messages}, {callback})
+            rows = self.queue_and_drain()
+            # Each callback URL carries its row's reference, signed with it.
+            self.assertEqual(
+                [m["status_callback"] for m in fake.messages],
+                [f"{callback}?reference={row.reference}" for row in rows],
+            )
             self.assertAllDelivered(fake.status_reports("delivered"))
 
     def test_messagebird_reports_match_by_reference_before_the_id_is_stored(self):
@@ -101,3 +122,59 @@ class EndToEndTests(TestCase):
             # A report can beat the drain's write of the provider's id.
             Message.objects.update(provider_message_id="")
             self.assertAllDelivered(fake.status_reports("delivered"))
+
+    def test_vonage_receipts_reach_the_rows_the_outbox_sent(self):
+        fake = self.enterContext(FakeVonage())
+        VonageToFake.fake = fake
+        with self.settings(
+            SMS_OUTBOX_BACKEND="tests.receipts.test_end_to_end.VonageToFake",
+            SMS_STATUS_CALLBACK_URL="http://testserver/sms/receipts/vonage/",
+            VONAGE_SIGNATURE_SECRET=fake.signature_secret,
+            VONAGE_SIGNATURE_METHOD=fake.signature_method,
+        ):
+            rows = self.queue_and_drain()
+            # client-ref is each row's reference: receipts match on it too.
+            self.assertEqual(
+                [m["client-ref"] for m in fake.messages], [r.reference for r in rows]
+            )
+            Message.objects.update(provider_message_id="")
+            self.assertAllDelivered(fake.status_reports("delivered"))
+
+
+@override_settings(SMS_BACKEND="sms_outbox.backends.QueuedSmsBackend")
+class ReceiptRacesTheDrainTests(TransactionTestCase):
+    """A receipt that arrives while the provider call is still open is kept."""
+
+    def test_twilio_callback_posted_during_the_provider_call(self):
+        fake = self.enterContext(FakeTwilio())
+        TwilioToFake.fake = fake
+        answers = []
+
+        def accept_then_call_back(request):
+            # Twilio answers the API call; its first callback can reach the
+            # site before the drain has written the SID.
+            reply = fake.respond(request)
+            [report] = fake.status_reports("undelivered")
+            try:
+                answers.append(deliver(report, Client()).content)
+            finally:
+                connections.close_all()
+            return reply
+
+        fake.script(accept_then_call_back)
+        with self.settings(
+            SMS_OUTBOX_BACKEND="tests.receipts.test_end_to_end.TwilioToFake",
+            SMS_STATUS_CALLBACK_URL="http://testserver" + TWILIO_PATH,
+            TWILIO_AUTH_TOKEN=fake.auth_token,
+        ):
+            sms.Message("Your code is 1234", "+14155552671", RECIPIENTS[:1]).send()
+            result = engine.send_queued()
+        self.assertEqual(answers, [b"recorded"])  # found by its reference
+        self.assertEqual(result.sent, 1)
+        row = Message.objects.get()
+        self.assertEqual(row.status, "sent")
+        self.assertEqual(row.provider_message_id, fake.messages[0]["sid"])
+        self.assertEqual(
+            (row.delivery_status, row.delivery_status_raw),
+            ("undelivered", "undelivered"),
+        )
