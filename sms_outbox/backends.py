@@ -57,8 +57,10 @@ class QueuedSmsBackend(BaseSmsBackend):
     """Store each message as one outbox row per recipient, in one INSERT.
 
     Nothing goes over the network: ``send_queued_sms`` delivers later through
-    ``SMS_OUTBOX_BACKEND``. The INSERT joins the caller's transaction, so an
-    SMS queued in a request that rolls back is never sent. ``priority``
+    ``SMS_OUTBOX_BACKEND``, or, with ``SMS_OUTBOX_TASK`` enabled, a
+    ``drain_outbox`` task enqueued when the caller's transaction commits. The
+    INSERT joins the caller's transaction, so an SMS queued in a request that
+    rolls back is never sent. ``priority``
     (higher first) and ``send_after`` (an aware datetime) apply to every
     message sent through this connection::
 
@@ -86,6 +88,10 @@ class QueuedSmsBackend(BaseSmsBackend):
         get_delivery_backend_path()
         from sms_outbox.inserts import insert_rows
         from sms_outbox.models import Message as OutboxMessage
+        from sms_outbox.wakeups import get_task_options, wake_on_commit
+
+        # A bad SMS_OUTBOX_TASK raises here, before anything is stored.
+        task_enabled = get_task_options()["enabled"]
 
         now = timezone.now()
         due = max(self.send_after, now) if self.send_after else now
@@ -125,6 +131,8 @@ class QueuedSmsBackend(BaseSmsBackend):
         if rows:
             insert_rows(rows)
             _announce_on_commit(OutboxMessage, queued, rows)
+            if task_enabled:
+                wake_on_commit(router.db_for_write(OutboxMessage), due)
         return len(queued)
 
     def _check(self, message: Message) -> tuple[str, list[str | None]]:
