@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ __all__ = ["Message", "RecipientResult"]
 logger = logging.getLogger(__name__)
 
 _REPR_BODY_CHARS = 20
+
+# NUL and lone surrogates: no provider takes them, and PostgreSQL (NUL) or
+# UTF-8 itself (surrogates) cannot store them.
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Message:
     ) -> None:
         if isinstance(recipients, str):
             raise TypeError('"recipients" argument must be a list or tuple')
+        _check_body_type(body, allow_none=True)
         self.body = body or ""
         self.originator = originator or get_setting("DEFAULT_FROM_SMS") or ""
         self.recipients = list(recipients) if recipients else []
@@ -95,6 +101,7 @@ class Message:
 
     def check_length(self) -> None:
         """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``."""
+        _check_body_type(self.body)
         limit = get_setting("SMS_MAX_SEGMENTS")
         if limit is None:
             return
@@ -115,10 +122,17 @@ class Message:
         """Raise ``InvalidMessage`` unless the body can go to a provider.
 
         Called where a message leaves the process (provider backends, the
-        outbox); the development backends accept any body.
+        outbox); the development backends accept any body. A body that is not
+        a ``str`` raises ``TypeError``: that is a bug in the caller, which
+        ``fail_silently`` must not hide. A NUL character or a lone surrogate
+        raises ``InvalidMessage``: no provider accepts them and some databases
+        cannot store them (PostgreSQL refuses NUL in text, and a lone
+        surrogate cannot be encoded as UTF-8).
         """
+        _check_body_type(self.body)
         if not self.body.strip():
             raise InvalidMessage("The SMS body is empty: give the message some text.")
+        _check_characters(self.body)
         self.check_length()
 
     def get_connection(self, fail_silently: bool = False) -> BaseSmsBackend:
@@ -135,6 +149,35 @@ class Message:
             # Don't bother creating the connection if there's nobody to send to.
             return 0
         return send_messages(self.get_connection(fail_silently), [self], fail_silently)
+
+
+def _check_body_type(body: object, allow_none: bool = False) -> None:
+    """Raise ``TypeError`` unless ``body`` is a ``str`` (or None, if allowed)."""
+    if isinstance(body, str) or (allow_none and body is None):
+        return
+    hint = (
+        " (decode bytes first, e.g. body.decode())" if isinstance(body, bytes) else ""
+    )
+    raise TypeError(
+        f"The SMS body must be a str, not {type(body).__name__}: pass the text "
+        f"to send{hint}."
+    )
+
+
+def _check_characters(body: str) -> None:
+    """Raise ``InvalidMessage`` naming the first character no SMS can carry."""
+    found = _UNSENDABLE.search(body)
+    if found is None:
+        return
+    index, char = found.start(), found.group()
+    if char == "\x00":
+        what = "a NUL character (U+0000)"
+    else:
+        what = f"a lone surrogate (U+{ord(char):04X})"
+    raise InvalidMessage(
+        f"The SMS body contains {what} at index {index}, which cannot be "
+        "sent or stored: remove it from the text."
+    )
 
 
 def _within_length(messages: list[Message], fail_silently: bool) -> list[Message]:

@@ -20,3 +20,7 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_outbox_backend)
         checks.register(check_sqlite_locking)
         checks.register(check_receipt_settings)
+
+        from sms_outbox.task_checks import check_task_settings
+
+        checks.register(check_task_settings)

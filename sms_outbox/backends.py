@@ -7,6 +7,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.db import router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -55,8 +57,10 @@ class QueuedSmsBackend(BaseSmsBackend):
     """Store each message as one outbox row per recipient, in one INSERT.
 
     Nothing goes over the network: ``send_queued_sms`` delivers later through
-    ``SMS_OUTBOX_BACKEND``. The INSERT joins the caller's transaction, so an
-    SMS queued in a request that rolls back is never sent. ``priority``
+    ``SMS_OUTBOX_BACKEND``, or, with ``SMS_OUTBOX_TASK`` enabled, a
+    ``drain_outbox`` task enqueued when the caller's transaction commits. The
+    INSERT joins the caller's transaction, so an SMS queued in a request that
+    rolls back is never sent. ``priority``
     (higher first) and ``send_after`` (an aware datetime) apply to every
     message sent through this connection::
 
@@ -74,8 +78,8 @@ class QueuedSmsBackend(BaseSmsBackend):
         **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
-        self.priority = int(priority)
-        self.send_after = send_after
+        self.priority = _check_priority(priority)
+        self.send_after = _check_send_after(send_after)
 
     def send_messages(self, messages: list[Message]) -> int:
         """Queue ``messages``; return how many had at least one recipient queued."""
@@ -84,7 +88,10 @@ class QueuedSmsBackend(BaseSmsBackend):
         get_delivery_backend_path()
         from sms_outbox.inserts import insert_rows
         from sms_outbox.models import Message as OutboxMessage
-        from sms_outbox.signals import message_queued
+        from sms_outbox.wakeups import get_task_options, wake_on_commit
+
+        # A bad SMS_OUTBOX_TASK raises here, before anything is stored.
+        task_enabled = get_task_options()["enabled"]
 
         now = timezone.now()
         due = max(self.send_after, now) if self.send_after else now
@@ -92,11 +99,15 @@ class QueuedSmsBackend(BaseSmsBackend):
         for message in messages:
             try:
                 originator, checked = self._check(message)
-            except SmsError:
+            except SmsError as err:
                 if not self.fail_silently:
                     raise
+                # The error names what is wrong (a character and its index,
+                # the originator); the body and the numbers stay out of the log.
                 logger.warning(
-                    "Not queueing %r: its body or originator is invalid.", message
+                    "Not queueing an SMS to %s: %s",
+                    ", ".join(mask_phone_number(r) for r in message.recipients),
+                    err,
                 )
                 continue
             batch_id = uuid.uuid4()
@@ -119,7 +130,9 @@ class QueuedSmsBackend(BaseSmsBackend):
                 queued.append(message)
         if rows:
             insert_rows(rows)
-            message_queued.send(sender=OutboxMessage, messages=queued, rows=rows)
+            _announce_on_commit(OutboxMessage, queued, rows)
+            if task_enabled:
+                wake_on_commit(router.db_for_write(OutboxMessage), due)
         return len(queued)
 
     def _check(self, message: Message) -> tuple[str, list[str | None]]:
@@ -158,3 +171,59 @@ class QueuedSmsBackend(BaseSmsBackend):
             seen.add(number)
         message.results = results
         return originator, recipients
+
+
+def _announce_on_commit(model: type, messages: list[Message], rows: list) -> None:
+    """Send ``message_queued`` once the caller's transaction commits.
+
+    Receivers hear only of rows that exist for good: a rollback discards the
+    callback (in autocommit it runs at once). ``send_robust`` logs a raising
+    receiver with its traceback (logger ``django.dispatch``) instead of
+    letting it make ``send_sms()`` raise after the rows were stored, which
+    would make a caller that retries queue the SMS twice.
+    """
+    from sms_outbox.signals import message_queued
+
+    def announce() -> None:
+        message_queued.send_robust(sender=model, messages=messages, rows=rows)
+
+    transaction.on_commit(announce, using=router.db_for_write(model), robust=True)
+
+
+def _check_priority(priority: object) -> int:
+    """Return ``priority`` if it fits the ``priority`` column, else raise."""
+    low, high = -32768, 32767
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValueError(
+            f"priority must be a whole number from {low} to {high}, not "
+            f"{priority!r}: pass an int such as 10 (higher is sent first)."
+        )
+    if not low <= priority <= high:
+        raise ValueError(
+            f"priority {priority} is out of range: pass a whole number from "
+            f"{low} to {high} (higher is sent first)."
+        )
+    return priority
+
+
+def _check_send_after(send_after: object) -> datetime.datetime | None:
+    """Return ``send_after`` if it is None or a datetime the column can store."""
+    if send_after is None:
+        return None
+    if not isinstance(send_after, datetime.datetime):
+        raise ValueError(
+            f"send_after must be a datetime, not {type(send_after).__name__}: "
+            "pass e.g. timezone.now() + datetime.timedelta(hours=2)."
+        )
+    if settings.USE_TZ and timezone.is_naive(send_after):
+        raise ValueError(
+            f"send_after {send_after.isoformat()} is naive but USE_TZ is on: "
+            "pass an aware datetime, e.g. timezone.now() + timedelta(hours=2)."
+        )
+    if not settings.USE_TZ and timezone.is_aware(send_after):
+        raise ValueError(
+            f"send_after {send_after.isoformat()} is aware but USE_TZ is off: "
+            "pass a naive datetime in local time, e.g. timezone.now() + "
+            "timedelta(hours=2)."
+        )
+    return send_after

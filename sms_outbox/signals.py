@@ -2,10 +2,13 @@
 
 from django.dispatch import Signal
 
-#: Sent after ``QueuedSmsBackend`` stored messages, inside the caller's
-#: transaction (a rollback undoes the rows, not the signal). Arguments:
-#: ``sender`` (the outbox ``Message`` model), ``messages`` (the ``sms.Message``
-#: objects queued) and ``rows`` (the outbox rows created, one per recipient).
+#: Sent after ``QueuedSmsBackend`` stored messages, once the caller's
+#: transaction commits (at once in autocommit; never for rows that roll back).
+#: Sent robustly: a receiver that raises is logged with its traceback (logger
+#: ``django.dispatch``) and neither stops the other receivers nor reaches the
+#: caller of ``send_sms()``. Arguments: ``sender`` (the outbox ``Message``
+#: model), ``messages`` (the ``sms.Message`` objects queued) and ``rows`` (the
+#: outbox rows created, one per recipient).
 message_queued = Signal()
 
 #: Sent after a delivery receipt changed a row's ``delivery_status``, once the

@@ -1,5 +1,6 @@
 """Settings for the test suite: SQLite by default, any database via DATABASE_URL."""
 
+import importlib.util
 import os
 
 import environ
@@ -55,6 +56,9 @@ TEMPLATES = [
         },
     }
 ]
+if importlib.util.find_spec("django_tasks_db"):
+    # The database task backend's table, for the task worker tests.
+    INSTALLED_APPS.append("django_tasks_db")
 ROOT_URLCONF = "tests.urls"
 STATIC_URL = "/static/"
 

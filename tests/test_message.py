@@ -105,6 +105,58 @@ class MessageTests(SimpleTestCase):
         with self.assertRaises(MessageTooLong):
             Message("a" * 161).check_body()
 
+    def test_body_must_be_a_str(self):
+        for body, name in ((b"hello", "bytes"), (12345, "int"), (["hi"], "list")):
+            with self.subTest(body=body):
+                with self.assertRaisesMessage(
+                    TypeError, f"The SMS body must be a str, not {name}"
+                ):
+                    Message(body, "Shop", [RECIPIENT])
+
+    def test_bytes_body_error_says_to_decode(self):
+        with self.assertRaisesMessage(TypeError, "body.decode()"):
+            Message(b"hello")
+
+    def test_non_str_body_set_later_is_refused_before_sending(self):
+        message = Message("x", "Shop", [RECIPIENT])
+        message.body = b"hello"
+        with self.assertRaisesMessage(TypeError, "not bytes"):
+            message.check_body()
+        with self.assertRaisesMessage(TypeError, "not bytes"):
+            message.check_length()
+
+    @override_settings(SMS_BACKEND="sms.backends.locmem.SmsBackend")
+    def test_non_str_body_is_not_hidden_by_fail_silently(self):
+        sms.outbox = []
+        message = Message("x", "Shop", [RECIPIENT])
+        message.body = 12345
+        with self.assertRaises(TypeError):
+            message.send(fail_silently=True)
+        self.assertEqual(sms.outbox, [])
+
+    def test_check_body_names_a_nul_and_where(self):
+        with self.assertRaisesMessage(
+            InvalidMessage,
+            "The SMS body contains a NUL character (U+0000) at index 3, which "
+            "cannot be sent or stored: remove it from the text.",
+        ):
+            Message("abc\x00def").check_body()
+
+    def test_check_body_names_a_lone_surrogate_and_where(self):
+        for body, code, index in (("x\ud800", "D800", 1), ("\udfffyz", "DFFF", 0)):
+            with self.subTest(body=body):
+                with self.assertRaisesMessage(
+                    InvalidMessage, f"a lone surrogate (U+{code}) at index {index}"
+                ):
+                    Message(body).check_body()
+
+    def test_check_body_accepts_emoji_and_other_scripts(self):
+        Message("👍 Привет 你好 €").check_body()
+
+    def test_invalid_characters_are_value_errors(self):
+        with self.assertRaises(ValueError):
+            Message("\x00x").check_body()
+
     def test_reference_is_settable(self):
         message = Message("x")
         message.reference = "order-42"

@@ -14,6 +14,7 @@ from sms.exceptions import (
     MessageTooLong,
     SmsConfigurationError,
 )
+from sms.phone import mask_phone_number
 from sms_outbox.models import Message as Row
 from sms_outbox.signals import message_queued
 
@@ -140,7 +141,8 @@ class QueuedBackendTests(TestCase):
         receiver = lambda **kw: sent.append(kw)  # noqa: E731
         post_send.connect(receiver)
         self.addCleanup(post_send.disconnect, receiver)
-        sms.send_sms("Hi", None, [A, B])
+        with self.captureOnCommitCallbacks(execute=True):
+            sms.send_sms("Hi", None, [A, B])
         self.assertEqual(sent, [])
         self.assertEqual(len(queued), 1)
         self.assertEqual(len(queued[0]["rows"]), 2)
@@ -197,3 +199,189 @@ class DeliveryBackendSettingTests(TestCase):
     def test_unimportable(self):
         with self.assertRaisesMessage(SmsConfigurationError, "SMS_OUTBOX_BACKEND"):
             sms.send_sms("Hi", None, [A], fail_silently=True)
+
+
+@override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
+class BadBodyTests(TestCase):
+    """Bodies no database or provider takes are refused before the INSERT."""
+
+    def test_nul_raises_invalid_message_and_the_transaction_goes_on(self):
+        # On PostgreSQL a NUL reached the INSERT and raised DataError, which
+        # aborted the caller's transaction: the queries after it would fail.
+        with transaction.atomic():
+            with self.assertRaisesMessage(
+                InvalidMessage, "a NUL character (U+0000) at index 5"
+            ):
+                sms.send_sms("Hello\x00", None, [A])
+            self.assertFalse(Row.objects.exists())
+            self.assertEqual(sms.send_sms("Hello", None, [A]), 1)
+        self.assertEqual(list(Row.objects.values_list("body", flat=True)), ["Hello"])
+
+    def test_lone_surrogate_raises_invalid_message(self):
+        with self.assertRaisesMessage(
+            InvalidMessage, "a lone surrogate (U+D83D) at index 3"
+        ):
+            sms.send_sms("Hi \ud83d", None, [A])
+        self.assertFalse(Row.objects.exists())
+
+    def test_one_bad_body_stores_nothing_of_the_batch(self):
+        with self.assertRaises(InvalidMessage):
+            sms.send_mass_sms([("ok", None, [A]), ("bad\x00", None, [B])])
+        self.assertFalse(Row.objects.exists())
+
+    def test_non_str_bodies_raise_type_error_even_when_silent(self):
+        for body in (b"hello", 12345):
+            with self.subTest(body=body):
+                with self.assertRaisesMessage(TypeError, "must be a str"):
+                    sms.send_sms(body, None, [A], fail_silently=True)
+                with self.assertRaisesMessage(TypeError, "must be a str"):
+                    sms.send_mass_sms([("ok", None, [A]), (body, None, [B])])
+        self.assertFalse(Row.objects.exists())
+
+    def test_fail_silently_skips_the_bad_message_and_queues_the_others(self):
+        data = [
+            ("One", None, [A]),
+            ("secret\x00code", None, [B, C]),
+            ("Three \udc00", None, [C]),
+            ("Four", None, [C]),
+        ]
+        with self.assertLogs("sms_outbox.backends", "WARNING") as logs:
+            count = sms.send_mass_sms(data, fail_silently=True)
+        self.assertEqual(count, 2)
+        self.assertEqual(
+            sorted(Row.objects.values_list("body", "recipient")),
+            [("Four", C), ("One", A)],
+        )
+        output = "\n".join(logs.output)
+        self.assertEqual(len(logs.output), 2, output)
+        self.assertIn("NUL character (U+0000) at index 6", output)
+        self.assertIn("lone surrogate (U+DC00) at index 6", output)
+        self.assertIn(mask_phone_number(B), output)
+        for secret in ("secret", "code", "Three", B, C):
+            self.assertNotIn(secret, output)
+
+    def test_fail_silently_connection_skips_the_bad_message(self):
+        connection_ = sms.get_connection(fail_silently=True)
+        messages = [sms.Message("bad\x00", None, [A]), sms.Message("ok", None, [B])]
+        with self.assertLogs("sms_outbox.backends", "WARNING"):
+            self.assertEqual(connection_.send_messages(messages), 1)
+        self.assertEqual(list(Row.objects.values_list("recipient", flat=True)), [B])
+
+
+@override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
+class ConnectionOptionTests(TestCase):
+    """``priority`` and ``send_after`` are checked when the connection is built."""
+
+    def test_priority_limits_of_the_column_are_stored(self):
+        for priority in (-32768, 32767):
+            connection_ = sms.get_connection(priority=priority)
+            sms.send_sms("Hi", None, [A], connection=connection_)
+        self.assertEqual(
+            sorted(Row.objects.values_list("priority", flat=True)), [-32768, 32767]
+        )
+
+    def test_out_of_range_priority(self):
+        for priority in (40000, -32769, 32768):
+            with self.subTest(priority=priority):
+                with self.assertRaisesMessage(
+                    ValueError,
+                    f"priority {priority} is out of range: pass a whole number "
+                    "from -32768 to 32767",
+                ):
+                    sms.get_connection(priority=priority)
+
+    def test_priority_that_is_not_an_int(self):
+        for priority in ("high", 1.5, True, None):
+            with self.subTest(priority=priority):
+                with self.assertRaisesMessage(
+                    ValueError,
+                    f"priority must be a whole number from -32768 to "
+                    f"32767, not {priority!r}",
+                ):
+                    sms.get_connection(priority=priority)
+
+    def test_naive_send_after(self):
+        naive = datetime.datetime(2030, 1, 1, 9, 0)
+        with self.assertRaisesMessage(
+            ValueError,
+            "send_after 2030-01-01T09:00:00 is naive but USE_TZ is on: pass an "
+            "aware datetime",
+        ):
+            sms.get_connection(send_after=naive)
+
+    def test_send_after_that_is_not_a_datetime(self):
+        for value in (datetime.date(2030, 1, 1), "2030-01-01T09:00Z", 1893488400):
+            with self.subTest(value=value):
+                with self.assertRaisesMessage(ValueError, "send_after must be a "):
+                    sms.get_connection(send_after=value)
+
+    @override_settings(USE_TZ=False)
+    def test_aware_send_after_without_use_tz(self):
+        aware = datetime.datetime(2030, 1, 1, 9, 0, tzinfo=datetime.timezone.utc)
+        with self.assertRaisesMessage(ValueError, "is aware but USE_TZ is off"):
+            sms.get_connection(send_after=aware)
+
+
+@override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
+class MessageQueuedSignalTests(TransactionTestCase):
+    """``message_queued`` fires on commit, robustly, and never for a rollback."""
+
+    def listen(self, receiver=None):
+        heard = []
+
+        def record(**kwargs):
+            heard.append(sorted(row.recipient for row in kwargs["rows"]))
+
+        for func in (receiver, record):
+            if func is not None:
+                message_queued.connect(func)
+                self.addCleanup(message_queued.disconnect, func)
+        return heard
+
+    def test_fires_when_the_transaction_commits(self):
+        heard = self.listen()
+        with transaction.atomic():
+            sms.send_sms("Hi", None, [A, B])
+            self.assertEqual(heard, [])
+        self.assertEqual(heard, [[A, B]])
+
+    def test_never_for_rows_that_roll_back(self):
+        heard = self.listen()
+        with self.assertRaises(RuntimeError), transaction.atomic():
+            sms.send_sms("Hi", None, [A])
+            raise RuntimeError("the request failed")
+        self.assertEqual(heard, [])
+        self.assertFalse(Row.objects.exists())
+
+    def test_a_rolled_back_savepoint_is_not_announced(self):
+        heard = self.listen()
+        with transaction.atomic():
+            sms.send_sms("Kept", None, [A])
+            with self.assertRaises(RuntimeError), transaction.atomic():
+                sms.send_sms("Undone", None, [B])
+                raise RuntimeError("inner failure")
+        self.assertEqual(heard, [[A]])
+        self.assertEqual(list(Row.objects.values_list("body", flat=True)), ["Kept"])
+
+    def test_a_raising_receiver_is_logged_and_send_sms_returns_the_count(self):
+        def broken(**kwargs):
+            raise RuntimeError("audit table is down")
+
+        heard = self.listen(broken)
+        with self.assertLogs("django.dispatch", "ERROR") as logs:
+            with transaction.atomic():
+                count = sms.send_sms("Hi", None, [A, B])
+        self.assertEqual(count, 1)
+        self.assertEqual(Row.objects.count(), 2)
+        self.assertEqual(heard, [[A, B]])
+        self.assertIn("audit table is down", logs.output[0])
+        self.assertIn("Traceback", logs.output[0])
+
+    def test_a_raising_receiver_in_autocommit(self):
+        def broken(**kwargs):
+            raise RuntimeError("boom")
+
+        self.listen(broken)
+        with self.assertLogs("django.dispatch", "ERROR"):
+            self.assertEqual(sms.send_sms("Hi", None, [A]), 1)
+        self.assertEqual(Row.objects.count(), 1)
