@@ -121,12 +121,20 @@ class Recorder:
 
     def _log(self, outcomes: list[Outcome], lost: set[int]) -> None:
         """Queue attempt-log rows for ``outcomes``; warn about ``lost`` rows."""
-        if lost:
+        if lost and outcomes[0].kind == Attempt.Outcome.SENT:
             logger.warning(
                 "This outbox worker lost its lease on %d SMS before recording "
                 "their results; their rows were left as the worker that took "
-                "them over recorded them. Rows sent here anyway may have gone "
-                "out twice: ids %s.",
+                "them over recorded them. The provider took them from here "
+                "too, so they may have gone out twice: ids %s.",
+                len(lost),
+                sorted(lost),
+            )
+        elif lost:
+            logger.info(
+                "This outbox worker lost its lease on %d SMS the provider did "
+                "not take; their rows were left as the worker that took them "
+                "over recorded them: ids %s.",
                 len(lost),
                 sorted(lost),
             )

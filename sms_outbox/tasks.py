@@ -69,7 +69,8 @@ def _ask_for_help_once():
         nonlocal asked
         if not asked:
             asked = True
-            if Message.objects.claimable().exists():
+            backlog = Message.objects.queued().due()
+            if backlog.exists() or Message.objects.expired().exists():
                 ask_for_help()
 
     return progress
