@@ -7,18 +7,31 @@ provider.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sms_outbox import engine
+from sms_outbox.chart import lay_out_chart
+from sms_outbox.filters import ErrorCodeFilter, FinishedFilter, QueueFilter
+from sms_outbox.health import get_queue_health
 from sms_outbox.models import Attempt, Message
 
-_BODY_PREVIEW_CHARS = 40
+# The list cell ellipsises the body to its width (admin.css); this only keeps
+# the page small when bodies are long.
+_BODY_PREVIEW_CHARS = 80
 #: The only field staff may change, and only while the row is still queued.
 _EDITABLE_WHILE_QUEUED = ("priority",)
 
@@ -49,19 +62,26 @@ class AttemptInline(admin.TabularInline):
 class MessageAdmin(admin.ModelAdmin):
     """List, filter and search the outbox; resend, cancel or retry rows."""
 
+    # One line per row that fits a laptop with both sidebars open: the body
+    # takes what is left and ellipsises; the provider id, parts and every
+    # timestamp are on the row's page and in the "when" tooltip.
     list_display = (
         "recipient",
+        "body_preview",
+        "status_badge",
+        "delivery_badge",
+        "attempts_count",
+        "when",
+    )
+    list_filter = (
+        QueueFilter,
         "status",
         "delivery_status",
+        FinishedFilter,
+        ErrorCodeFilter,
         "priority",
-        "attempts",
         "created_at",
-        "sent_at",
-        "body_preview",
-        "segments",
-        "provider_message_id",
     )
-    list_filter = ("status", "delivery_status", "priority", "created_at")
     search_fields = ("recipient", "body", "provider_message_id")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
@@ -105,10 +125,57 @@ class MessageAdmin(admin.ModelAdmin):
         (_("Record"), {"fields": ("batch_id", "created_at", "updated_at")}),
     )
 
+    class Media:
+        css = {"all": ["sms_outbox/admin.css"]}
+
     @admin.display(description=_("body"))
     def body_preview(self, obj: Message) -> str:
-        """Return the start of the body, cut at a word where possible."""
-        return Truncator(obj.body).chars(_BODY_PREVIEW_CHARS)
+        """Return the start of the body; the full body is its tooltip."""
+        return format_html(
+            '<span class="sms-body" title="{}">{}</span>',
+            Truncator(obj.body).chars(500),
+            Truncator(obj.body).chars(_BODY_PREVIEW_CHARS),
+        )
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Message) -> str:
+        """Return the status as a badge whose text, not only colour, says it."""
+        return _badge("status", obj.status, obj.get_status_display())
+
+    @admin.display(description=_("delivery"), ordering="delivery_status")
+    def delivery_badge(self, obj: Message) -> str:
+        """Return the delivery status as a badge, or a dash before any report."""
+        if not obj.delivery_status:
+            return "–"
+        return _badge(
+            "delivery", obj.delivery_status, obj.get_delivery_status_display()
+        )
+
+    @admin.display(description=_("tries"), ordering="attempts")
+    def attempts_count(self, obj: Message) -> int:
+        """Return the number of send attempts so far."""
+        return obj.attempts
+
+    @admin.display(description=_("when"), ordering="created_at")
+    def when(self, obj: Message) -> str:
+        """Return when the row was queued, short; all its times in the tooltip."""
+        times = [
+            (_("created"), obj.created_at),
+            (_("next attempt"), obj.next_attempt_at),
+            (_("sent"), obj.sent_at),
+            (_("finished"), obj.finished_at),
+        ]
+        tooltip = "\n".join(
+            f"{label}: {date_format(timezone.localtime(at), 'Y-m-d H:i:s')}"
+            for label, at in times
+            if at is not None
+        )
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>',
+            obj.created_at.isoformat(),
+            tooltip,
+            _compact_time(obj.created_at),
+        )
 
     @admin.display(description=_("parts"))
     def segments(self, obj: Message) -> int:
@@ -119,6 +186,37 @@ class MessageAdmin(admin.ModelAdmin):
     def encoding(self, obj: Message) -> str:
         """Return GSM-7 or UCS-2."""
         return obj.encoding
+
+    def get_urls(self):
+        health = path(
+            "health/",
+            self.admin_site.admin_view(self.health_view),
+            name="sms_outbox_message_health",
+        )
+        return [health, *super().get_urls()]
+
+    def health_view(self, request: HttpRequest) -> HttpResponse:
+        """Show the queue-health figures and chart, each linked to the list."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        health = get_queue_health()
+        changelist = reverse("admin:sms_outbox_message_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Outbox health"),
+            "opts": self.model._meta,
+            "health": health,
+            "oldest_due": datetime.timedelta(seconds=int(health.oldest_due_seconds)),
+            "chart": lay_out_chart(health.buckets),
+            "changelist": changelist,
+            "statuses": [
+                (value, label, health.by_status[value])
+                for value, label in Message.Status.choices
+            ],
+        }
+        return TemplateResponse(
+            request, "admin/sms_outbox/message/health.html", context
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # Rows are written by send_sms() and the drain. Staff may only
@@ -230,3 +328,19 @@ class MessageAdmin(admin.ModelAdmin):
                 "can be retried."
             ),
         )
+
+
+def _badge(kind: str, value: str, label: str) -> str:
+    return format_html(
+        '<span class="sms-badge sms-{}-{}">{}</span>', kind, value, label
+    )
+
+
+def _compact_time(at: datetime.datetime) -> str:
+    """Return "14:05" today, "28 Nov 14:05" this year, "2025-11-28" before."""
+    local, today = timezone.localtime(at), timezone.localdate()
+    if local.date() == today:
+        return date_format(local, "H:i")
+    if local.year == today.year:
+        return date_format(local, "j M H:i")
+    return date_format(local, "Y-m-d")
