@@ -436,6 +436,10 @@ def test_health_chart_numbers_are_not_localised(admin_client, settings):
     assert re.search(r'<rect x="\d+" y="\d+(\.\d+)?" width="4"', content)
     assert not re.search(r'(y|height)="\d+,\d', content)
     assert 'viewBox="0 0 720 ' in content
+    # Each bar says its time and count; the table repeats the figures.
+    assert re.search(r"<title>\d\d:\d\d–\d\d:\d\d: 3 sent</title>", content)
+    assert re.search(r"<title>\d\d:\d\d–\d\d:\d\d: 1 sent</title>", content)
+    assert "<td>3</td><td>0</td><td>0</td>" in content
 
 
 def test_health_page_needs_the_view_permission(client, staff_viewer):

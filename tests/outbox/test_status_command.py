@@ -97,6 +97,12 @@ def test_max_age_fails_when_the_oldest_due_row_is_older(traffic):
         _call("--max-age", "300")
 
 
+def test_verbosity_zero_prints_nothing_but_the_error(traffic):
+    assert _call("-v", "0", "--max-age", "3600") == ""
+    with pytest.raises(CommandError, match="more than --max-age 1 s"):
+        _call("-v", "0", "--max-age", "1")
+
+
 def test_max_age_passes_on_an_empty_queue(db):
     assert json.loads(_call("--json", "--max-age", "0"))["due"] == 0
 
