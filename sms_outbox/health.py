@@ -46,8 +46,8 @@ class _Bucket(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         raise NotSupportedError(
-            f"The outbox health figures do not support {connection.vendor}; they "
-            "run on PostgreSQL, SQLite, MySQL and MariaDB."
+            f"The outbox health figures do not support {connection.vendor} yet; "
+            "they run on PostgreSQL and SQLite."
         )
 
     def as_postgresql(self, compiler, connection, **extra_context):
@@ -63,12 +63,6 @@ class _Bucket(Func):
         per_day = int(datetime.timedelta(days=1) / BUCKET)
         sql = f"CAST((julianday({when}) - julianday({start})) * {per_day} AS INTEGER)"
         return sql, when_params + start_params
-
-    def as_mysql(self, compiler, connection, **extra_context):
-        when, when_params, start, start_params = self._parts(compiler)
-        micro = int(BUCKET / datetime.timedelta(microseconds=1))
-        sql = f"FLOOR(TIMESTAMPDIFF(MICROSECOND, {start}, {when}) / {micro})"
-        return sql, start_params + when_params
 
 
 @dataclass(slots=True)

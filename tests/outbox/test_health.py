@@ -163,3 +163,15 @@ def test_as_dict_is_json_with_iso_times_and_seconds():
     assert data["last_24h"] == {"sent": 1, "failed": 0, "retried": 0}
     assert len(data["per_10_minutes"]) == 144
     assert data["per_10_minutes"][-1]["sent"] == 1
+
+
+def test_another_database_is_told_the_figures_need_postgresql_or_sqlite():
+    # Django calls as_sql() for a vendor without an as_<vendor>() method.
+    from django.db import NotSupportedError, connection
+
+    from sms_outbox.health import _Bucket
+
+    query = Message.objects.annotate(b=_Bucket("finished_at", NOW)).query
+    compiler = query.get_compiler(connection=connection)
+    with pytest.raises(NotSupportedError, match="they run on PostgreSQL and SQLite"):
+        _Bucket("finished_at", NOW).as_sql(compiler, connection)
