@@ -147,8 +147,9 @@ def _literal_in(model, column: str, values) -> RawSQL:
 
     SQLite uses a partial index only when the query repeats the index's
     condition as written; bound parameters (``IN (?, ?)``) make it read the
-    whole table instead (measured: 120 ms instead of 1 ms per attempt query
-    on 1,000,000 rows). The values are the models' own choice constants.
+    whole table instead (measured on 1,000,000 rows: all six queries took
+    323 ms that way, 109 ms this way). The values are the models' own choice
+    constants.
     """
     if not all(str(value).isalnum() for value in values):
         raise ValueError(f"Not a choice constant: {values!r}")
