@@ -7,18 +7,25 @@ provider.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.utils.text import Truncator
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sms_outbox import engine
+from sms_outbox.chart import lay_out_chart
+from sms_outbox.columns import MessageColumns
+from sms_outbox.filters import ErrorCodeFilter, FinishedFilter, QueueFilter
+from sms_outbox.health import get_queue_health
 from sms_outbox.models import Attempt, Message
 
-_BODY_PREVIEW_CHARS = 40
 #: The only field staff may change, and only while the row is still queued.
 _EDITABLE_WHILE_QUEUED = ("priority",)
 
@@ -46,22 +53,29 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(MessageColumns, admin.ModelAdmin):
     """List, filter and search the outbox; resend, cancel or retry rows."""
 
+    # One line per row that fits a laptop with both sidebars open: the body
+    # takes what is left and ellipsises; the provider id, parts and every
+    # timestamp are on the row's page and in the "when" tooltip.
     list_display = (
         "recipient",
+        "body_preview",
+        "status_badge",
+        "delivery_badge",
+        "attempts_count",
+        "when",
+    )
+    list_filter = (
+        QueueFilter,
         "status",
         "delivery_status",
+        FinishedFilter,
+        ErrorCodeFilter,
         "priority",
-        "attempts",
         "created_at",
-        "sent_at",
-        "body_preview",
-        "segments",
-        "provider_message_id",
     )
-    list_filter = ("status", "delivery_status", "priority", "created_at")
     search_fields = ("recipient", "body", "provider_message_id")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
@@ -105,20 +119,39 @@ class MessageAdmin(admin.ModelAdmin):
         (_("Record"), {"fields": ("batch_id", "created_at", "updated_at")}),
     )
 
-    @admin.display(description=_("body"))
-    def body_preview(self, obj: Message) -> str:
-        """Return the start of the body, cut at a word where possible."""
-        return Truncator(obj.body).chars(_BODY_PREVIEW_CHARS)
+    class Media:
+        css = {"all": ["sms_outbox/admin.css"]}
 
-    @admin.display(description=_("parts"))
-    def segments(self, obj: Message) -> int:
-        """Return the number of parts the body is billed as."""
-        return obj.segments
+    def get_urls(self):
+        health = path(
+            "health/",
+            self.admin_site.admin_view(self.health_view),
+            name="sms_outbox_message_health",
+        )
+        return [health, *super().get_urls()]
 
-    @admin.display(description=_("encoding"))
-    def encoding(self, obj: Message) -> str:
-        """Return GSM-7 or UCS-2."""
-        return obj.encoding
+    def health_view(self, request: HttpRequest) -> HttpResponse:
+        """Show the queue-health figures and chart, each linked to the list."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        health = get_queue_health()
+        changelist = reverse("admin:sms_outbox_message_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Outbox health"),
+            "opts": self.model._meta,
+            "health": health,
+            "oldest_due": datetime.timedelta(seconds=int(health.oldest_due_seconds)),
+            "chart": lay_out_chart(health.buckets),
+            "changelist": changelist,
+            "statuses": [
+                (value, label, health.by_status[value])
+                for value, label in Message.Status.choices
+            ],
+        }
+        return TemplateResponse(
+            request, "admin/sms_outbox/message/health.html", context
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # Rows are written by send_sms() and the drain. Staff may only

@@ -135,6 +135,19 @@ class Message(models.Model):
                 fields=["provider_message_id"], name="sms_outbox_provider_id_idx"
             ),
             models.Index(fields=["reference"], name="sms_outbox_reference_idx"),
+            # Queue health (sms_outbox.health). Partial, so a claim (queued ->
+            # sending) leaves the first and a row enters the second only when
+            # it finishes: the drain's status changes barely touch them.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="sms_outbox_queued_due_idx",
+                condition=Q(status="queued"),
+            ),
+            models.Index(
+                fields=["finished_at", "status"],
+                name="sms_outbox_finished_idx",
+                condition=Q(finished_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,6 +197,15 @@ class Attempt(models.Model):
         verbose_name = _("attempt")
         verbose_name_plural = _("attempts")
         ordering = ["created_at", "id"]
+        # Queue health's retries and error codes; successful sends, most of
+        # the log, never enter it.
+        indexes = [
+            models.Index(
+                fields=["created_at", "outcome", "error_code"],
+                name="sms_outbox_attempt_error_idx",
+                condition=Q(outcome__in=["retry", "failed", "unknown"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"

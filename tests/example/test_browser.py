@@ -268,7 +268,7 @@ def test_admin_filter_search_resend_and_cancel(page, live_server):
         "Queued 1 new copy for sending."
     )
     page.goto(live_server.url + "/admin/sms_outbox/message/?q=%2B441134960000")
-    expect(page.locator("#result_list tbody td.field-status")).to_have_text(
+    expect(page.locator("#result_list tbody td.field-status_badge")).to_have_text(
         ["queued", "sent"]
     )
     assert Message.objects.filter(recipient="+441134960000").count() == 2

@@ -75,12 +75,35 @@ def test_changelist_shows_the_columns(admin_client):
     response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     content = response.content.decode()
-    for text in ("+12065550100", "SM0123456789", "delivered", "€" * 39 + "…"):
-        assert text in content
-    # 100 extension characters are 200 septets: two parts.
-    assert '<td class="field-segments">2</td>' in content
-    for header in ("column-status", "column-priority", "column-attempts"):
-        assert header in content
+    assert "+12065550100" in content
+    # Badges carry their text; the class only adds the colour.
+    assert '<span class="sms-badge sms-status-sent">sent</span>' in content
+    assert '<span class="sms-badge sms-delivery-delivered">delivered</span>' in content
+    # The preview is cut; the tooltip has the whole body.
+    assert f'title="{"€" * 100}">{"€" * 79}…</span>' in content
+    assert '<td class="field-attempts_count">1</td>' in content
+    time = re.search(r'<td class="field-when"><time datetime="([^"]+)"', content)
+    assert time is not None
+    for header in ("body_preview", "status_badge", "delivery_badge", "when"):
+        assert f"column-{header}" in content
+    assert reverse("admin:sms_outbox_message_health") in content
+
+
+def test_when_is_compact_and_the_tooltip_has_every_time(admin_client):
+    row = _row(status=Status.SENT)
+    last_year = timezone.now() - timezone.timedelta(days=400)
+    Message.objects.filter(pk=row.pk).update(created_at=last_year)
+    content = admin_client.get(CHANGELIST).content.decode()
+    local = timezone.localtime(last_year)
+    assert f'">{local:%Y-%m-%d}</time>' in content
+    assert f"created: {local:%Y-%m-%d %H:%M:%S}" in content
+    assert "sent: " in content and "finished: " in content
+
+
+def test_no_delivery_report_shows_a_dash(admin_client):
+    _row()
+    content = admin_client.get(CHANGELIST).content.decode()
+    assert '<td class="field-delivery_badge">–</td>' in content
 
 
 def test_filters_by_status_and_delivery_status(admin_client):
@@ -313,3 +336,116 @@ def test_viewer_sees_a_row_but_cannot_change_it(client, staff_viewer):
     client.post(_change_url(row), {"priority": "7"})
     row.refresh_from_db()
     assert row.priority == 0
+
+
+def test_queue_filter_due_waiting_and_lease_expired(admin_client):
+    now = timezone.now()
+    _row("+441134960001")
+    waiting = _row("+441134960002")
+    Message.objects.filter(pk=waiting.pk).update(
+        next_attempt_at=now + timezone.timedelta(minutes=5)
+    )
+    _row("+441134960003", Status.SENDING, lease_expires_at=now - timezone.timedelta(1))
+    _row(
+        "+441134960004",
+        Status.SENDING,
+        lease_expires_at=now + timezone.timedelta(minutes=5),
+    )
+
+    def listed(value):
+        response = admin_client.get(CHANGELIST, {"queue": value})
+        return [row.recipient for row in response.context["cl"].result_list]
+
+    assert listed("due") == ["+441134960001"]
+    assert listed("waiting") == ["+441134960002"]
+    assert listed("lease_expired") == ["+441134960003"]
+
+
+def test_finished_filter_last_hour_and_day(admin_client):
+    now = timezone.now()
+    _row("+441134960001", Status.SENT, finished_at=now - timezone.timedelta(minutes=5))
+    _row("+441134960002", Status.FAILED, finished_at=now - timezone.timedelta(hours=2))
+    _row("+441134960003", Status.SENT, finished_at=now - timezone.timedelta(days=2))
+    _row("+441134960004")
+
+    def listed(**params):
+        response = admin_client.get(CHANGELIST, params)
+        return sorted(row.recipient for row in response.context["cl"].result_list)
+
+    assert listed(finished="1h") == ["+441134960001"]
+    assert listed(finished="24h") == ["+441134960001", "+441134960002"]
+    assert listed(finished="24h", status__exact="failed") == ["+441134960002"]
+
+
+def test_error_code_filter_lists_rows_that_logged_it_lately(admin_client):
+    now = timezone.now()
+    recent = _row("+441134960001", Status.FAILED)
+    twice = _row("+441134960002")
+    old = _row("+441134960003", Status.FAILED)
+    other = _row("+441134960004", Status.FAILED)
+    for row, code, at in (
+        (recent, "30003", now),
+        (twice, "30003", now),
+        (twice, "30003", now - timezone.timedelta(minutes=1)),
+        (old, "30003", now - timezone.timedelta(days=2)),
+        (other, "21211", now),
+    ):
+        Attempt.objects.create(
+            message=row, outcome=Attempt.Outcome.RETRY, error_code=code, created_at=at
+        )
+    response = admin_client.get(CHANGELIST, {"error_code": "30003"})
+    assert sorted(r.recipient for r in response.context["cl"].result_list) == [
+        "+441134960001",
+        "+441134960002",
+    ]
+    # The active code shows in the sidebar, so it can be cleared.
+    assert "error code (24 h)" in response.content.decode()
+    assert "error code (24 h)" not in admin_client.get(CHANGELIST).content.decode()
+
+
+HEALTH = reverse("admin:sms_outbox_message_health")
+
+
+def test_health_page_shows_the_figures_with_links(admin_client):
+    now = timezone.now()
+    _row(status=Status.QUEUED)
+    _row("+12065550100", Status.SENT, finished_at=now)
+    failed = _row("+31612345678", Status.FAILED, finished_at=now)
+    Attempt.objects.create(message=failed, outcome="failed", error_code="21211")
+    response = admin_client.get(HEALTH)
+    assert response.status_code == 200
+    content = response.content.decode()
+    health = response.context["health"]
+    assert (health.due, health.sent_last_hour, health.failed_last_day) == (1, 1, 1)
+    assert f'href="{CHANGELIST}?queue=due">1</a>' in content
+    assert f'href="{CHANGELIST}?status__exact=sent&amp;finished=1h">1</a>' in content
+    assert f'href="{CHANGELIST}?error_code=21211">21211</a>' in content
+    assert content.count('<g class="sms-strip"') == 3
+    assert '<pattern id="sms-hatch"' in content
+
+
+def test_health_chart_numbers_are_not_localised(admin_client, settings):
+    settings.USE_THOUSAND_SEPARATOR = True
+    settings.LANGUAGE_CODE = "de"
+    now = timezone.now()
+    for _ in range(3):
+        _row(status=Status.SENT, finished_at=now)
+    _row(status=Status.SENT, finished_at=now - timezone.timedelta(minutes=15))
+    content = admin_client.get(HEALTH).content.decode()
+    # A German decimal comma in an SVG attribute would break the drawing.
+    assert re.search(r'<rect x="\d+" y="\d+(\.\d+)?" width="4"', content)
+    assert not re.search(r'(y|height)="\d+,\d', content)
+    assert 'viewBox="0 0 720 ' in content
+    # Each bar says its time and count; the table repeats the figures.
+    assert re.search(r"<title>\d\d:\d\d–\d\d:\d\d: 3 sent</title>", content)
+    assert re.search(r"<title>\d\d:\d\d–\d\d:\d\d: 1 sent</title>", content)
+    assert "<td>3</td><td>0</td><td>0</td>" in content
+
+
+def test_health_page_needs_the_view_permission(client, staff_viewer):
+    assert client.get(HEALTH).status_code == 200
+    User.objects.create_user("nobody", password="pw", is_staff=True)
+    client.force_login(User.objects.get(username="nobody"))
+    assert client.get(HEALTH).status_code == 403
+    client.logout()
+    assert client.get(HEALTH).status_code == 302

@@ -1,0 +1,58 @@
+"""Print the outbox's queue health; exit non-zero when the queue looks stuck."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sms_outbox.health import get_queue_health
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the outbox's figures: rows by status, rows due now, the oldest "
+        "due row's wait, expired leases and the last 24 hours."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print JSON.")
+        parser.add_argument(
+            "--max-age",
+            type=float,
+            metavar="SECONDS",
+            help="Exit with status 1 when the oldest due row has waited longer.",
+        )
+
+    def handle(self, **options):
+        max_age = options["max_age"]
+        if max_age is not None and max_age < 0:
+            raise CommandError(f"--max-age must be 0 or more seconds, not {max_age}.")
+        health = get_queue_health()
+        if options["json"]:
+            self.stdout.write(json.dumps(health.as_dict(), indent=2))
+        elif options["verbosity"] > 0:
+            self.stdout.write(_text(health))
+        waited = health.oldest_due_seconds
+        if max_age is not None and waited > max_age:
+            raise CommandError(
+                f"The oldest due SMS has waited {waited:.0f} s, more than "
+                f"--max-age {max_age:g} s: is send_queued_sms running?"
+            )
+
+
+def _text(health) -> str:
+    statuses = ", ".join(f"{name} {n}" for name, n in health.by_status.items())
+    errors = ", ".join(f"{code} ×{n}" for code, n in health.top_errors) or "none"
+    return "\n".join(
+        [
+            f"Outbox at {health.at:%Y-%m-%d %H:%M:%S %Z}",
+            f"rows: {statuses}",
+            f"due now: {health.due}, the oldest waiting "
+            f"{health.oldest_due_seconds:.0f} s",
+            f"sending past their lease: {health.lease_expired}",
+            f"last hour: sent {health.sent_last_hour}, "
+            f"failed {health.failed_last_hour}",
+            f"last 24 h: sent {health.sent_last_day}, failed "
+            f"{health.failed_last_day}, retried {health.retried_last_day}",
+            f"error codes (24 h): {errors}",
+        ]
+    )
