@@ -4,7 +4,7 @@ import uuid
 from unittest import mock
 
 from django.db import connection
-from django.test import TransactionTestCase, override_settings
+from django.test import TestCase, TransactionTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -71,3 +71,12 @@ class WithoutReturningTests(TransactionTestCase):
                 with self.assertRaisesMessage(ValueError, "unique, non-empty"):
                     insert_rows(rows)
                 self.assertFalse(Row.objects.exists())
+
+
+@override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
+class CharacterSetTests(TestCase):
+    def test_an_emoji_body_is_stored_whole(self):
+        # Four bytes in UTF-8: MySQL's utf8mb3 would refuse it (README).
+        body = "Your table is ready \U0001f37d\ufe0f \u2014 see you at 8"
+        sms.send_sms(body, None, [A])
+        self.assertEqual(Row.objects.get().body, body)
