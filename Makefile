@@ -1,8 +1,14 @@
 # The two commands: `make demo` and `make test`. Both set up .venv first.
+# `make test` runs the suite on SQLite; DATABASE_URL=postgres://... or
+# mysql://... runs it on that server (README "Databases"). PYTHON, VENV and
+# DJANGO (a requirement such as "Django>=5.2,<6") pick a CI matrix leg.
 PYTHON ?= python3
 VENV ?= .venv
+DJANGO ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# mysqlclient builds against the client headers: only installed when needed.
+MYSQL_STAMP := $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.mysql)
 
 .PHONY: demo test run lint clean
 
@@ -11,10 +17,15 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[all]" --group test
+	$(BIN)/python -m pip install --quiet -e ".[all]" --group test $(if $(DJANGO),"$(DJANGO)")
 	touch $(STAMP)
 
-test: $(STAMP)
+$(VENV)/.mysql: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group mysql
+	touch $@
+
+# pytest exits 5 when it collects no tests, which fails the target too.
+test: $(STAMP) $(MYSQL_STAMP)
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

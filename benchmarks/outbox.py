@@ -1,4 +1,4 @@
-"""Benchmark the SMS outbox on SQLite and PostgreSQL, side by side.
+"""Benchmark the SMS outbox on SQLite, PostgreSQL and MariaDB, side by side.
 
 For N = 5,000 and 50,000 queued rows it measures: queries per ``send_sms()``
 call when enqueueing, queries per message and messages per second when
@@ -8,11 +8,14 @@ real Twilio backend against a fake Twilio answering after 50 ms, with
 ``concurrency`` 1 and 8.
 Run from the repository root:
 
-    .venv/bin/python benchmarks/outbox.py [--sizes 5000 50000] [--db sqlite postgres]
+    .venv/bin/python benchmarks/outbox.py [--sizes 5000 50000] \
+        [--db sqlite postgres mariadb]
 
 PostgreSQL is reached at ``DATABASE_URL`` (default
-``postgres://postgres@127.0.0.1:5432/postgres``); the benchmark creates and
-drops its own database there. Each database runs in its own process.
+``postgres://postgres@127.0.0.1:5432/postgres``), MariaDB or MySQL at
+``MYSQL_URL`` (default ``mysql://root:@127.0.0.1:3306/test``, through
+mysqlclient: ``make .venv/.mysql``); the benchmark creates and drops its own
+database on each server. Each database runs in its own process.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def _empty() -> None:
             # DELETE would leave every earlier run's dead rows and index
             # entries behind for the next measurement to wade through.
             cursor.execute(f"TRUNCATE {', '.join(tables)}")
+        elif connection.vendor == "mysql":
+            # The same for InnoDB, whose TRUNCATE refuses a table another
+            # table's foreign key points at unless the checks are off.
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+            for table in tables:
+                cursor.execute(f"TRUNCATE {table}")
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
         else:
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
@@ -199,16 +209,16 @@ def _run_child(db: str, sizes: list[int]) -> dict:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
     env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
     cleanup = None
+    name = f"bench_outbox_{os.getpid()}"
     if db == "sqlite":
         folder = tempfile.mkdtemp(prefix="outbox-bench-")
         env["OUTBOX_DB"] = os.path.join(folder, "outbox.sqlite3")
-    else:
+    elif db == "postgres":
         import psycopg
 
         server = os.environ.get(
             "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
         ).rsplit("/", 1)[0]
-        name = f"bench_outbox_{os.getpid()}"
 
         def admin(sql):
             with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
@@ -217,6 +227,30 @@ def _run_child(db: str, sizes: list[int]) -> dict:
         admin(f"CREATE DATABASE {name}")
         cleanup = lambda: admin(f"DROP DATABASE {name}")  # noqa: E731
         env["OUTBOX_DB"] = f"{server}/{name}"
+    else:
+        import MySQLdb
+        from environ import Env
+
+        url = os.environ.get("MYSQL_URL", "mysql://root:@127.0.0.1:3306/test")
+        config = Env.db_url_config(url)
+
+        def admin(sql):
+            conn = MySQLdb.connect(
+                host=config["HOST"],
+                port=int(config["PORT"] or 3306),
+                user=config["USER"],
+                password=config["PASSWORD"],
+            )
+            try:
+                conn.cursor().execute(sql)
+            finally:
+                conn.close()
+
+        admin(
+            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+        cleanup = lambda: admin(f"DROP DATABASE {name}")  # noqa: E731
+        env["OUTBOX_DB"] = f"{url.rsplit('/', 1)[0]}/{name}"
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--child", *map(str, sizes)],
@@ -312,7 +346,12 @@ def _table(results: dict[str, dict], sizes: list[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
-    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument(
+        "--db",
+        nargs="+",
+        choices=["sqlite", "postgres", "mariadb"],
+        default=["sqlite", "postgres", "mariadb"],
+    )
     args = parser.parse_args()
     results = {db: _run_child(db, args.sizes) for db in args.db}
     print(_table(results, args.sizes))

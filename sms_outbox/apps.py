@@ -12,6 +12,7 @@ class SmsOutboxConfig(AppConfig):
 
     def ready(self):
         from sms_outbox.checks import (
+            check_mysql_server,
             check_outbox_backend,
             check_receipt_settings,
             check_sqlite_locking,
@@ -19,6 +20,7 @@ class SmsOutboxConfig(AppConfig):
 
         checks.register(check_outbox_backend)
         checks.register(check_sqlite_locking)
+        checks.register(check_mysql_server, checks.Tags.database)
         checks.register(check_receipt_settings)
 
         from sms_outbox.task_checks import check_task_settings

@@ -1,11 +1,11 @@
-"""System checks for the outbox: a delivering backend, SQLite locking, receipts."""
+"""System checks for the outbox: a delivering backend, its database, receipts."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
-from django.db import connections
+from django.db import connections, router
 from django.utils.module_loading import import_string
 
 from sms.checks import check_backend_setting
@@ -34,9 +34,16 @@ def check_outbox_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     return []
 
 
+def _outbox_alias() -> str:
+    """Return the database alias the outbox writes its rows to."""
+    from sms_outbox.models import Message
+
+    return router.db_for_write(Message)
+
+
 def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when SQLite is set up so that concurrent drains hit "locked" errors."""
-    settings_dict = connections["default"].settings_dict
+    settings_dict = connections[_outbox_alias()].settings_dict
     if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
         return []
     options = settings_dict.get("OPTIONS", {})
@@ -54,6 +61,74 @@ def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             id="sms_outbox.W001",
         )
     ]
+
+
+def check_mysql_server(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn when the outbox's MySQL or MariaDB lacks what it relies on there.
+
+    A database check (``migrate``, ``check --database``): it asks the server
+    whether it has ``SELECT ... FOR UPDATE SKIP LOCKED``, which lets
+    concurrent drains pass each other's rows, and whether the connection and
+    the ``body`` column use utf8mb4, without which an SMS with an emoji
+    cannot be stored.
+    """
+    alias = _outbox_alias()
+    connection = connections[alias]
+    if not databases or alias not in databases or connection.vendor != "mysql":
+        return []
+    from sms_outbox.models import Message
+
+    with connection.cursor() as cursor:
+        # The column's charset once migrated, the database's default before.
+        cursor.execute(
+            "SELECT @@character_set_connection, COALESCE((SELECT "
+            "character_set_name FROM information_schema.columns WHERE "
+            "table_schema = DATABASE() AND table_name = %s AND column_name = %s), "
+            "@@character_set_database)",
+            [Message._meta.db_table, Message._meta.get_field("body").column],
+        )
+        connection_charset, column_charset = cursor.fetchone()
+    messages: list[CheckMessage] = []
+    if not connection.features.has_select_for_update_skip_locked:
+        server = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
+        version = ".".join(map(str, connection.mysql_version))
+        messages.append(
+            Warning(
+                f"The outbox's database ({alias!r}) is {server} {version}, "
+                "which has no SELECT ... FOR UPDATE SKIP LOCKED: concurrent "
+                "drains wait for each other's row locks instead of passing "
+                "them.",
+                hint="Upgrade to MariaDB 10.6 or MySQL 8.0.1 or later, or run "
+                "one send_queued_sms at a time.",
+                id="sms_outbox.W003",
+            )
+        )
+    if connection_charset != "utf8mb4":
+        messages.append(
+            Warning(
+                f"The connection to the outbox's database ({alias!r}) uses the "
+                f"{connection_charset} character set: an SMS body with an "
+                "emoji cannot be stored.",
+                hint=f"Set DATABASES[{alias!r}]['OPTIONS']['charset'] = 'utf8mb4'.",
+                id="sms_outbox.W004",
+            )
+        )
+    if column_charset != "utf8mb4":
+        table = Message._meta.db_table
+        messages.append(
+            Warning(
+                f"The outbox's table {table} (or, before it is created, its "
+                f"database {alias!r}) stores text as {column_charset}: an SMS "
+                "body with an emoji cannot be stored.",
+                hint=f"Run ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_unicode_ci; (before migrate: ALTER DATABASE "
+                "... CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci).",
+                id="sms_outbox.W005",
+            )
+        )
+    return messages
 
 
 def check_receipt_settings(

@@ -10,20 +10,32 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 
+
+def database_settings(url):
+    """Return a ``DATABASES`` entry for ``url`` with what the README asks for.
+
+    SQLite: IMMEDIATE transactions and a busy timeout, so concurrent drains
+    wait for the write lock instead of failing with "database is locked".
+    MySQL/MariaDB: a utf8mb4 connection (Django's default since 5.2, said
+    here anyway: utf8 is the three-byte utf8mb3, which cannot store emoji)
+    and test databases created in utf8mb4 whatever the server's default.
+    """
+    config = environ.Env.db_url_config(url)
+    options = config.setdefault("OPTIONS", {})
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        options.update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    elif config["ENGINE"] == "django.db.backends.mysql":
+        options.setdefault("charset", "utf8mb4")
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return config
+
+
 DATABASES = {
-    "default": environ.Env.db_url_config(
-        os.environ.get("DATABASE_URL", "sqlite:///:memory:")
-    )
+    "default": database_settings(os.environ.get("DATABASE_URL", "sqlite:///:memory:"))
 }
 # Parallel runs against one server (or a file-backed SQLite for multi-process
 # tests) pick their own test database name.
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SMS_TEST_DB_NAME")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # What the outbox documents for SQLite: concurrent drains wait for the
-    # write lock instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    )
+DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SMS_TEST_DB_NAME")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,18 +1,18 @@
 """Settings for outbox child processes: a shared database named by the environment.
 
-``OUTBOX_DB`` is a PostgreSQL URL or a SQLite file path; ``OUTBOX_BACKEND``
-the delivering backend (default: the recording test backend).
+``OUTBOX_DB`` is a database URL (PostgreSQL, MySQL/MariaDB) or a SQLite file
+path; ``OUTBOX_BACKEND`` the delivering backend (default: the recording test
+backend).
 """
 
 import os
 
-import environ
-
 from tests.settings import *  # noqa: F403
+from tests.settings import database_settings
 
 _db = os.environ["OUTBOX_DB"]
 if "://" in _db:
-    DATABASES = {"default": environ.Env.db_url_config(_db)}
+    DATABASES = {"default": database_settings(_db)}
 else:
     DATABASES = {
         "default": {

@@ -1,10 +1,18 @@
 """Tests for the outbox system checks."""
 
+import unittest
+
 from django.core.checks import Error, Warning
 from django.db import connection
-from django.test import SimpleTestCase, override_settings
+from django.test import (
+    SimpleTestCase,
+    TestCase,
+    TransactionTestCase,
+    override_settings,
+)
 
 from sms_outbox.checks import (
+    check_mysql_server,
     check_outbox_backend,
     check_receipt_settings,
     check_sqlite_locking,
@@ -84,6 +92,101 @@ class SqliteCheckTests(SimpleTestCase):
                     hint="Set DATABASES['default']['OPTIONS'] = {'transaction_mode': "
                     "'IMMEDIATE', 'timeout': 20}.",
                     id="sms_outbox.W001",
+                )
+            ],
+        )
+
+
+class MysqlServerCheckTests(TestCase):
+    def test_runs_only_as_a_database_check(self):
+        self.assertEqual(check_mysql_server(), [])
+
+    @unittest.skipIf(connection.vendor == "mysql", "tested on MySQL below")
+    def test_nothing_to_say_on_other_databases(self):
+        self.assertEqual(check_mysql_server(databases=["default"]), [])
+
+
+@unittest.skipUnless(connection.vendor == "mysql", "needs MySQL or MariaDB")
+class MysqlServerFaultTests(TransactionTestCase):
+    """The check against the real server, with one thing wrong at a time.
+
+    Not in a transaction: the tests reconnect and ALTER the outbox table.
+    """
+
+    def check(self):
+        return check_mysql_server(databases=["default"])
+
+    def test_utf8mb4_and_skip_locked_pass(self):
+        self.assertEqual(self.check(), [])
+
+    def test_server_without_skip_locked(self):
+        # What Django reports for MariaDB 10.5, the engine's switch too.
+        features = connection.features
+        features.has_select_for_update_skip_locked = False
+        self.addCleanup(delattr, features, "has_select_for_update_skip_locked")
+        server = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
+        version = ".".join(map(str, connection.mysql_version))
+        self.assertEqual(
+            self.check(),
+            [
+                Warning(
+                    f"The outbox's database ('default') is {server} {version}, "
+                    "which has no SELECT ... FOR UPDATE SKIP LOCKED: concurrent "
+                    "drains wait for each other's row locks instead of passing "
+                    "them.",
+                    hint="Upgrade to MariaDB 10.6 or MySQL 8.0.1 or later, or run "
+                    "one send_queued_sms at a time.",
+                    id="sms_outbox.W003",
+                )
+            ],
+        )
+
+    def test_utf8mb3_connection(self):
+        options = connection.settings_dict["OPTIONS"]
+        self.addCleanup(connection.close)
+        self.addCleanup(options.update, dict(options))
+        options["charset"] = "utf8mb3"
+        connection.close()
+        self.assertEqual(
+            self.check(),
+            [
+                Warning(
+                    "The connection to the outbox's database ('default') uses the "
+                    "utf8mb3 character set: an SMS body with an emoji cannot be "
+                    "stored.",
+                    hint="Set DATABASES['default']['OPTIONS']['charset'] = 'utf8mb4'.",
+                    id="sms_outbox.W004",
+                )
+            ],
+        )
+
+    def test_utf8mb3_body_column(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT collation_name FROM information_schema.columns WHERE "
+                "table_schema = DATABASE() AND table_name = 'sms_outbox_message' "
+                "AND column_name = 'body'"
+            )
+            (collation,) = cursor.fetchone()
+            alter = "ALTER TABLE sms_outbox_message MODIFY body longtext {} NOT NULL"
+            cursor.execute(alter.format("CHARACTER SET utf8mb3"))
+        self.addCleanup(
+            lambda: connection.cursor().execute(
+                alter.format(f"CHARACTER SET utf8mb4 COLLATE {collation}")
+            )
+        )
+        self.assertEqual(
+            self.check(),
+            [
+                Warning(
+                    "The outbox's table sms_outbox_message (or, before it is "
+                    "created, its database 'default') stores text as utf8mb3: an "
+                    "SMS body with an emoji cannot be stored.",
+                    hint="Run ALTER TABLE sms_outbox_message CONVERT TO CHARACTER "
+                    "SET utf8mb4 COLLATE utf8mb4_unicode_ci; (before migrate: "
+                    "ALTER DATABASE ... CHARACTER SET utf8mb4 COLLATE "
+                    "utf8mb4_unicode_ci).",
+                    id="sms_outbox.W005",
                 )
             ],
         )

@@ -1,7 +1,8 @@
 """Multi-process drains on a shared database: never twice, nothing lost after a kill.
 
 Each test runs real ``send_queued_sms`` processes against a database they
-share with the test: a SQLite file, or the PostgreSQL test database.
+share with the test: a SQLite file, or the PostgreSQL or MySQL/MariaDB test
+database.
 """
 
 import collections
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -19,6 +21,8 @@ from django.db import connection
 from sms_outbox.results import FLUSH_EVERY_MESSAGES
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# URL scheme and default port of each server database the suite runs on.
+SERVERS = {"postgresql": ("postgres", 5432), "mysql": ("mysql", 3306)}
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
@@ -33,10 +37,11 @@ def shared(tmp_path):
     if connection.vendor == "sqlite":
         env["OUTBOX_DB"] = str(tmp_path / "outbox.sqlite3")
     else:
+        scheme, port = SERVERS[connection.vendor]
         db = connection.settings_dict
         env["OUTBOX_DB"] = (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}"
+            f"{scheme}://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@"
+            f"{db['HOST']}:{db['PORT'] or port}/{db['NAME']}"
         )
     return Shared(env, tmp_path / "deliveries.log")
 

@@ -1,4 +1,4 @@
-"""Concurrent callbacks for one row record each change once (PostgreSQL only)."""
+"""Concurrent callbacks for one row record each change once (server databases)."""
 
 import threading
 import unittest
@@ -15,7 +15,8 @@ THREADS = 8
 
 
 @unittest.skipUnless(
-    connection.vendor == "postgresql", "needs a database with concurrent writers"
+    connection.vendor in ("postgresql", "mysql"),
+    "needs a database with concurrent writers",
 )
 @override_settings(**SETTINGS)
 class ConcurrentCallbackTests(TransactionTestCase):
