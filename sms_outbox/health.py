@@ -56,7 +56,7 @@ class _Bucket(Func):
     def as_sql(self, compiler, connection, **extra_context):
         raise NotSupportedError(
             f"The outbox health figures do not support {connection.vendor} yet; "
-            "they run on PostgreSQL and SQLite."
+            "they run on PostgreSQL, SQLite, MariaDB and MySQL."
         )
 
     def as_postgresql(self, compiler, connection, **extra_context):
@@ -66,6 +66,12 @@ class _Bucket(Func):
             f"CAST(FLOOR(EXTRACT(EPOCH FROM {when} - {start}) / {seconds}) AS integer)"
         )
         return sql, when_params + start_params
+
+    def as_mysql(self, compiler, connection, **extra_context):
+        when, when_params, start, start_params = self._parts(compiler)
+        micro = int(BUCKET.total_seconds()) * 1_000_000
+        sql = f"CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, {start}, {when}) / {micro}) AS SIGNED)"
+        return sql, start_params + when_params
 
     def as_sqlite(self, compiler, connection, **extra_context):
         when, when_params, start, start_params = self._parts(compiler)
