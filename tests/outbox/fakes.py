@@ -57,6 +57,8 @@ class RecordingBackend(BaseSmsBackend):
       ``OUTBOX_STALL=hang`` it waits for ``OUTBOX_RECORD_FILE + ".release"``
       (at most a minute). That call and every later one then answer 503.
     - ``OUTBOX_POISON``: the body of a message whose call SIGKILLs the process.
+    - ``OUTBOX_ACCOUNT_ERRORS``: the first this many calls of the process
+      raise ``ProviderAccountError`` (a suspended account, then fixed).
     - ``OUTBOX_PLAIN_RESULTS=1``: record results as objects with only the four
       documented attributes (``recipient``, ``message_id``, ``status``,
       ``error``), as a custom backend may.
@@ -80,11 +82,14 @@ class RecordingBackend(BaseSmsBackend):
             )
 
     def send_messages(self, messages):
-        from sms.exceptions import ProviderUnavailable
+        from sms.exceptions import ProviderAccountError, ProviderUnavailable
 
         for message in messages:
             if self.calls_path:
                 _append(self.calls_path, message.reference)
+            _process_calls.append(message.reference)
+            if len(_process_calls) <= int(os.environ.get("OUTBOX_ACCOUNT_ERRORS", 0)):
+                raise ProviderAccountError("401 Account suspended", code=20003)
             if message.body == self.poison:
                 os.kill(os.getpid(), signal.SIGKILL)
             if self.delay:
@@ -110,6 +115,11 @@ class RecordingBackend(BaseSmsBackend):
         deadline = time.monotonic() + 60
         while not release.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
+
+
+# Calls made by this process, over all backend instances (a --loop worker
+# builds new ones for every run).
+_process_calls = []
 
 
 class PlainResult:

@@ -200,3 +200,33 @@ def test_results_without_ok_count_as_delivered(shared):
     assert report["status"] == {"sent": 20}
     assert report["outcomes"] == {"sent": 20}
     _assert_each_delivered_once(shared, report)
+
+
+def test_account_error_stops_a_single_run_with_an_error(shared):
+    shared.seed(3)
+    drain = shared.drain(OUTBOX_ACCOUNT_ERRORS="1")
+    out, err = drain.communicate(timeout=60)
+    assert drain.returncode != 0
+    assert "401 Account suspended" in err
+    report = shared.report()
+    assert report["status"] == {"queued": 3}
+    assert shared.deliveries() == []
+
+
+def test_account_error_does_not_end_a_loop_worker(shared):
+    shared.seed(5)
+    worker = shared.drain(
+        "--loop",
+        "--interval",
+        "0.1",
+        OUTBOX_ACCOUNT_ERRORS="2",
+        OUTBOX_ACCOUNT_ERROR_DELAY="0.2",
+    )
+    shared.wait_for(lambda: len(shared.deliveries()) >= 5, worker)
+    shared.wait_for(lambda: shared.report()["status"] == {"sent": 5}, worker)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert "401 Account suspended" in err
+    assert len(shared.calls()) == 7  # two refused, then each row once
+    _assert_each_delivered_once(shared, shared.report())
