@@ -183,7 +183,8 @@ def test_raising_post_send_receiver_never_turns_a_delivery_into_a_retry(shared):
     out, err = drain.communicate(timeout=60)
     assert drain.returncode == 0, err
     assert out.startswith("sent 20, retrying 0, failed 0 in "), out
-    assert err.count("RuntimeError: receiver bug") == 20  # logged, with traceback
+    assert err.count("RuntimeError: receiver bug") >= 20  # each logged
+    assert "Traceback" in err
     report = shared.report()
     assert report["status"] == {"sent": 20}
     assert report["outcomes"] == {"sent": 20}
