@@ -1,4 +1,11 @@
-"""Claim outbox rows for one worker, atomically, and give back what it did not send."""
+"""Claim outbox rows for one worker under a lease, renew it, and give rows back.
+
+A claim is a promise to other workers: the rows are ``sending`` under the
+claim's ``token`` until ``lease_expires_at``. Every write a drain makes to a
+claimed row repeats that condition (``claimed_by = token`` and ``status =
+sending``), so a drain that lost its lease changes nothing. Lease times are
+set and compared with the database's clock (``Now()``), never a host's.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +17,27 @@ import time
 import uuid
 from typing import NamedTuple
 
-from django.db import OperationalError, connection, transaction
-from django.utils import timezone
+from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Now
 
 from sms.conf import get_setting
 from sms_outbox.models import Attempt, Message
+from sms_outbox.transient import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
 _CLAIM_FIELDS = ("id", "body", "originator", "recipient", "reference", "attempts")
-# SQLite without an IMMEDIATE transaction mode can refuse a claim at once with
-# "database is locked" (two readers both upgrading to a writer); try again.
-_LOCKED_RETRIES = 50
+#: What a requeue after an expired lease writes as the row's last error, and
+#: the final error once that used up the row's attempts.
+LEASE_EXPIRED = (
+    "Lease expired: the worker stopped or outlived its lease before recording "
+    "a result; the SMS may have been sent."
+)
+KEPT_DYING = (
+    "Failed: every worker that took this SMS died or outlived its lease before "
+    "recording a result (see the attempt log); it may have been sent."
+)
 
 
 class ClaimedRow(NamedTuple):
@@ -35,12 +51,55 @@ class ClaimedRow(NamedTuple):
     attempts: int
 
 
-class Claim(NamedTuple):
-    """Rows one worker holds until ``lease_expires_at``, under the name ``token``."""
+class Claim:
+    """Rows one worker holds under the name ``token`` until its lease runs out.
 
-    token: str
-    rows: list[ClaimedRow]
-    lease_expires_at: datetime.datetime
+    ``deadline`` is a ``time.monotonic()`` value taken before the database set
+    the lease, so it never runs later than the lease the other workers see.
+    """
+
+    def __init__(self, token: str, rows: list[ClaimedRow], deadline: float) -> None:
+        self.token = token
+        self.rows = rows
+        self.deadline = deadline
+
+    def time_left(self) -> float:
+        """Return the seconds left on the lease, by this process's clock."""
+        return self.deadline - time.monotonic()
+
+    def renew(self, rows: list[ClaimedRow]) -> list[ClaimedRow]:
+        """Extend the lease of ``rows``; return those this worker still holds.
+
+        One UPDATE. A row missing from the answer was taken back by another
+        worker after the lease ran out: it must not be sent from here.
+        """
+        if not rows:
+            return []
+        started = time.monotonic()
+        ids = [row.id for row in rows]
+        mine = _held(self.token, ids)
+        renewed = retry_when_locked(
+            mine.update, lease_expires_at=_lease_end(), updated_at=Now()
+        )
+        self.deadline = started + _lease_seconds()
+        if renewed == len(rows):
+            return rows
+        still = set(_held(self.token, ids).values_list("pk", flat=True))
+        return [row for row in rows if row.id in still]
+
+
+def _lease_seconds() -> float:
+    return float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
+
+
+def _lease_end():
+    return Now() + datetime.timedelta(seconds=_lease_seconds())
+
+
+def _held(token: str, ids: list[int]):
+    return Message.objects.filter(
+        pk__in=ids, claimed_by=token, status=Message.Status.SENDING
+    )
 
 
 def new_token() -> str:
@@ -48,8 +107,10 @@ def new_token() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def claim_rows(size: int, now: datetime.datetime | None = None) -> Claim:
-    """Mark up to ``size`` due queued rows as ``sending`` for this worker.
+def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
+    """Mark up to ``size`` due queued rows as ``sending`` for a new claim.
+
+    Rows whose id is in ``skip`` (those this run already tried) are left.
 
     Rows are taken in priority then age order, in one short transaction. On
     databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` concurrent workers
@@ -58,20 +119,17 @@ def claim_rows(size: int, now: datetime.datetime | None = None) -> Claim:
     another worker took in between is never taken twice. No transaction
     outlives this call.
     """
-    now = now or timezone.now()
     token = new_token()
-    lease = now + datetime.timedelta(
-        seconds=float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
-    )
-    rows = _retry_when_locked(_claim, size, now, token, lease)
-    return Claim(token, rows, lease)
+    started = time.monotonic()
+    rows = retry_when_locked(_claim, size, token, skip)
+    return Claim(token, rows, started + _lease_seconds())
 
 
-def _claim(
-    size: int, now: datetime.datetime, token: str, lease: datetime.datetime
-) -> list[ClaimedRow]:
+def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
     with transaction.atomic():
-        candidates = Message.objects.queued().due(now).in_send_order()
+        candidates = Message.objects.queued().due().in_send_order()
+        if skip:
+            candidates = candidates.exclude(pk__in=skip)
         locking = connection.features.has_select_for_update_skip_locked
         if locking:
             candidates = candidates.select_for_update(skip_locked=True)
@@ -93,14 +151,12 @@ def _claim(
             # UPDATE): a row another worker took since the SELECT is not taken
             # twice. Locked rows cannot change, and on PostgreSQL the extra
             # condition can steer the planner away from the primary key.
-            chosen = chosen.filter(
-                status=Message.Status.QUEUED, next_attempt_at__lte=now
-            )
+            chosen = chosen.queued().due()
         taken = chosen.update(
             status=Message.Status.SENDING,
             claimed_by=token,
-            lease_expires_at=lease,
-            updated_at=now,
+            lease_expires_at=_lease_end(),
+            updated_at=Now(),
         )
         if taken != len(rows):
             mine = set(
@@ -111,74 +167,78 @@ def _claim(
 
 
 def release_rows(token: str, ids: list[int]) -> int:
-    """Put rows this worker claimed but did not send back to ``queued``.
+    """Put rows claim ``token`` holds but did not send back to ``queued``.
 
-    Used when a run stops early; no attempt is used up.
+    Used when a run stops early; no attempt is used up. Rows the claim no
+    longer holds are left alone.
     """
     if not ids:
         return 0
-    return Message.objects.filter(
-        pk__in=ids, claimed_by=token, status=Message.Status.SENDING
-    ).update(
+    return retry_when_locked(
+        _held(token, ids).update,
         status=Message.Status.QUEUED,
         claimed_by="",
         lease_expires_at=None,
-        updated_at=timezone.now(),
+        updated_at=Now(),
     )
 
 
-def requeue_expired(now: datetime.datetime | None = None) -> int:
-    """Put rows whose worker's lease ran out back to ``queued``; return how many.
+def requeue_expired() -> int:
+    """Take back rows whose worker's lease ran out; return how many.
 
-    The worker likely died, maybe after the provider took the SMS but before
-    the result was recorded: an ``unknown`` attempt notes that sending again
-    may duplicate it.
+    The worker likely died or hung, maybe after the provider took the SMS but
+    before the result was recorded, so this counts as an attempt: an
+    ``unknown`` one is logged, and a row that used its last attempt this way
+    is ``failed`` (a row that kills every worker that takes it must not be
+    retried forever).
     """
-    now = now or timezone.now()
     # The common case, nothing expired, costs one read and no write lock.
-    if not Message.objects.expired(now).exists():
+    if not Message.objects.expired().exists():
         return 0
-    count = _retry_when_locked(_requeue_expired, now)
+    count = retry_when_locked(_requeue_expired)
     if count:
-        logger.warning("Requeued %d outbox SMS whose worker's lease expired.", count)
+        logger.warning("Took back %d outbox SMS whose worker's lease expired.", count)
     return count
 
 
-def _requeue_expired(now: datetime.datetime) -> int:
+def _requeue_expired() -> int:
+    max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
     with transaction.atomic():
-        expired = Message.objects.expired(now)
+        expired = Message.objects.expired()
         if connection.features.has_select_for_update_skip_locked:
             expired = expired.select_for_update(skip_locked=True)
-        ids = list(expired.values_list("pk", flat=True)[:10000])
-        if not ids:
+        rows = list(expired.values_list("pk", "attempts")[:10000])
+        if not rows:
             return 0
-        Message.objects.filter(pk__in=ids).update(
-            status=Message.Status.QUEUED,
+        giving_up = [pk for pk, attempts in rows if attempts + 1 >= max_attempts]
+        # Repeat the condition: without row locks (SQLite) a holder that
+        # renewed its lease or wrote its result since the SELECT keeps its row.
+        Message.objects.expired().filter(pk__in=[pk for pk, _ in rows]).update(
+            status=Case(
+                When(pk__in=giving_up, then=Value(Message.Status.FAILED)),
+                default=Value(Message.Status.QUEUED),
+            ),
+            attempts=F("attempts") + 1,
+            last_error=Case(
+                When(pk__in=giving_up, then=Value(KEPT_DYING)),
+                default=Value(LEASE_EXPIRED),
+            ),
+            finished_at=Case(
+                When(pk__in=giving_up, then=Now()),
+                default=None,
+                output_field=DateTimeField(),
+            ),
             claimed_by="",
             lease_expires_at=None,
-            next_attempt_at=now,
-            updated_at=now,
+            next_attempt_at=Now(),
+            updated_at=Now(),
         )
         Attempt.objects.bulk_create(
             Attempt(
                 message_id=pk,
-                created_at=now,
                 outcome=Attempt.Outcome.UNKNOWN,
-                error_text="Lease expired: the worker stopped before recording a "
-                "result; the SMS may have been sent.",
+                error_text=LEASE_EXPIRED,
             )
-            for pk in ids
+            for pk, _ in rows
         )
-    return len(ids)
-
-
-def _retry_when_locked(function, *args):
-    """Call ``function``; on SQLite's "database is locked", wait and call again."""
-    for attempt in range(_LOCKED_RETRIES):
-        try:
-            return function(*args)
-        except OperationalError as err:
-            if "locked" not in str(err) or attempt == _LOCKED_RETRIES - 1:
-                raise
-            time.sleep(0.01 + 0.01 * attempt)
-    raise AssertionError("unreachable")
+    return len(rows)

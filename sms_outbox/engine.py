@@ -8,20 +8,22 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
+from sms.exceptions import SmsConfigurationError
+from sms.phone import mask_phone_number
 from sms_outbox.backends import get_delivery_backend_path
-from sms_outbox.claims import claim_rows, release_rows, requeue_expired
-from sms_outbox.delivery import deliver
+from sms_outbox.claims import Claim, claim_rows, release_rows, requeue_expired
+from sms_outbox.delivery import StopDraining, deliver
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import Recorder
+from sms_outbox.results import Outcome, Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,18 @@ DEFAULT_BATCH_SIZE = 500
 # than a quarter of the lease), so rows do not outlive their lease in hand.
 _BATCH_SECONDS = 2.0
 _FIRST_BATCH = 50
+# A run tries each row once: rows it put back for a retry are skipped by its
+# later claims. Past this many such rows (a provider outage) the run ends.
+_MAX_RETRIED_PER_RUN = 500
+#: Seconds of lease a drain keeps in hand beyond ``SMS_TIMEOUT`` before it
+#: starts a provider call: enough to record the result before the lease ends.
+LEASE_MARGIN = 1.0
+
+# Results and releases a run could not write because the database went away,
+# kept for the next run in this process to write (their claims' leases may
+# still hold; if not, the fenced writes change nothing).
+_unsettled: list[tuple[Recorder, str, list[int]]] = []
+_unsettled_lock = threading.Lock()
 
 
 @dataclass
@@ -54,7 +68,6 @@ class DrainResult:
     failed: int = 0
     seconds: float = 0.0
     error: Exception | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def total(self) -> int:
@@ -69,15 +82,18 @@ class DrainResult:
 
 
 class _Run:
-    """State the worker threads of one run share: limit, rate, stop flag."""
+    """State the worker threads of one run share: limit, rate, stop, counts."""
 
-    def __init__(self, limit, rate, stop, progress, result):
+    def __init__(self, limit, rate, stop, progress, guard):
         self.remaining = limit
         self.interval = 1.0 / rate if rate else 0.0
         self.next_slot = time.monotonic()
         self.stop = stop or threading.Event()
         self.progress = progress
-        self.result = result
+        self.guard = guard
+        self.result = DrainResult()
+        self.failure: BaseException | None = None
+        self.retried: set[int] = set()
         self.lock = threading.Lock()
 
     def take(self, wanted: int) -> int:
@@ -106,16 +122,38 @@ class _Run:
             self.stop.wait(delay)
 
     def should_stop(self) -> bool:
-        return self.stop.is_set() or self.result.error is not None
+        return (
+            self.stop.is_set()
+            or self.result.error is not None
+            or self.failure is not None
+            or len(self.retried) > _MAX_RETRIED_PER_RUN
+        )
 
-    def count(self, recorder: Recorder, outcome) -> None:
-        with self.result.lock:
+    def fail(self, error: BaseException, account: bool = False) -> None:
+        """Stop every thread: ``account`` errors go in the result, others raise."""
+        with self.lock:
+            if account:
+                self.result.error = self.result.error or error  # type: ignore
+            else:
+                self.failure = self.failure or error
+
+    def count(self, recorder: Recorder, outcome: Outcome) -> None:
+        with self.lock:
             if outcome.kind == Attempt.Outcome.SENT:
                 self.result.sent += 1
             elif recorder.is_final_failure(outcome):
                 self.result.failed += 1
+                logger.warning(
+                    "Outbox SMS %d to %s failed for good after %d attempt(s): %s%s",
+                    outcome.row.id,
+                    mask_phone_number(outcome.row.recipient),
+                    outcome.row.attempts + 1,
+                    outcome.error_text.split(":", 1)[0],
+                    f" (code {outcome.error_code})" if outcome.error_code else "",
+                )
             else:
                 self.result.retrying += 1
+                self.retried.add(outcome.row.id)
 
 
 def send_queued(
@@ -134,15 +172,18 @@ def send_queued(
     after the current message. An account or configuration error from the
     provider stops the run: the rows not yet sent go back to the queue without
     using an attempt and the error is in ``DrainResult.error``. A missing or
-    looping ``SMS_OUTBOX_BACKEND`` raises ``SmsConfigurationError`` at once.
+    looping ``SMS_OUTBOX_BACKEND``, or a lease too short for ``SMS_TIMEOUT``,
+    raises ``SmsConfigurationError`` at once. A database error ends the run
+    with that error; the results it could not write are kept in memory and
+    written by the next run in this process.
     """
     started = time.monotonic()
     path = get_delivery_backend_path()
-    result = DrainResult()
-    run = _Run(limit, rate, stop, progress, result)
+    run = _Run(limit, rate, stop, progress, _lease_guard())
     # Construct every connection before claiming, so bad credentials or a
     # missing SDK raise before any row changes.
     backends = [sms.get_connection(path) for _ in range(max(1, concurrency))]
+    _settle_unsettled()
     requeue_expired()
     if len(backends) == 1:
         _work(run, backends[0], path, batch_size)
@@ -160,20 +201,58 @@ def send_queued(
             # handlers (SIGTERM sets ``stop``).
             while thread.is_alive():
                 thread.join(0.2)
+    if run.failure is not None:
+        raise run.failure
+    result = run.result
     result.seconds = time.monotonic() - started
+    _log_run(result)
     return result
+
+
+def _lease_guard() -> float:
+    """Return the lease a claim must have left before a provider call starts."""
+    lease = float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
+    timeout = float(get_setting("SMS_TIMEOUT"))
+    guard = timeout + LEASE_MARGIN
+    if lease <= guard:
+        raise SmsConfigurationError(
+            f"SMS_OUTBOX_LEASE_SECONDS is {lease:g} but must be longer than "
+            f"SMS_TIMEOUT ({timeout:g}) plus {LEASE_MARGIN:g} second, so that a "
+            "provider call that runs to its timeout ends while the drain still "
+            "holds the SMS: raise SMS_OUTBOX_LEASE_SECONDS (the default is 300)."
+        )
+    return guard
+
+
+def _log_run(result: DrainResult) -> None:
+    fields = {
+        "sent": result.sent,
+        "retrying": result.retrying,
+        "failed": result.failed,
+        "seconds": round(result.seconds, 3),
+        "rate": round(result.sent / result.seconds, 1) if result.seconds else 0.0,
+    }
+    level = logging.INFO if result.total or result.error else logging.DEBUG
+    logger.log(
+        level,
+        "Outbox drain: sent %(sent)d, retrying %(retrying)d, failed %(failed)d "
+        "in %(seconds).2f s (%(rate).0f SMS/s)",
+        fields,
+        extra={"sms_outbox": fields},
+    )
 
 
 def _work_in_thread(run, backend, path, batch_size):
     try:
         _work(run, backend, path, batch_size)
+    except BaseException as err:  # noqa: BLE001 - re-raised by send_queued()
+        run.fail(err)
     finally:
         connections.close_all()
 
 
 def _work(run: _Run, backend: BaseSmsBackend, path: str, batch_size: int) -> None:
     """Claim, send and record batches until the queue, the limit or the run ends."""
-    recorder = Recorder(path)
     lease_seconds = float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
     target = min(_BATCH_SECONDS, lease_seconds / 4)
     size = min(_FIRST_BATCH, batch_size)
@@ -186,58 +265,93 @@ def _work(run: _Run, backend: BaseSmsBackend, path: str, batch_size: int) -> Non
             wanted = run.take(size)
             if not wanted:
                 break
-            claim = claim_rows(wanted)
+            with run.lock:
+                skip = frozenset(run.retried)
+            claim = claim_rows(wanted, skip)
             run.give_back(wanted - len(claim.rows))
             if not claim.rows:
                 break
             batch_started = time.monotonic()
-            sent_count = _send_claim(run, backend, recorder, claim)
-            if sent_count:
-                per_message = (time.monotonic() - batch_started) / sent_count
+            tried = _send_claim(run, backend, Recorder(path, claim.token), claim)
+            if tried:
+                per_message = (time.monotonic() - batch_started) / tried
                 size = max(1, min(batch_size, int(target / max(per_message, 1e-6))))
     finally:
-        try:
-            recorder.flush()
-        finally:
-            backend.close()
-            if run.progress:
-                run.progress(run.result)
+        backend.close()
+        if run.progress:
+            run.progress(run.result)
 
 
-def _send_claim(run: _Run, backend, recorder: Recorder, claim) -> int:
-    """Send the rows of ``claim``; return how many were tried.
+def _send_claim(run: _Run, backend, recorder: Recorder, claim: Claim) -> int:
+    """Send the rows of ``claim`` while it holds them; return how many were tried.
 
-    Rows a stop, an account error or an interruption (KeyboardInterrupt in
-    code that calls the engine) left unsent go back to the queue at once
-    instead of waiting for their lease.
+    Before each provider call the claim must have more than ``SMS_TIMEOUT``
+    (plus a margin) of lease left; if not, the results so far are written and
+    the lease of the rows still to send is renewed in one UPDATE, keeping only
+    as many as the current pace can send within one lease (the rest go back
+    to the queue for other workers). Rows a stop, an account error or an
+    interruption left unsent go back to the queue at once.
     """
+    rows = claim.rows
     tried = 0
+    started = time.monotonic()
     try:
-        for row in claim.rows:
-            if run.should_stop():
-                break
+        while tried < len(rows) and not run.should_stop():
             run.throttle()
-            outcome, fatal = deliver(backend, row)
-            if fatal is not None:
-                with run.result.lock:
-                    run.result.error = run.result.error or fatal
+            if claim.time_left() <= run.guard:
+                recorder.flush()
+                keep = _rows_per_lease(run, started, tried)
+                release_rows(claim.token, [row.id for row in rows[tried + keep :]])
+                held = rows[:tried] + claim.renew(rows[tried : tried + keep])
+                run.give_back(len(rows) - len(held))
+                rows = held
+                continue
+            try:
+                outcome = deliver(backend, rows[tried])
+            except StopDraining as stop:
+                run.fail(stop.error, account=True)
                 break
             tried += 1
             run.count(recorder, outcome)
             if recorder.add(outcome) and run.progress:
                 run.progress(run.result)
-        else:
-            return tried
-    except BaseException:
-        _give_back(recorder, claim, tried)
-        raise
-    _give_back(recorder, claim, tried)
+    finally:
+        _settle(recorder, claim.token, [row.id for row in rows[tried:]])
     return tried
 
 
-def _give_back(recorder: Recorder, claim, index: int) -> None:
-    recorder.flush()
-    release_rows(claim.token, [row.id for row in claim.rows[index:]])
+def _rows_per_lease(run: _Run, started: float, tried: int) -> int:
+    """Return how many rows the pace so far can send within one fresh lease."""
+    lease = float(get_setting("SMS_OUTBOX_LEASE_SECONDS")) - run.guard
+    per_message = (time.monotonic() - started) / tried if tried else run.guard
+    return max(1, int(lease / max(per_message, 1e-3)))
+
+
+def _settle(recorder: Recorder, token: str, unsent: list[int]) -> None:
+    """Write a claim's results and give back its unsent rows, or keep them."""
+    try:
+        recorder.flush()
+        release_rows(token, unsent)
+    except DatabaseError:
+        with _unsettled_lock:
+            _unsettled.append((recorder, token, unsent))
+        raise
+
+
+def _settle_unsettled() -> None:
+    """Write what earlier runs could not, before claiming anything new."""
+    while True:
+        with _unsettled_lock:
+            if not _unsettled:
+                return
+            recorder, token, unsent = _unsettled.pop(0)
+        try:
+            recorder.flush()
+            release_rows(token, unsent)
+        except DatabaseError:
+            with _unsettled_lock:
+                _unsettled.insert(0, (recorder, token, unsent))
+            raise
 
 
 def resend(queryset: QuerySet[Message]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import models
-from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,21 +21,21 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(status=Message.Status.QUEUED)
 
     def due(self, now: datetime.datetime | None = None) -> MessageQuerySet:
-        """Return rows whose send time and retry time have come."""
-        return self.filter(next_attempt_at__lte=now or timezone.now())
+        """Return rows whose send time and retry time have come.
+
+        Without ``now`` the database's clock decides, so hosts whose clocks
+        disagree still agree on what is due.
+        """
+        return self.filter(next_attempt_at__lte=now or Now())
 
     def expired(self, now: datetime.datetime | None = None) -> MessageQuerySet:
-        """Return rows held by a worker whose lease ran out (it likely died)."""
-        return self.filter(
-            status=Message.Status.SENDING, lease_expires_at__lt=now or timezone.now()
-        )
+        """Return rows held by a worker whose lease ran out (it likely died).
 
-    def claimable(self, now: datetime.datetime | None = None) -> MessageQuerySet:
-        """Return rows a drain may take: queued and due, or held past their lease."""
-        now = now or timezone.now()
+        Without ``now`` the database's clock decides: a host whose clock runs
+        ahead must not take rows whose lease is still running.
+        """
         return self.filter(
-            Q(status=Message.Status.QUEUED, next_attempt_at__lte=now)
-            | Q(status=Message.Status.SENDING, lease_expires_at__lt=now)
+            status=Message.Status.SENDING, lease_expires_at__lt=now or Now()
         )
 
     def in_send_order(self) -> MessageQuerySet:

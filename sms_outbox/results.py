@@ -1,23 +1,38 @@
-"""Record what happened to sent rows, in bulk: statuses, retries and the attempt log."""
+"""Record what happened to sent rows, in bulk: statuses, retries and the attempt log.
+
+Every write is fenced by the claim: it changes only rows still ``sending``
+under the claim's token. A drain that lost its lease (another worker took the
+rows back and may have delivered or cancelled them) changes nothing and logs
+the rows it sent anyway as possible duplicates.
+"""
 
 from __future__ import annotations
 
 import datetime
+import logging
 import random
 import time
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Value
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from sms.conf import get_setting
-from sms_outbox.claims import ClaimedRow, _retry_when_locked
+from sms_outbox.claims import ClaimedRow
 from sms_outbox.models import Attempt, Message
+from sms_outbox.transient import retry_when_locked
+
+logger = logging.getLogger(__name__)
 
 #: Results are written at least this often, so a killed worker re-sends at
 #: most this many messages (plus the ones in flight).
 FLUSH_EVERY_MESSAGES = 100
 FLUSH_EVERY_SECONDS = 1.0
+_LOST = "This worker had lost its lease when it recorded this result: the row was "
+_LOST_SENT = _LOST + "left as it was, and the SMS may have gone out twice."
+_LOST_OTHER = _LOST + "left as it was."
 
 
 @dataclass(slots=True)
@@ -46,11 +61,17 @@ def retry_delay(attempts: int) -> float:
 
 
 class Recorder:
-    """Buffer outcomes and write them every 100 messages or every second."""
+    """Buffer the outcomes of one claim; write them every 100 messages or second.
 
-    def __init__(self, backend_path: str) -> None:
+    A flush that fails (the database went away) keeps its outcomes, so a later
+    ``flush()`` can still write them while the claim's lease lasts.
+    """
+
+    def __init__(self, backend_path: str, token: str) -> None:
         self.backend_path = backend_path[:255]
+        self.token = token
         self.pending: list[Outcome] = []
+        self.unlogged: list[tuple[int, str, str, str, float | None]] = []
         self.last_flush = time.monotonic()
         self.max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
 
@@ -78,45 +99,70 @@ class Recorder:
 
         The statements run in autocommit, not one transaction, to keep the
         drain at a few queries per hundred messages: statuses go first, so a
-        crash in between loses at most those rows' attempt-log entries.
+        crash in between loses at most those rows' attempt-log entries. Each
+        stage that succeeded is dropped from the buffer, so calling again after
+        a failure (the database went away) writes only what is left.
         """
         self.last_flush = time.monotonic()
-        if not self.pending:
+        if not (self.pending or self.unlogged):
             return
-        pending, self.pending = self.pending, []
         now = timezone.now()
-        sent = [o for o in pending if o.kind == Attempt.Outcome.SENT]
-        others = [o for o in pending if o.kind != Attempt.Outcome.SENT]
+        sent = [o for o in self.pending if o.kind == Attempt.Outcome.SENT]
+        others = [o for o in self.pending if o.kind != Attempt.Outcome.SENT]
         if sent:
-            _retry_when_locked(self._write_sent, sent, now)
+            self._log(sent, retry_when_locked(self._write_sent, sent, now))
+            self.pending = others
         if others:
-            _retry_when_locked(self._write_others, others, now)
-        attempts = [
+            self._log(others, retry_when_locked(self._write_others, others, now))
+            self.pending = []
+        if self.unlogged:
+            retry_when_locked(_insert_attempts, self.unlogged, now)
+            self.unlogged = []
+
+    def _log(self, outcomes: list[Outcome], lost: set[int]) -> None:
+        """Queue attempt-log rows for ``outcomes``; warn about ``lost`` rows."""
+        if lost:
+            logger.warning(
+                "This outbox worker lost its lease on %d SMS before recording "
+                "their results; their rows were left as the worker that took "
+                "them over recorded them. Rows sent here anyway may have gone "
+                "out twice: ids %s.",
+                len(lost),
+                sorted(lost),
+            )
+        self.unlogged += [
             (
                 o.row.id,
                 self._logged_kind(o),
                 o.error_code[:32],
-                o.error_text,
+                (
+                    _LOST_SENT
+                    if o.kind == Attempt.Outcome.SENT
+                    else f"{_LOST_OTHER} {o.error_text}"
+                )
+                if o.row.id in lost
+                else o.error_text,
                 o.duration_ms,
             )
-            for o in pending
+            for o in outcomes
         ]
-        _retry_when_locked(_insert_attempts, attempts, now)
 
     def _logged_kind(self, outcome: Outcome) -> str:
         if outcome.kind == Attempt.Outcome.RETRY and self.is_final_failure(outcome):
             return Attempt.Outcome.FAILED
         return outcome.kind
 
-    def _write_sent(self, sent: list[Outcome], now: datetime.datetime) -> None:
-        """Mark ``sent`` rows sent, each with its provider id, in one UPDATE.
+    def _write_sent(self, sent: list[Outcome], now: datetime.datetime) -> set[int]:
+        """Mark ``sent`` rows sent, each with its provider id; return lost ids.
 
-        Raw SQL: the ORM's ``Case(When(...))`` for a hundred ids costs more
-        CPU than sending the hundred messages through a fast backend.
+        One UPDATE per 300 rows. Raw SQL: the ORM's ``Case(When(...))`` for a
+        hundred ids costs more CPU than sending the hundred messages through a
+        fast backend.
         """
         field = Message._meta.get_field
         quote = connection.ops.quote_name
         stamp = field("sent_at").get_db_prep_save(now, connection)
+        lost: set[int] = set()
         for start in range(0, len(sent), 300):
             chunk = sent[start : start + 300]
             with_id = [o for o in chunk if o.message_id]
@@ -149,19 +195,28 @@ class Recorder:
             params = [Message.Status.SENT.value, *params, self.backend_path]
             params += [stamp, stamp, stamp]
             params += [o.row.id for o in chunk]
+            params += [self.token, Message.Status.SENDING.value]
             placeholders = ", ".join(["%s"] * len(chunk))
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {quote(Message._meta.db_table)} SET {sql_set} "
-                    f"WHERE {quote('id')} IN ({placeholders})",
+                    f"WHERE {quote('id')} IN ({placeholders}) "
+                    f"AND {quote(field('claimed_by').column)} = %s "
+                    f"AND {quote(field('status').column)} = %s",
                     params,
                 )
+                written = cursor.rowcount
+            if written != len(chunk):
+                lost |= self._not_written(chunk, now)
+        return lost
 
-    def _write_others(self, others: list[Outcome], now: datetime.datetime) -> None:
+    def _write_others(self, others: list[Outcome], now: datetime.datetime) -> set[int]:
+        """Put retried rows back with their delay, fail the rest; return lost ids."""
         rows = []
         for o in others:
             failed = self.is_final_failure(o)
             attempts = o.row.attempts + 1
+            delay = datetime.timedelta(seconds=0 if failed else retry_delay(attempts))
             rows.append(
                 Message(
                     pk=o.row.id,
@@ -169,17 +224,17 @@ class Recorder:
                     attempts=attempts,
                     last_error=o.error_text,
                     backend=self.backend_path,
-                    next_attempt_at=now
-                    + datetime.timedelta(
-                        seconds=0 if failed else retry_delay(attempts)
-                    ),
+                    # The database's clock decides when the row is due again.
+                    next_attempt_at=Now() + Value(delay),
                     finished_at=now if failed else None,
                     claimed_by="",
                     lease_expires_at=None,
                     updated_at=now,
                 )
             )
-        Message.objects.bulk_update(
+        written = Message.objects.filter(
+            claimed_by=self.token, status=Message.Status.SENDING
+        ).bulk_update(
             rows,
             [
                 "status",
@@ -193,6 +248,19 @@ class Recorder:
                 "updated_at",
             ],
         )
+        if written == len(others):
+            return set()
+        return self._not_written(others, now)
+
+    def _not_written(self, outcomes: list[Outcome], now: datetime.datetime) -> set[int]:
+        """Return the ids of ``outcomes`` whose rows this flush did not change.
+
+        Only called when an UPDATE changed fewer rows than it named: the rows
+        it changed carry this flush's ``updated_at``.
+        """
+        ids = [o.row.id for o in outcomes]
+        written = Message.objects.filter(pk__in=ids, updated_at=now)
+        return set(ids) - set(written.values_list("pk", flat=True))
 
 
 _ATTEMPT_COLUMNS = (

@@ -74,12 +74,18 @@ class QuerySetTests(TestCase):
         self.assertEqual(self.ids(queued), {self.due.pk, self.later.pk})
         self.assertEqual(self.ids(queued.due(self.now)), {self.due.pk})
 
-    def test_claimable_takes_due_rows_and_expired_leases(self):
-        self.assertEqual(
-            self.ids(Message.objects.claimable(self.now)),
-            {self.due.pk, self.expired.pk},
-        )
+    def test_expired_takes_sending_rows_past_their_lease(self):
         self.assertEqual(self.ids(Message.objects.expired(self.now)), {self.expired.pk})
+
+    def test_without_a_time_the_database_clock_decides(self):
+        # A host whose clock runs an hour ahead must neither steal a lease
+        # nor send early: ``now`` from that host disagrees with the database.
+        ahead = self.now + datetime.timedelta(hours=2)
+        self.assertEqual(
+            self.ids(Message.objects.expired(ahead)), {self.expired.pk, self.held.pk}
+        )
+        self.assertEqual(self.ids(Message.objects.expired()), {self.expired.pk})
+        self.assertEqual(self.ids(Message.objects.queued().due()), {self.due.pk})
 
     def test_final(self):
         self.assertEqual(

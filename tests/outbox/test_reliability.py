@@ -53,7 +53,7 @@ def _wait_for_deliveries(shared, count, process):
 
 def test_sigkill_mid_run_loses_nothing_and_duplicates_at_most_one_flush(shared):
     shared.seed(1000)
-    lease = {"OUTBOX_LEASE_SECONDS": "2"}
+    lease = {"OUTBOX_LEASE_SECONDS": "2", "OUTBOX_TIMEOUT": "0.5"}
     drain = shared.drain(OUTBOX_DELAY="0.002", **lease)
     _wait_for_deliveries(shared, 300, drain)
     drain.send_signal(signal.SIGKILL)

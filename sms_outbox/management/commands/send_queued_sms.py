@@ -1,6 +1,7 @@
 """Send the SMS waiting in the outbox: once (for cron) or in a loop (a worker)."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from sms.exceptions import SmsConfigurationError
 from sms_outbox.engine import DEFAULT_BATCH_SIZE
@@ -44,6 +45,12 @@ class Command(BaseCommand):
                     raise CommandError(f"Stopped: {result.error}") from result.error
         except SmsConfigurationError as err:
             raise CommandError(str(err)) from err
+        except DatabaseError as err:
+            raise CommandError(
+                f"Stopped: the database failed ({err}). Rows this run held go back "
+                "to the queue when their lease runs out; run --loop to ride out "
+                "outages."
+            ) from err
         finally:
             results.close()
 
