@@ -315,7 +315,7 @@ def run_scenario(name: str, db: str, env: dict, scale: float, reset) -> dict:
     try:
         SCENARIOS[name](shared, scale, db)
     except NotApplicable as err:
-        return {**row, "SMS": f"n/a: {err}"}
+        return {**row, "SMS": "n/a", "note": str(err)}
     except (RuntimeError, subprocess.TimeoutExpired) as err:
         row["note"] = f"harness: {err}"
     finally:
