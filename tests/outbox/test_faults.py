@@ -145,6 +145,28 @@ def test_loop_worker_outlives_terminated_connections(shared):
     _assert_each_delivered_once(shared, report)
 
 
+def test_single_run_whose_connection_drops_exits_non_zero_and_loses_nothing(shared):
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend() is PostgreSQL's; SQLite has no server")
+    name = f"sms-outbox-faults-once-{os.getpid()}"
+    shared.seed(40)
+    drain = shared.drain(OUTBOX_DELAY="0.05", OUTBOX_APP_NAME=name, **LEASE)
+    shared.wait_for(lambda: len(shared.deliveries()) >= 10, drain)
+    assert _terminate_backends(name) >= 1
+    out, err = drain.communicate(timeout=60)
+    assert drain.returncode != 0, out
+    time.sleep(3.2)  # the rows it held come back after their lease
+    again = shared.drain(**LEASE)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    report = shared.report()
+    assert report["status"] == {"sent": 40}
+    delivered = collections.Counter(shared.deliveries())
+    assert sorted(set(delivered)) == sorted(report["references"])
+    duplicates = {ref for ref, count in delivered.items() if count > 1}
+    assert duplicates <= set(report["unknown"])
+
+
 def test_row_that_kills_its_worker_fails_after_the_maximum_attempts(shared):
     shared.seed(10)
     env = {
