@@ -2,8 +2,9 @@
 
 Every variable is listed with a comment in `.env.example`. `DEBUG` is off unless
 the environment turns it on; only then do development defaults apply (a
-throwaway `SECRET_KEY`, local hosts). With `DEBUG` off a missing `SECRET_KEY`
-stops the start-up with `ImproperlyConfigured`.
+throwaway `SECRET_KEY`, local hosts, plain HTTP). With `DEBUG` off a missing
+`SECRET_KEY` stops the start-up with `ImproperlyConfigured`, and the HTTPS
+settings default to what `manage.py check --deploy` asks for.
 """
 
 from pathlib import Path
@@ -45,6 +46,20 @@ else:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# HTTPS only, unless DEBUG is on (the development server speaks plain HTTP).
+# These defaults make `manage.py check --deploy` clean; each can be turned down
+# from the environment, e.g. SECURE_HSTS_SECONDS=3600 while trying HTTPS out.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 
 DATABASES = {
     "default": env.db_url(
@@ -129,6 +144,18 @@ for _name, _default in SMS_DEFAULTS.items():
     else:
         _cast = str
     globals()[_name] = env.get_value(_name, cast=_cast)
+
+# The demo page: SMS one staff user may queue from it per minute (default 10,
+# in example_project/demo/limits.py).
+if "DEMO_SMS_PER_MINUTE" in env:
+    DEMO_SMS_PER_MINUTE = env.str("DEMO_SMS_PER_MINUTE")
+    if not DEMO_SMS_PER_MINUTE.isdigit() or int(DEMO_SMS_PER_MINUTE) < 1:
+        raise ImproperlyConfigured(
+            f"DEMO_SMS_PER_MINUTE is {DEMO_SMS_PER_MINUTE!r}: set it to a whole "
+            "number of 1 or more (the SMS one user may queue from the demo page "
+            "per minute), or remove it for the default of 10."
+        )
+    DEMO_SMS_PER_MINUTE = int(DEMO_SMS_PER_MINUTE)
 
 LOGGING = {
     "version": 1,

@@ -1,13 +1,19 @@
-"""The demo page: queue an SMS through send_sms() and list the newest rows."""
+"""The demo page: queue an SMS through send_sms() and list the newest rows.
+
+Staff only, with DEBUG on or off: deployed, the page could otherwise send SMS
+on the owner's account to any number and show everyone's one-time codes.
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import ngettext
 
 from example_project.demo.forms import SendForm
+from example_project.demo.limits import SendLimitExceeded, reserve_sms
 from sms import get_connection, send_sms
 from sms.exceptions import SmsError
 from sms.segments import count_segments, get_encoding
@@ -19,21 +25,23 @@ QUEUED_BACKEND = "sms_outbox.backends.QueuedSmsBackend"
 NEWEST_ROWS = 20
 
 
+@staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
     """Show the form and the newest outbox rows; queue on a valid POST."""
     form = SendForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         recipients = form.cleaned_data["recipients"]
         try:
-            send_sms(
-                form.cleaned_data["body"],
-                None,
-                recipients,
-                connection=get_connection(QUEUED_BACKEND),
-            )
-        except SmsError as err:
-            # For example no usable DEFAULT_FROM_SMS: the backend refuses the
-            # whole message before storing anything.
+            with reserve_sms(request.user, len(recipients)):
+                send_sms(
+                    form.cleaned_data["body"],
+                    None,
+                    recipients,
+                    connection=get_connection(QUEUED_BACKEND),
+                )
+        except (SendLimitExceeded, SmsError) as err:
+            # SmsError: for example no usable DEFAULT_FROM_SMS; the backend
+            # refuses the whole message before storing anything.
             form.add_error(None, str(err))
         else:
             messages.success(
@@ -46,6 +54,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "rows": OutboxMessage.objects.order_by("-created_at", "-pk")[:NEWEST_ROWS],
+        "show_bodies": request.user.is_staff,
         "segments": count_segments(body),
         "encoding": get_encoding(body),
     }

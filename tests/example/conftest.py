@@ -1,4 +1,4 @@
-"""Fixtures of the example-project tests: a headless Chromium page, screenshots."""
+"""Fixtures of the example-project tests: staff users, headless Chromium."""
 
 from __future__ import annotations
 
@@ -18,6 +18,24 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def staff_user(db):
+    """Return a staff user (not a superuser): the demo page's audience."""
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("staff", password="staff-pw", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    """Return a test client logged in as ``staff_user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(staff_user)
+    return client
 
 
 def _unavailable(reason: str) -> None:

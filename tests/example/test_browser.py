@@ -1,5 +1,8 @@
 """The demo page and the outbox admin, driven in headless Chromium.
 
+The demo page is for staff only: each test logs in through the admin's login
+form, the way the page's redirect sends a visitor there.
+
 Playwright's sync API against pytest-django's ``live_server``; the browser is
 Debian's ``/usr/bin/chromium`` (see ``conftest.py``), never a downloaded one.
 """
@@ -19,6 +22,7 @@ try:
 except ImportError:  # conftest's browser fixture skips (or fails in CI)
     expect = None
 
+from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
 from sms_outbox.models import Message
 from tests.example.conftest import save_screenshot
@@ -33,6 +37,20 @@ def _originator(settings):
     settings.DEFAULT_FROM_SMS = "DjangoSMS"
 
 
+@pytest.fixture
+def staff_logged_in(page, live_server):
+    """Log ``page`` in as a staff user through the demo page's redirect."""
+    User.objects.create_user("staff", password="browser-test-pw", is_staff=True)
+    page.goto(live_server.url + "/")
+    # Anonymous: the admin's login form, which comes back to the page.
+    assert page.url == live_server.url + "/admin/login/?next=/"
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "browser-test-pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#send-form")
+    assert page.url == live_server.url + "/"
+
+
 def _rows(page):
     """Return (recipient, status) of each row the demo page lists."""
     return [
@@ -45,19 +63,53 @@ def _queue(page, live_server, recipients, body):
     page.goto(live_server.url + "/")
     page.fill("#id_recipients", recipients)
     page.fill("#id_body", body)
-    page.click("button[type=submit]")
+    page.click("#send-form button[type=submit]")
 
 
-def test_the_form_queues_a_row_and_lists_it(page, live_server):
+def test_anonymous_visitors_get_the_login_form_and_queue_nothing(page, live_server):
+    Message.objects.create(
+        batch_id=uuid.uuid4(),
+        body="Your login code is 424242",
+        recipient="+441134960000",
+        reference=uuid.uuid4().hex,
+    )
+    page.goto(live_server.url + "/")
+    assert page.url == live_server.url + "/admin/login/?next=/"
+    content = page.content()
+    assert "+441134960000" not in content and "424242" not in content
+    assert page.locator("#send-form").count() == 0
+
+
+@pytest.mark.usefixtures("staff_logged_in")
+def test_staff_log_in_and_queue_rows_listed_masked(page, live_server):
     _queue(page, live_server, "+441134960000\n+12065550100", "Hello from the browser")
     assert page.locator("#messages").inner_text() == "Queued 2 messages."
-    assert sorted(_rows(page)) == [
-        ("+12065550100", "queued"),
-        ("+441134960000", "queued"),
-    ]
+    assert sorted(_rows(page)) == sorted(
+        [
+            (mask_phone_number("+12065550100"), "queued"),
+            (mask_phone_number("+441134960000"), "queued"),
+        ]
+    )
+    assert "+441134960000" not in page.locator("#outbox").inner_text()
+    assert "Hello from the browser" in page.locator("#outbox").inner_text()
     assert Message.objects.filter(status=Status.QUEUED).count() == 2
+    # The person who queued is the one logged in.
+    assert page.locator("#logout").inner_text().startswith("Logged in as staff")
 
 
+@pytest.mark.usefixtures("staff_logged_in")
+def test_the_rate_limit_is_a_form_error(page, live_server, settings):
+    settings.DEMO_SMS_PER_MINUTE = 2
+    _queue(page, live_server, "+441134960000\n+12065550100", "One")
+    _queue(page, live_server, "+31612345678", "Two")
+    error = page.locator("#send-form .errorlist").first.inner_text()
+    assert "You can queue at most 2 SMS a minute" in error
+    # The form keeps what was typed.
+    assert page.input_value("#id_recipients") == "+31612345678"
+    assert Message.objects.count() == 2
+
+
+@pytest.mark.usefixtures("staff_logged_in")
 def test_an_invalid_number_is_an_error_and_nothing_is_queued(page, live_server):
     _queue(page, live_server, "+441134960000, +4411", "Hello")
     error = page.locator(".errorlist").first.inner_text()
@@ -67,14 +119,17 @@ def test_an_invalid_number_is_an_error_and_nothing_is_queued(page, live_server):
     assert Message.objects.count() == 0
 
 
+@pytest.mark.usefixtures("staff_logged_in")
 def test_the_drain_sends_the_row_and_a_reload_shows_it(page, live_server):
     _queue(page, live_server, "+31612345678", "Drain me")
-    assert _rows(page) == [("+31612345678", "queued")]
+    masked = mask_phone_number("+31612345678")
+    assert _rows(page) == [(masked, "queued")]
     call_command("send_queued_sms", verbosity=0)
     page.reload()
-    assert _rows(page) == [("+31612345678", "sent")]
+    assert _rows(page) == [(masked, "sent")]
 
 
+@pytest.mark.usefixtures("staff_logged_in")
 def test_the_live_count_follows_typing(page, live_server):
     page.goto(live_server.url + "/")
     assert page.inner_text("#segments") == "1"
@@ -86,6 +141,7 @@ def test_the_live_count_follows_typing(page, live_server):
     assert page.inner_text("#segments") == "1"
 
 
+@pytest.mark.usefixtures("staff_logged_in")
 def test_the_live_count_agrees_with_sms_segments(page, live_server):
     bodies = [
         "",
@@ -117,6 +173,7 @@ def test_the_live_count_agrees_with_sms_segments(page, live_server):
     assert got == expected
 
 
+@pytest.mark.usefixtures("staff_logged_in")
 def test_the_live_count_agrees_on_random_bodies(page, live_server):
     # Mixed alphabets around the part boundaries: basic and extension GSM-7,
     # characters outside it, and astral ones (surrogate pairs in JavaScript).
@@ -140,6 +197,7 @@ def test_the_live_count_agrees_on_random_bodies(page, live_server):
     assert {encoding for _, encoding in expected} == {"GSM-7", "UCS-2"}
 
 
+@pytest.mark.usefixtures("staff_logged_in")
 def test_a_screenshot_is_saved_for_a_failing_test(page, live_server, tmp_path):
     page.goto(live_server.url + "/")
     path = save_screenshot(page, "tests/example/test_x.py::test_y[a b]", tmp_path)

@@ -1,12 +1,16 @@
-"""The demo page, through the Django test client: queue, validate, list."""
+"""The demo page, through the Django test client: who may see it, queue, list."""
 
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
+from django.contrib.auth.models import User
+from django.template.loader import render_to_string
+from django.test import Client, override_settings
 from django.urls import reverse
 
 import sms
+from example_project.demo.forms import SendForm
+from sms.phone import mask_phone_number
 from sms.segments import count_segments
 from sms_outbox.models import Message as OutboxMessage
 
@@ -14,6 +18,22 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("delivery_backend"),
 ]
+
+NUMBER = "+447911123456"
+CODE_BODY = "Your login code is 424242"
+
+
+@pytest.fixture
+def client(staff_client):
+    """Make the tests' default client the page's audience: a staff user."""
+    return staff_client
+
+
+@pytest.fixture
+def queued_code():
+    """Queue an SMS holding a one-time code, as an application would."""
+    connection = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+    sms.send_sms(CODE_BODY, None, [NUMBER], connection=connection)
 
 
 @pytest.fixture
@@ -31,6 +51,38 @@ def _post(client, recipients, body="Hello", follow=True):
     return client.post(
         reverse("demo:index"), {"recipients": recipients, "body": body}, follow=follow
     )
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_visitors_go_to_the_admin_login_and_queue_nothing(
+    method, queued_code
+):
+    data = {"recipients": "+12065550100", "body": "Pump"} if method == "post" else {}
+    response = getattr(Client(), method)("/", data)
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/"
+    content = response.content.decode()
+    assert NUMBER not in content and "424242" not in content
+    assert list(OutboxMessage.objects.values_list("recipient", flat=True)) == [NUMBER]
+
+
+def test_a_logged_in_user_who_is_not_staff_queues_nothing(queued_code):
+    member = Client()
+    member.force_login(User.objects.create_user("member", password="pw"))
+    response = member.post("/", {"recipients": "+12065550100", "body": "Pump"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_the_list_masks_numbers_as_the_logs_do(client, queued_code):
+    content = client.get("/").content.decode()
+    assert NUMBER not in content
+    masked = mask_phone_number(NUMBER)
+    assert f'data-recipient="{masked}" data-status="queued"' in content
+    assert f"<td>{masked}</td>" in content
+    # Staff read the bodies (the admin shows them too).
+    assert CODE_BODY in content
 
 
 def test_get_shows_the_form_and_an_empty_outbox(client):
@@ -63,7 +115,9 @@ def test_redirect_says_how_many_were_queued_and_lists_them(client):
     response = _post(client, "+441134960000\n+31612345678")
     content = response.content.decode()
     assert "Queued 2 messages." in content
-    assert 'data-recipient="+31612345678" data-status="queued"' in content
+    masked = mask_phone_number("+31612345678")
+    assert f'data-recipient="{masked}" data-status="queued"' in content
+    assert "+31612345678" not in content
 
 
 def test_duplicate_numbers_are_queued_once(client):
@@ -126,6 +180,29 @@ def test_lists_only_the_20_newest_rows(client):
             f"message {number}", None, ["+441134960000"], connection=connection
         )
     content = client.get("/").content.decode()
-    assert content.count('data-recipient="+441134960000"') == 20
+    masked = mask_phone_number("+441134960000")
+    assert content.count(f'data-recipient="{masked}"') == 20
     assert "message 24" in content
     assert "message 4<" not in content
+
+
+def test_the_list_shows_bodies_only_when_told_to(rf, staff_user, queued_code):
+    # The view tells the template whether the viewer is staff; should the page
+    # ever open to others (say, on loopback), the bodies stay hidden from them.
+    request = rf.get("/")
+    request.user = staff_user
+    context = {
+        "form": SendForm(),
+        "rows": OutboxMessage.objects.all(),
+        "segments": 1,
+        "encoding": "GSM-7",
+    }
+    shown = render_to_string(
+        "demo/index.html", {**context, "show_bodies": True}, request
+    )
+    hidden = render_to_string(
+        "demo/index.html", {**context, "show_bodies": False}, request
+    )
+    assert CODE_BODY in shown and "<th>Body</th>" in shown
+    assert CODE_BODY not in hidden and "<th>Body</th>" not in hidden
+    assert f"<td>{mask_phone_number(NUMBER)}</td>" in hidden

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from sms.conf import DEFAULTS
+from tests.example.clean_env import REPO, run_example
 
-REPO = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = REPO / "example_project" / "settings.py"
 ENV_EXAMPLE = REPO / ".env.example"
 
@@ -22,7 +18,10 @@ django.setup()
 from django.conf import settings as s
 names = ["DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SMS_BACKEND", "SMS_OUTBOX_BACKEND",
          "DEFAULT_FROM_SMS", "INSTALLED_APPS", "SMS_OUTBOX_MAX_ATTEMPTS",
-         "SMS_MAX_SEGMENTS", "TWILIO_ACCOUNT_SID"]
+         "SMS_MAX_SEGMENTS", "TWILIO_ACCOUNT_SID", "DEMO_SMS_PER_MINUTE",
+         "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+         "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+         "SECURE_HSTS_PRELOAD", "SECURE_PROXY_SSL_HEADER"]
 out = {name: getattr(s, name, None) for name in names}
 db = s.DATABASES["default"]
 out["DB"] = {"ENGINE": db["ENGINE"], "NAME": str(db["NAME"]),
@@ -31,27 +30,8 @@ print(json.dumps(out))
 """
 
 
-def _run(args, tmp_path, **env):
-    """Run Python in the repo with only ``env`` (plus PATH) in the environment."""
-    clean = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        # Never read a developer's own .env.
-        "ENV_FILE": str(tmp_path / "absent.env"),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=REPO,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def _settings(tmp_path, **env):
-    result = _run(["-c", DUMP], tmp_path, **env)
+    result = run_example(["-c", DUMP], tmp_path, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -80,7 +60,7 @@ def test_builds_from_an_empty_environment_with_debug_on(tmp_path):
 
 
 def test_the_system_checks_pass_with_debug_on(tmp_path):
-    result = _run(
+    result = run_example(
         ["manage.py", "check", "--fail-level", "WARNING"], tmp_path, DEBUG="1"
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -88,7 +68,7 @@ def test_the_system_checks_pass_with_debug_on(tmp_path):
 
 
 def test_refuses_to_start_with_debug_off_and_no_secret_key(tmp_path):
-    result = _run(["manage.py", "check"], tmp_path)
+    result = run_example(["manage.py", "check"], tmp_path)
     assert result.returncode != 0
     assert "ImproperlyConfigured: SECRET_KEY is not set and DEBUG is off" in (
         result.stderr
@@ -102,6 +82,63 @@ def test_debug_off_takes_secret_key_and_hosts_from_the_environment(tmp_path):
     assert values["DEBUG"] is False
     assert values["SECRET_KEY"] == "s" * 50
     assert values["ALLOWED_HOSTS"] == ["sms.example.com", "example.com"]
+
+
+HTTPS_SETTINGS = [
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+]
+
+
+def test_https_is_off_with_debug_on(tmp_path):
+    values = _settings(tmp_path, DEBUG="1")
+    assert [values[name] for name in HTTPS_SETTINGS] == [False] * 5
+    assert values["SECURE_HSTS_SECONDS"] == 0
+    assert values["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_https_is_on_by_default_with_debug_off(tmp_path):
+    values = _settings(tmp_path, SECRET_KEY="s" * 50)
+    assert [values[name] for name in HTTPS_SETTINGS] == [True] * 5
+    assert values["SECURE_HSTS_SECONDS"] == 31536000
+
+
+def test_https_settings_are_read_from_the_environment(tmp_path):
+    values = _settings(
+        tmp_path,
+        SECRET_KEY="s" * 50,
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        SECURE_HSTS_SECONDS="3600",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="0",
+        SECURE_HSTS_PRELOAD="0",
+        USE_X_FORWARDED_PROTO="1",
+    )
+    assert [values[name] for name in HTTPS_SETTINGS] == [False] * 5
+    assert values["SECURE_HSTS_SECONDS"] == 3600
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_demo_sms_per_minute_is_read_from_the_environment(tmp_path):
+    assert _settings(tmp_path, DEBUG="1")["DEMO_SMS_PER_MINUTE"] is None
+    values = _settings(tmp_path, DEBUG="1", DEMO_SMS_PER_MINUTE="25")
+    assert values["DEMO_SMS_PER_MINUTE"] == 25
+
+
+def test_a_bad_demo_sms_per_minute_stops_the_start_up(tmp_path):
+    for value in ["0", "ten", "-1"]:
+        result = run_example(
+            ["manage.py", "check"], tmp_path, DEBUG="1", DEMO_SMS_PER_MINUTE=value
+        )
+        assert result.returncode != 0
+        assert (
+            f"ImproperlyConfigured: DEMO_SMS_PER_MINUTE is {value!r}: set it to a "
+            "whole number of 1 or more"
+        ) in result.stderr
 
 
 def test_reads_the_env_file_and_the_environment_wins(tmp_path):
@@ -140,5 +177,6 @@ def test_env_example_lists_every_variable():
         re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', SETTINGS_FILE.read_text())
     )
     assert read_by_settings
+    assert {"SECURE_HSTS_SECONDS", "DEMO_SMS_PER_MINUTE"} <= read_by_settings
     missing = (read_by_settings | set(DEFAULTS) | {"DEMO_ADMIN_PASSWORD"}) - listed
     assert not missing, f".env.example does not list {sorted(missing)}"

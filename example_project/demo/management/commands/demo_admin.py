@@ -1,4 +1,7 @@
-"""Create the demo superuser `admin` once and print how to start the server."""
+"""Create the demo superuser `admin` once and print how to start the server.
+
+The demo page is for staff only, so this login is also the way onto it.
+"""
 
 import os
 import secrets
@@ -39,7 +42,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "\nThe demo is ready.\n"
             "  Start the server:  make run\n"
-            "  Demo page:         http://127.0.0.1:8000/\n"
+            "  Demo page:         http://127.0.0.1:8000/ (staff only: log in first)\n"
             "  Admin:             http://127.0.0.1:8000/admin/\n"
             f"  Log in as:         {USERNAME}, {note}\n"
             "  Deliver the queue: DEBUG=1 .venv/bin/python manage.py send_queued_sms\n"
