@@ -1,7 +1,9 @@
 """Seed and inspect the database that the multi-process outbox tests share.
 
-Run as ``python -m tests.outbox.child seed N`` or ``... report`` with
-``DJANGO_SETTINGS_MODULE=tests.outbox.proc_settings`` and ``OUTBOX_DB`` set.
+Run as ``python -m tests.outbox.child seed N``, ``... report`` or
+``... cancel BODY...`` (requeue expired leases, then cancel the queued rows
+with these bodies) with ``DJANGO_SETTINGS_MODULE=tests.outbox.proc_settings``
+and ``OUTBOX_DB`` set.
 """
 
 import collections
@@ -39,8 +41,31 @@ def main(argv):
             "outcomes": collections.Counter(
                 Attempt.objects.values_list("outcome", flat=True)
             ),
+            # Per row: body, status, attempts, last error, and whether an
+            # ``unknown`` attempt (a possible duplicate) is logged for it.
+            "rows": {
+                reference: [body, status, attempts, last_error]
+                for reference, body, status, attempts, last_error in (
+                    Message.objects.values_list(
+                        "reference", "body", "status", "attempts", "last_error"
+                    )
+                )
+            },
+            "unknown": sorted(
+                set(
+                    Attempt.objects.filter(outcome=Attempt.Outcome.UNKNOWN).values_list(
+                        "message__reference", flat=True
+                    )
+                )
+            ),
         }
         print(json.dumps(report))
+    elif argv[0] == "cancel":
+        from sms_outbox.claims import requeue_expired
+        from sms_outbox.engine import cancel
+
+        requeue_expired()
+        print(cancel(Message.objects.filter(body__in=argv[1:])))
 
 
 if __name__ == "__main__":

@@ -32,4 +32,13 @@ SMS_OUTBOX_BACKEND = os.environ.get(
 SMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "300"))
 SMS_OUTBOX_RETRY_DELAY = float(os.environ.get("OUTBOX_RETRY_DELAY", "60"))
 SMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
+
+# Fault-test knobs (tests/outbox/test_faults.py, benchmarks/chaos.py).
 SMS_TIMEOUT = float(os.environ.get("OUTBOX_TIMEOUT", "1"))
+if "OUTBOX_ACCOUNT_ERROR_DELAY" in os.environ:
+    SMS_OUTBOX_ACCOUNT_ERROR_DELAY = float(os.environ["OUTBOX_ACCOUNT_ERROR_DELAY"])
+if "OUTBOX_APP_NAME" in os.environ and "://" in _db:
+    # Lets a test find this process's connections in pg_stat_activity.
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ[
+        "OUTBOX_APP_NAME"
+    ]

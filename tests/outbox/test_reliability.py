@@ -1,89 +1,18 @@
 """Multi-process drains on a shared database: never twice, nothing lost after a kill.
 
 Each test runs real ``send_queued_sms`` processes against a database they
-share with the test: a SQLite file, or the PostgreSQL or MySQL/MariaDB test
-database.
+share with the test: a SQLite file, or the PostgreSQL test database.
 """
 
 import collections
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from sms_outbox.results import FLUSH_EVERY_MESSAGES
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-# URL scheme and default port of each server database the suite runs on.
-SERVERS = {"postgresql": ("postgres", 5432), "mysql": ("mysql", 3306)}
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def shared(tmp_path):
-    """Return a helper that runs outbox processes on the shared database."""
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings",
-        OUTBOX_RECORD_FILE=str(tmp_path / "deliveries.log"),
-    )
-    if connection.vendor == "sqlite":
-        env["OUTBOX_DB"] = str(tmp_path / "outbox.sqlite3")
-    else:
-        scheme, port = SERVERS[connection.vendor]
-        db = connection.settings_dict
-        env["OUTBOX_DB"] = (
-            f"{scheme}://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@"
-            f"{db['HOST']}:{db['PORT'] or port}/{db['NAME']}"
-        )
-    return Shared(env, tmp_path / "deliveries.log")
-
-
-class Shared:
-    def __init__(self, env, record_file):
-        self.env = env
-        self.record_file = record_file
-
-    def run(self, *args, **env):
-        return subprocess.run(
-            [sys.executable, *args],
-            env={**self.env, **env},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def seed(self, count):
-        done = self.run("-m", "tests.outbox.child", "seed", str(count))
-        assert done.returncode == 0, done.stderr
-
-    def report(self):
-        done = self.run("-m", "tests.outbox.child", "report")
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    def drain(self, *options, **env):
-        return subprocess.Popen(
-            [sys.executable, "-m", "django", "send_queued_sms", *options],
-            env={**self.env, **env},
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def deliveries(self):
-        if not self.record_file.exists():
-            return []
-        return self.record_file.read_text().split()
 
 
 def test_four_concurrent_drains_deliver_each_row_exactly_once(shared):

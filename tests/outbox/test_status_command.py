@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.utils import timezone
 
 from sms_outbox.models import Attempt, Message
+from tests.outbox.conftest import shared_database
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 Status = Message.Status
@@ -116,14 +116,7 @@ def test_a_negative_max_age_is_refused(db):
 def test_the_process_exit_status_follows_max_age(tmp_path):
     """What a cron monitor or health check sees: a real ``manage.py`` process."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
-    if connection.vendor == "sqlite":
-        env["OUTBOX_DB"] = str(tmp_path / "outbox.sqlite3")
-    else:
-        db = connection.settings_dict
-        env["OUTBOX_DB"] = (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}"
-        )
+    env["OUTBOX_DB"] = shared_database(tmp_path)
 
     def run(*args):
         return subprocess.run(
