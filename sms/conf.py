@@ -29,6 +29,21 @@ DEFAULTS: dict[str, Any] = {
     "SMS_OUTBOX_RETRY_MAX_DELAY": 3600,
     "SMS_OUTBOX_LEASE_SECONDS": 300,
     "SMS_OUTBOX_ACCOUNT_ERROR_DELAY": 60,
+    # Inbound SMS and opt-outs (sms_outbox.suppression, sms_outbox.inbound).
+    "SMS_OUTBOX_ENFORCE_OPT_OUT": True,
+    "SMS_OUTBOX_OPT_OUT_KEYWORDS": (
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+    ),
+    "SMS_OUTBOX_OPT_IN_KEYWORDS": ("START", "UNSTOP", "YES"),
+    "SMS_OUTBOX_HELP_KEYWORDS": ("HELP", "INFO"),
+    "SMS_OUTBOX_HELP_REPLY": "",
 }
 
 

@@ -230,3 +230,6 @@ class MessageAdmin(admin.ModelAdmin):
                 "can be retried."
             ),
         )
+
+
+from sms_outbox.admin_inbound import *  # noqa: E402, F403 - inbound SMS, opt-outs

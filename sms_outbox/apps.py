@@ -20,3 +20,8 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_outbox_backend)
         checks.register(check_sqlite_locking)
         checks.register(check_receipt_settings)
+        # Provider backends used directly refuse opted-out numbers too.
+        from sms.recipients import register_recipient_check
+        from sms_outbox.enforcement import check_recipients
+
+        register_recipient_check(check_recipients)

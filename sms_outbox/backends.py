@@ -118,6 +118,11 @@ class QueuedSmsBackend(BaseSmsBackend):
             if any(recipient is not None for recipient in checked):
                 queued.append(message)
         if rows:
+            # Opt-outs: one query for every recipient of this call.
+            from sms_outbox.enforcement import drop_opted_out
+
+            rows, queued = drop_opted_out(rows, queued, self.fail_silently)
+        if rows:
             insert_rows(rows)
             message_queued.send(sender=OutboxMessage, messages=queued, rows=rows)
         return len(queued)
