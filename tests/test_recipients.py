@@ -5,7 +5,6 @@ from unittest import mock
 from django.test import SimpleTestCase
 
 import sms.recipients
-
 from sms.exceptions import RecipientOptedOut
 from sms.recipients import (
     recipients_checked,
