@@ -12,6 +12,7 @@ from sms.recipients import (
     register_recipient_check,
     unregister_recipient_check,
 )
+from tests.processes import run_python
 
 A, B = "+441134960000", "+441134960999"
 
@@ -57,3 +58,14 @@ class RegistryTests(SimpleTestCase):
             self.assertEqual(refused_recipients([A]), {})
         self.assertEqual(self.calls, [])
         self.assertEqual(list(refused_recipients([A])), [A])
+
+
+def test_the_registry_does_not_import_the_outbox():
+    # sms stays usable without sms_outbox: the dependency runs one way.
+    code = (
+        "import sys\n"
+        "import sms.recipients\n"
+        "print(sms.recipients.refused_recipients(['+441134960000']),\n"
+        "      any(name.startswith('sms_outbox') for name in sys.modules))\n"
+    )
+    assert run_python(code) == "{} False\n"
