@@ -47,6 +47,21 @@ DEFAULTS: dict[str, Any] = {
         "window": 1.0,
         "cache": "default",
     },
+    # Inbound SMS and opt-outs (sms_outbox.suppression, sms_outbox.inbound).
+    "SMS_OUTBOX_ENFORCE_OPT_OUT": True,
+    "SMS_OUTBOX_OPT_OUT_KEYWORDS": (
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+    ),
+    "SMS_OUTBOX_OPT_IN_KEYWORDS": ("START", "UNSTOP", "YES"),
+    "SMS_OUTBOX_HELP_KEYWORDS": ("HELP", "INFO"),
+    "SMS_OUTBOX_HELP_REPLY": "",
 }
 
 

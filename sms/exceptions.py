@@ -11,6 +11,7 @@ __all__ = [
     "OutcomeUnknown",
     "ProviderAccountError",
     "ProviderUnavailable",
+    "RecipientOptedOut",
     "RecipientRejected",
     "SmsBackendImportError",
     "SmsConfigurationError",
@@ -68,6 +69,14 @@ class SmsSendError(SmsError):
 
 class RecipientRejected(SmsSendError):
     """The provider refused this recipient or message; retrying will not help."""
+
+
+class RecipientOptedOut(RecipientRejected):
+    """The recipient opted out (replied STOP): no SMS may go to them until START.
+
+    Raised by the outbox for a number on its suppression list, and by a provider
+    backend for the provider's own opt-out error (Twilio 21610).
+    """
 
 
 class ProviderUnavailable(SmsSendError):

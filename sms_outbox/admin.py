@@ -84,7 +84,19 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):
     # Counting a large outbox on every page load is the slow part of the list.
     show_full_result_count = False
     fieldsets = (
-        (None, {"fields": ("recipient", "originator", "body", "segments", "encoding")}),
+        (
+            None,
+            {
+                "fields": (
+                    "recipient",
+                    "opted_out_now",
+                    "originator",
+                    "body",
+                    "segments",
+                    "encoding",
+                )
+            },
+        ),
         (
             _("Delivery"),
             {
@@ -152,6 +164,13 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/sms_outbox/message/health.html", context
         )
+
+    @admin.display(description=_("opted out now"), boolean=True)
+    def opted_out_now(self, obj):
+        """Say whether the row's recipient is on the suppression list now."""
+        from sms_outbox.admin_inbound import recipient_suppressed
+
+        return recipient_suppressed(obj)
 
     def get_readonly_fields(self, request, obj=None):
         # Rows are written by send_sms() and the drain. Staff may only
@@ -263,3 +282,6 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):
                 "can be retried."
             ),
         )
+
+
+from sms_outbox.admin_inbound import *  # noqa: E402, F403 - inbound SMS, opt-outs

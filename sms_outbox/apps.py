@@ -26,3 +26,9 @@ class SmsOutboxConfig(AppConfig):
         from sms_outbox.task_checks import check_task_settings
 
         checks.register(check_task_settings)
+
+        # Provider backends used directly refuse opted-out numbers too.
+        from sms.recipients import register_recipient_check
+        from sms_outbox.enforcement import check_recipients
+
+        register_recipient_check(check_recipients)

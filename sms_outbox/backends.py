@@ -129,6 +129,11 @@ class QueuedSmsBackend(BaseSmsBackend):
             if any(recipient is not None for recipient in checked):
                 queued.append(message)
         if rows:
+            # Opt-outs: one query for every recipient of this call.
+            from sms_outbox.enforcement import drop_opted_out
+
+            rows, queued = drop_opted_out(rows, queued, self.fail_silently)
+        if rows:
             insert_rows(rows)
             _announce_on_commit(OutboxMessage, queued, rows)
             if task_enabled:

@@ -23,8 +23,10 @@ from sms.exceptions import (
 )
 from sms.message import Message as SmsMessage
 from sms.phone import mask_phone_number
+from sms.recipients import recipients_checked
 from sms.signals import post_send
 from sms_outbox.claims import ClaimedRow
+from sms_outbox.enforcement import note_provider_opt_out
 from sms_outbox.models import Attempt
 from sms_outbox.results import Outcome
 
@@ -55,7 +57,9 @@ def deliver(backend: BaseSmsBackend, row: ClaimedRow) -> Outcome:
     started = time.perf_counter()
     try:
         message.check_length()
-        backend.send_messages([message])
+        # The drain checked the claim's numbers against opt-outs already.
+        with recipients_checked():
+            backend.send_messages([message])
     except (ProviderAccountError, ImproperlyConfigured) as err:
         logger.error("Stopping the outbox drain: %s", _masked(str(err), row))
         raise StopDraining(err) from err
@@ -104,6 +108,7 @@ def _announce(message: SmsMessage, row: ClaimedRow) -> None:
 
 
 def _failure(row: ClaimedRow, err: Exception, started: float) -> Outcome:
+    note_provider_opt_out(row.recipient, err)  # RecipientOptedOut: suppress it
     if isinstance(err, OutcomeUnknown):
         kind = Attempt.Outcome.UNKNOWN
     elif isinstance(err, SmsSendError) and err.retryable:

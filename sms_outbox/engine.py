@@ -22,6 +22,7 @@ from sms.phone import mask_phone_number
 from sms_outbox.backends import get_delivery_backend_path
 from sms_outbox.claims import Claim, claim_rows, release_rows, requeue_expired
 from sms_outbox.delivery import StopDraining, deliver
+from sms_outbox.enforcement import refuse_opted_out
 from sms_outbox.models import Attempt, Message
 from sms_outbox.results import Outcome, Recorder
 
@@ -290,12 +291,18 @@ def _send_claim(run: _Run, backend, recorder: Recorder, claim: Claim) -> int:
     the lease of the rows still to send is renewed in one UPDATE, keeping only
     as many as the current pace can send within one lease (the rest go back
     to the queue for other workers). Rows a stop, an account error or an
-    interruption left unsent go back to the queue at once.
+    interruption left unsent go back to the queue at once. Rows whose number
+    opted out since it was queued fail without a provider call.
     """
     rows = claim.rows
     tried = 0
     started = time.monotonic()
     try:
+        # Opt-outs since queueing: one query per claim; those rows fail unsent.
+        rows, refused = refuse_opted_out(rows)
+        for outcome in refused:
+            run.count(recorder, outcome)
+            recorder.add(outcome)
         while tried < len(rows) and not run.should_stop():
             run.throttle()
             if claim.time_left() <= run.guard:

@@ -70,7 +70,8 @@ class _Bucket(Func):
     def as_mysql(self, compiler, connection, **extra_context):
         when, when_params, start, start_params = self._parts(compiler)
         micro = int(BUCKET.total_seconds()) * 1_000_000
-        sql = f"CAST(FLOOR(TIMESTAMPDIFF(MICROSECOND, {start}, {when}) / {micro}) AS SIGNED)"
+        elapsed = f"TIMESTAMPDIFF(MICROSECOND, {start}, {when})"
+        sql = f"CAST(FLOOR({elapsed} / {micro}) AS SIGNED)"
         return sql, start_params + when_params
 
     def as_sqlite(self, compiler, connection, **extra_context):

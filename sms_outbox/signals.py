@@ -18,3 +18,10 @@ message_queued = Signal()
 #: ``new_status`` (a ``Message.DeliveryStatus`` value) and ``provider``
 #: (``"twilio"`` or ``"messagebird"``).
 delivery_status_changed = Signal()
+
+#: Sent after an inbound SMS was stored, once its transaction commits; never
+#: for a provider's replay of one already stored. Arguments: ``sender`` (the
+#: ``InboundMessage`` model) and ``message`` (the stored row; its ``action``
+#: says whether it opted the sender out or in, or asked for help, which the
+#: outbox already handled).
+sms_received = Signal()

@@ -3,6 +3,8 @@
 from django.urls import path
 
 from sms_outbox import views
+from sms_outbox.webhooks.inbound_messagebird import messagebird_inbound
+from sms_outbox.webhooks.inbound_twilio import twilio_inbound
 
 app_name = "sms_outbox"
 
@@ -22,4 +24,7 @@ urlpatterns = [
         views.messagebird_status_report,
         name="messagebird_status_report",
     ),
+    # Inbound SMS (replies, STOP/START/HELP).
+    path("inbound/twilio/", twilio_inbound, name="twilio_inbound"),
+    path("inbound/messagebird/", messagebird_inbound, name="messagebird_inbound"),
 ]

@@ -25,6 +25,7 @@ from sms.exceptions import (
 )
 from sms.message import Message, RecipientResult
 from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
+from sms.recipients import refused_recipients
 
 try:
     import requests
@@ -156,6 +157,17 @@ class ProviderBackend(BaseSmsBackend):
                 results.append(self._refuse(recipient, err, "invalid_number"))
             else:
                 results.append(None)
+        # Numbers an installed app forbids (the outbox's suppression list).
+        refused = refused_recipients(numbers) if numbers else {}
+        if refused:
+            slots = iter(numbers)
+            results = [
+                r
+                if r is not None or (n := next(slots)) not in refused
+                else self._refused(n, refused[n])
+                for r in results
+            ]
+            numbers = [n for n in numbers if n not in refused]
         delivered = iter(self._deliver(message, originator, numbers) if numbers else [])
         return [result or next(delivered) for result in results]
 
@@ -244,6 +256,10 @@ class ProviderBackend(BaseSmsBackend):
             status=fault.status,
             code=fault.code,
         )
+
+    def _refused(self, number: str, error: Exception) -> RecipientResult:
+        logger.warning("Not sending to %s: %s", mask_phone_number(number), error)
+        return RecipientResult(number, None, "rejected", error)
 
     def _refuse(
         self, recipient: str, cause: Exception, code: str, reason: str = ""

@@ -12,6 +12,7 @@ from sms.conf import get_setting
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
+    RecipientOptedOut,
     RecipientRejected,
     SmsImproperlyInstalled,
 )
@@ -33,7 +34,8 @@ PROVIDER = "twilio"
 # credentials, a suspended account or a From number that is not ours; and
 # code None: the SDK refused before any request (missing credentials).
 ERROR_CLASSES = {
-    **dict.fromkeys([21211, 21408, 21610, 21612, 21614], RecipientRejected),
+    **dict.fromkeys([21211, 21408, 21612, 21614], RecipientRejected),
+    21610: RecipientOptedOut,  # the recipient replied STOP
     **dict.fromkeys(
         [None, 20003, 20005, 20404, 21212, 21606, 21659, 21660], ProviderAccountError
     ),

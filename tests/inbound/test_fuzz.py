@@ -1,0 +1,101 @@
+"""Arbitrary signed and unsigned input never makes an inbound endpoint answer 500."""
+
+from django.http import QueryDict
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from tests.inbound.signing import MESSAGEBIRD_INBOUND, TWILIO_INBOUND
+from tests.receipts.signing import FORM, SETTINGS, messagebird_jwt, twilio_signature
+from tests.receipts.test_fuzz import FUZZ, encode, text
+
+names = st.sampled_from(
+    [
+        "MessageSid",
+        "SmsSid",
+        "From",
+        "To",
+        "Body",
+        "id",
+        "originator",
+        "recipient",
+        "body",
+        "message",
+        "createdDatetime",
+    ]
+)
+values = text | st.sampled_from(
+    [
+        "SM" + "d" * 32,
+        "STOP",
+        " start ",
+        "HELP",
+        "+441134960000",
+        "441134960000",
+        "2026-05-03T08:58:10+00:00",
+        "9999-12-31T23:59:59-12:00",
+        "x" * 80,
+    ]
+)
+fields = st.lists(st.tuples(names | text, values), max_size=8)
+
+
+@override_settings(
+    **SETTINGS,
+    SMS_OUTBOX_HELP_REPLY="Reply STOP to stop.",
+    SMS_OUTBOX_BACKEND="sms.backends.locmem.SmsBackend",
+)
+class InboundFuzzTests(TestCase):
+    def assertHandled(self, response, allowed=(200, 400)):
+        self.assertIn(response.status_code, allowed, response.content[:200])
+
+    @FUZZ
+    @given(fields, fields)
+    def test_signed_twilio_posts(self, pairs, query):
+        body = encode(pairs)
+        path = f"{TWILIO_INBOUND}?{encode(query)}" if query else TWILIO_INBOUND
+        signature = twilio_signature("http://testserver" + path, QueryDict(body))
+        response = self.client.post(
+            path, body, content_type=FORM, HTTP_X_TWILIO_SIGNATURE=signature
+        )
+        self.assertHandled(response)
+
+    @FUZZ
+    @given(fields)
+    def test_signed_messagebird_query_strings(self, pairs):
+        path = (
+            f"{MESSAGEBIRD_INBOUND}?{encode(pairs)}" if pairs else MESSAGEBIRD_INBOUND
+        )
+        token = messagebird_jwt("http://testserver" + path)
+        response = self.client.get(path, HTTP_MESSAGEBIRD_SIGNATURE_JWT=token)
+        self.assertHandled(response)
+
+    @FUZZ
+    @given(
+        st.binary(max_size=200),
+        st.sampled_from([FORM, "application/json", "multipart/form-data"]),
+    )
+    def test_signed_messagebird_bodies(self, body, content_type):
+        token = messagebird_jwt("http://testserver" + MESSAGEBIRD_INBOUND, body)
+        response = self.client.generic(
+            "POST",
+            MESSAGEBIRD_INBOUND,
+            body,
+            content_type,
+            HTTP_MESSAGEBIRD_SIGNATURE_JWT=token,
+        )
+        self.assertHandled(response)
+
+    @FUZZ
+    @given(fields, text)
+    def test_unsigned_or_forged_requests(self, pairs, signature):
+        body = encode(pairs)
+        response = self.client.post(
+            TWILIO_INBOUND, body, content_type=FORM, HTTP_X_TWILIO_SIGNATURE=signature
+        )
+        self.assertEqual(response.status_code, 403)
+        response = self.client.get(
+            f"{MESSAGEBIRD_INBOUND}?{body}", HTTP_MESSAGEBIRD_SIGNATURE_JWT=signature
+        )
+        self.assertEqual(response.status_code, 403)
