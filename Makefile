@@ -38,6 +38,9 @@ demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py demo_send
 	$(BIN)/python manage.py send_queued_sms
+	@echo "== A reply STOP arrives through the signed Twilio inbound webhook:"
+	TWILIO_AUTH_TOKEN=demo-only-token $(BIN)/python manage.py simulate_inbound_sms STOP --from +441134960000
+	$(BIN)/python manage.py demo_opt_out +441134960000
 	$(BIN)/python manage.py demo_admin
 
 run: export DEBUG = 1
