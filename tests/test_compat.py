@@ -331,6 +331,8 @@ class LocmemAndDummyTests(SimpleTestCase):
     SMS_STATUS_CALLBACK_URL=None,
     TWILIO_MESSAGING_SERVICE_SID=None,
 )
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class ProviderBackendTests(SimpleTestCase):
     def test_provider_client_built_once_in_init_reached_on_every_send(self):
         calls = []

@@ -105,6 +105,8 @@ def tearDownModule():
     ENV_PATCH.stop()
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class AwsTestCase(SimpleTestCase):
     def setUp(self):
         MOTO.reset()

@@ -33,6 +33,8 @@ NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"
 MANY = [f"+44113496{n:04d}" for n in range(120)]
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class MessageBirdTestCase(SimpleTestCase):
     """Serve a fake MessageBird for the class; the access key in settings."""
 
@@ -347,6 +349,8 @@ class MessageBirdConnectionTests(MessageBirdTestCase):
         self.assertEqual(self.fake.requests, [])
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class MessageBirdSetupTests(SimpleTestCase):
     def test_constructs_offline_with_fake_credentials(self):
         backend = sms.get_connection(BACKEND, access_key="test_fake")

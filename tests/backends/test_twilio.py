@@ -36,6 +36,8 @@ BACKEND = "sms.backends.twilio.SmsBackend"
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class TwilioTestCase(SimpleTestCase):
     """Serve a fake Twilio for the class; credentials in settings per test."""
 
@@ -434,6 +436,8 @@ class TwilioConnectionTests(TwilioTestCase):
         self.assertEqual(self.fake.requests, [])
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class TwilioSetupTests(SimpleTestCase):
     def test_constructs_offline_with_fake_credentials(self):
         backend = sms.get_connection(

@@ -35,6 +35,8 @@ BACKEND = "sms.backends.vonage.SmsBackend"
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class VonageTestCase(SimpleTestCase):
     """Serve a fake Vonage for the class; key and secret in settings per test."""
 
@@ -229,6 +231,8 @@ class VonageErrorTests(VonageTestCase):
         self.assertNotIn(self.fake.api_secret, output)
 
 
+# Provider tests touch no database: no suppression-list lookups.
+@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
 class VonageSetupTests(SimpleTestCase):
     def test_missing_key_names_the_setting(self):
         with self.settings(VONAGE_API_KEY=None, VONAGE_API_SECRET="s"):

@@ -165,7 +165,7 @@ def test_as_dict_is_json_with_iso_times_and_seconds():
     assert data["per_10_minutes"][-1]["sent"] == 1
 
 
-def test_another_database_is_told_the_figures_need_postgresql_or_sqlite():
+def test_another_database_is_told_which_databases_the_figures_need():
     # Django calls as_sql() for a vendor without an as_<vendor>() method.
     from django.db import NotSupportedError, connection
 
@@ -173,5 +173,7 @@ def test_another_database_is_told_the_figures_need_postgresql_or_sqlite():
 
     query = Message.objects.annotate(b=_Bucket("finished_at", NOW)).query
     compiler = query.get_compiler(connection=connection)
-    with pytest.raises(NotSupportedError, match="they run on PostgreSQL and SQLite"):
+    with pytest.raises(
+        NotSupportedError, match="they run on PostgreSQL, SQLite, MariaDB and MySQL"
+    ):
         _Bucket("finished_at", NOW).as_sql(compiler, connection)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 # ``shared`` is the reliability tests' fixture: the database the processes share.
-from tests.outbox.test_reliability import ROOT, Shared, shared  # noqa: F401
+from tests.outbox.conftest import ROOT, Shared
 
 pytest.importorskip("django_tasks_db")
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
