@@ -1,6 +1,8 @@
-"""One test per line of COMPAT.md: django-sms 0.7.0 code keeps working.
+"""django-sms 0.7.0 code keeps working: one test per kept behaviour.
 
-Each test is named after the COMPAT.md line it checks, in the file's order.
+Each test is named after the item of the README's "Compatibility with
+django-sms 0.7.0" section it checks, in that section's order, followed by the
+deliberate departures.
 """
 
 import importlib
