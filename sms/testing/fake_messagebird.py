@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 from sms.testing.server import FakeProvider, RecordedRequest, Reply, StatusReport
+from sms.testing.signing import messagebird_signature
 
 
 class FakeMessageBird(FakeProvider):
@@ -110,15 +109,6 @@ class FakeMessageBird(FakeProvider):
         return reports
 
     def _signature(self, url: str) -> dict[str, str]:
-        import jwt  # PyJWT, which the twilio SDK brings along
-
-        now = int(time.time())
-        claims = {
-            "iss": "MessageBird",
-            "nbf": now,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-            "url_hash": hashlib.sha256(url.encode()).hexdigest(),
+        return {
+            "MessageBird-Signature-JWT": messagebird_signature(url, self.signing_key)
         }
-        token = jwt.encode(claims, self.signing_key, algorithm="HS256")
-        return {"MessageBird-Signature-JWT": token}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from urllib.parse import urlencode
 
 from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
+from sms.testing.signing import messagebird_signature
 
 try:
     from twilio.request_validator import RequestValidator as TwilioValidator
@@ -102,14 +102,5 @@ def _messagebird(url: str, sender: str, recipient: str, body: str) -> SignedRequ
         "createdDatetime": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
     }
     full_url = f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
-    now = int(time.time())
-    # What MessageBird signs and its SDK's RequestValidator checks.
-    claims = {
-        "iss": "MessageBird",
-        "nbf": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-        "url_hash": hashlib.sha256(full_url.encode()).hexdigest(),
-    }
-    token = jwt.encode(claims, _secret("MESSAGEBIRD_SIGNING_KEY"), algorithm="HS256")
+    token = messagebird_signature(full_url, _secret("MESSAGEBIRD_SIGNING_KEY"))
     return SignedRequest("GET", full_url, b"", {"MessageBird-Signature-JWT": token})

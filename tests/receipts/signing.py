@@ -1,14 +1,12 @@
 """Sign test callbacks the way Twilio and MessageBird do, with their SDKs' code."""
 
-import hashlib
-import time
 import uuid
 from urllib.parse import urlencode
 
-import jwt
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from sms.testing.signing import messagebird_signature
 from sms_outbox.models import Message
 
 TWILIO_AUTH_TOKEN = "twilio-auth-token-for-tests-0123456789"
@@ -58,23 +56,8 @@ def twilio_fields(sid, status, to="+441134960000", **more):
 
 
 def messagebird_jwt(url, body=b"", key=MESSAGEBIRD_SIGNING_KEY, **claims):
-    """Return a MessageBird-Signature-JWT for a request to ``url`` with ``body``.
-
-    Built as MessageBird documents it and its SDK's RequestValidator checks it:
-    HS256 over iss, nbf, exp, jti, url_hash and (with a body) payload_hash.
-    """
-    now = int(time.time())
-    payload = {
-        "iss": "MessageBird",
-        "nbf": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-        "url_hash": hashlib.sha256(url.encode()).hexdigest(),
-    }
-    if body:
-        payload["payload_hash"] = hashlib.sha256(body).hexdigest()
-    payload.update(claims)
-    return jwt.encode(payload, key, algorithm="HS256")
+    """Return a MessageBird-Signature-JWT for a request to ``url`` with ``body``."""
+    return messagebird_signature(url, key, body, **claims)
 
 
 def messagebird_query(
