@@ -284,3 +284,35 @@ class ExpiredLeaseTests(TestCase):
             ScriptedBackend.reset({A: [ProviderUnavailable("503")] * 3})
             result = engine.send_queued()
         self.assertEqual((result.retrying, row(A).attempts), (1, 1))
+
+
+@override_settings(SMS_OUTBOX_BACKEND="sms.backends.locmem.SmsBackend")
+class DatabaseOutageTests(TestCase):
+    def test_results_a_run_could_not_write_are_written_by_the_next_run(self):
+        from django.db import OperationalError
+
+        from sms_outbox import results
+
+        queue(A, B)
+        real = results._insert_attempts
+        calls = []
+
+        def gone_once(*args):
+            calls.append(1)
+            if len(calls) == 1:
+                raise OperationalError("server closed the connection unexpectedly")
+            return real(*args)
+
+        with mock.patch.object(results, "_insert_attempts", gone_once):
+            with self.assertRaises(OperationalError):
+                engine.send_queued()
+            # The statuses were written before the outage; the log was not.
+            self.assertEqual(
+                set(Message.objects.values_list("status", flat=True)), {"sent"}
+            )
+            self.assertFalse(Attempt.objects.exists())
+            result = engine.send_queued()
+        self.assertEqual(result.total, 0)  # nothing sent twice
+        self.assertEqual(
+            list(Attempt.objects.values_list("outcome", flat=True)), ["sent", "sent"]
+        )
