@@ -3,15 +3,12 @@
 from unittest import mock
 
 from django.test import TestCase, override_settings
-from django.utils import timezone
 
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.exceptions import ProviderUnavailable, SmsConfigurationError
 from sms_outbox import claims, engine
-from sms_outbox.claims import claim_rows
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import AttemptResult, Recorder
 from tests.support.clock import Clock
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -124,85 +121,6 @@ class LeaseTests(TestCase):
         ):
             engine.send_queued()
         self.assertEqual(row(A).status, "queued")
-
-
-class FencingTests(TestCase):
-    """Late results from a drain that lost its claim change nothing."""
-
-    def claim(self, *recipients):
-        queue(*recipients)
-        return claim_rows(10)
-
-    def outcome(self, claimed, recipient, kind, **fields):
-        claimed_row = next(r for r in claimed.rows if r.recipient == recipient)
-        return AttemptResult(claimed_row, kind, **fields)
-
-    def test_late_sent_result_leaves_a_row_another_drain_took(self):
-        claim = self.claim(A, B)
-        # The lease ran out; another drain took A back and sent it.
-        Message.objects.filter(recipient=A).update(
-            status="sent", claimed_by="", provider_message_id="SM-B"
-        )
-        recorder = Recorder("x.Backend", claim.token)
-        recorder.add(self.outcome(claim, A, "sent", message_id="SM-A"))
-        recorder.add(self.outcome(claim, B, "sent", message_id="SM-B2"))
-        with self.assertLogs("sms_outbox.results", "WARNING") as logs:
-            recorder.flush()
-        self.assertIn("may have gone out twice", logs.output[0])
-        self.assertEqual(row(A).provider_message_id, "SM-B")
-        self.assertEqual(row(A).attempts, 0)
-        self.assertEqual((row(B).status, row(B).provider_message_id), ("sent", "SM-B2"))
-        logged = Attempt.objects.get(message__recipient=A)
-        self.assertEqual(logged.outcome, "sent")
-        self.assertIn("lost its lease", logged.error_text)
-
-    def test_late_retry_does_not_requeue_a_delivered_or_cancelled_row(self):
-        claim = self.claim(A, B, C)
-        sent_at = timezone.now()
-        Message.objects.filter(recipient=A).update(
-            status="sent", claimed_by="", sent_at=sent_at
-        )
-        Message.objects.filter(recipient=B).update(status="cancelled", claimed_by="")
-        recorder = Recorder("x.Backend", claim.token)
-        for recipient in (A, B, C):
-            recorder.add(self.outcome(claim, recipient, "retry", error_text="503"))
-        with self.assertLogs("sms_outbox.results", "INFO") as logs:
-            recorder.flush()
-        # The provider never took these: no duplicate to warn about.
-        self.assertEqual([r.levelname for r in logs.records], ["INFO"])
-        self.assertNotIn("twice", logs.output[0])
-        self.assertEqual((row(A).status, row(A).sent_at), ("sent", sent_at))
-        self.assertEqual(row(B).status, "cancelled")
-        self.assertEqual((row(C).status, row(C).attempts), ("queued", 1))
-
-    def test_a_flush_that_failed_writes_only_what_is_left(self):
-        claim = self.claim(A, B)
-        recorder = Recorder("x.Backend", claim.token)
-        recorder.pending = [
-            self.outcome(claim, A, "sent", message_id="SM1"),
-            self.outcome(claim, B, "retry", error_text="503"),
-        ]
-        # The database goes away after the sent UPDATE.
-        from django.db import OperationalError
-
-        with mock.patch.object(
-            Recorder, "_write_others", side_effect=OperationalError("gone")
-        ):
-            with self.assertRaises(OperationalError):
-                recorder.flush()
-        self.assertEqual(row(A).status, "sent")
-        recorder.flush()  # the next run writes the rest, and A only once
-        self.assertEqual((row(B).status, row(B).attempts), ("queued", 1))
-        self.assertEqual(
-            sorted(Attempt.objects.values_list("outcome", flat=True)),
-            ["retry", "sent"],
-        )
-        self.assertFalse(
-            any(
-                "lost" in t
-                for t in Attempt.objects.values_list("error_text", flat=True)
-            )
-        )
 
 
 class SkipTests(TestCase):
