@@ -123,6 +123,7 @@ def test_anonymous_visitors_read_nothing_and_queue_nothing(tmp_path):
         (None, "post", _post("+12065550100")),
         ("member", "post", _post("+12065550100")),
     )
+    assert len(got["results"]) == 3
     for response in got["results"]:
         assert response["status"] == 302
         assert response["location"].startswith("/admin/login/?next=/")
