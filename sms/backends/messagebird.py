@@ -40,13 +40,25 @@ class PooledHttpClient(PooledClient, HttpClient):
     ``ErrorException``; other errors raise ``HTTPError``.
     """
 
-    def __init__(self, access_key: str, api_url=None, timeout=None, session=None):
+    def __init__(
+        self,
+        access_key: str,
+        api_url: str | None = None,
+        timeout: float | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
         # urljoin() drops the last path segment of a base without the slash.
         endpoint = (api_url or ENDPOINT).rstrip("/") + "/"
         super().__init__(endpoint, access_key, USER_AGENT)
         self.pool(api_url, timeout, session)
 
-    def request(self, path, method="GET", params=None, format=None) -> str | bytes:
+    def request(
+        self,
+        path: str,
+        method: str = "GET",
+        params: dict[str, Any] | None = None,
+        format: ResponseFormat | None = None,
+    ) -> str | bytes:
         """Send one API call; return the body as text, or bytes if asked."""
         if method not in ("DELETE", "GET", "PATCH", "POST", "PUT"):
             raise ValueError(f"{method} is not a supported HTTP method")

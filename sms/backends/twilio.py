@@ -17,6 +17,7 @@ from sms.exceptions import (
 from sms.message import Message
 
 try:
+    import requests
     from twilio.base.exceptions import TwilioException, TwilioServiceException
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
@@ -37,7 +38,10 @@ class PooledHttpClient(PooledClient, TwilioHttpClient):
     """
 
     def __init__(
-        self, api_url: str | None = None, timeout: float | None = None, session=None
+        self,
+        api_url: str | None = None,
+        timeout: float | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         super().__init__(pool_connections=False, timeout=timeout)
         self.pool(api_url, timeout, session)
