@@ -62,6 +62,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 import sms  # noqa: E402
+from benchmarks._support import FakeMessageBirdBackend  # noqa: E402
 from sms.backends import aws, messagebird, twilio, vonage  # noqa: E402
 from sms.testing import FakeMessageBird, FakeSns, FakeTwilio, FakeVonage  # noqa: E402
 from sms_outbox.engine import send_queued  # noqa: E402
@@ -117,19 +118,9 @@ def _run(backend: sms.BaseSmsBackend, mode: str, count: int) -> None:
         sent = backend.send_messages(messages)
     else:
         with backend:
-            sent = sum(sms.message.send_messages(backend, [m]) for m in messages)
+            sent = sum(sms.message.send_and_signal(backend, [m]) for m in messages)
     if sent != count:
         raise SystemExit(f"only {sent} of {count} messages were sent")
-
-
-class FakeMessageBirdBackend(messagebird.SmsBackend):
-    """The MessageBird backend at ``fake_url``: the drain builds it from a setting."""
-
-    fake_url: str | None = None
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("api_url", FakeMessageBirdBackend.fake_url)
-        super().__init__(*args, **kwargs)
 
 
 def _drain(fake: FakeMessageBird, count: int, group: bool) -> float:
@@ -157,7 +148,7 @@ def _outbox(count: int, latency: float) -> None:
     with FakeMessageBird(latency=latency) as fake:
         FakeMessageBirdBackend.fake_url = fake.url
         with override_settings(
-            SMS_OUTBOX_BACKEND=f"{__name__}.FakeMessageBirdBackend",
+            SMS_OUTBOX_BACKEND="benchmarks._support.FakeMessageBirdBackend",
             MESSAGEBIRD_ACCESS_KEY=fake.access_key,
         ):
             for group in (False, True):
