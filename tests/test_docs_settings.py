@@ -57,6 +57,8 @@ class SettingsPageTests(SimpleTestCase):
 
     def test_defaults_match(self):
         for name, line in self.documented.items():
+            if name not in DEFAULTS:
+                continue  # test_every_documented_setting_exists reports it
             with self.subTest(setting=name):
                 self.assertIsNotNone(line, f"{name} has no 'Default:' line.")
                 match = DEFAULT.match(line)
