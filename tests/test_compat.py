@@ -1,8 +1,7 @@
 """django-sms 0.7.0 code keeps working: one test per kept behaviour.
 
-Each test is named after the item of the README's "Compatibility with
-django-sms 0.7.0" section it checks, in that section's order, followed by the
-deliberate departures.
+Each test is named after the item of docs/compatibility.md ("What is kept")
+it checks, in that page's order, followed by the deliberate departures.
 """
 
 import importlib

@@ -129,8 +129,8 @@ class SmsBackend(ProviderBackend):
             params["reference"] = self._reference
         if params:  # message_create() updates the dict it is given
             return self.client.message_create(originator, numbers, message.body, params)
-        # Exactly these arguments when no option is set (README
-        # "Compatibility with django-sms 0.7.0").
+        # Exactly these arguments when no option is set (docs/
+        # compatibility.md, "Provider backends").
         return self.client.message_create(originator, numbers, message.body)
 
     def _parse_response(self, answer: Any, numbers: list[str]) -> list[Accepted]:

@@ -99,8 +99,8 @@ class SmsBackend(ProviderBackend):
         return super()._check_originator(originator)
 
     def _send_request(self, message: Message, originator: str, numbers: list[str]):
-        # Exactly to/from_/body unless an option is configured (README
-        # "Compatibility with django-sms 0.7.0").
+        # Exactly to/from_/body unless an option is configured (docs/
+        # compatibility.md, "Provider backends").
         [number] = numbers
         params: dict[str, Any] = {"to": number}
         if self.messaging_service_sid:
