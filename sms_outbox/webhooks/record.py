@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _TRIES = 5
 
 
-class Outcome(str, enum.Enum):
+class ReceiptOutcome(str, enum.Enum):
     """What ``record_report()`` did with a report."""
 
     RECORDED = "recorded"  # the row's delivery status changed
@@ -30,7 +30,7 @@ class Outcome(str, enum.Enum):
     UNKNOWN_STATUS = "unknown status"  # a provider status with no mapping
 
 
-def record_report(report: DeliveryReport) -> Outcome:
+def record_report(report: DeliveryReport) -> ReceiptOutcome:
     """Store ``report`` on its outbox row if it is new and newer; return the outcome.
 
     A recorded change writes one ``Attempt`` with outcome ``receipt`` and sends
@@ -43,7 +43,7 @@ def record_report(report: DeliveryReport) -> Outcome:
             report.message_id,
             report.raw_status,
         )
-        return Outcome.UNKNOWN_STATUS
+        return ReceiptOutcome.UNKNOWN_STATUS
     for _ in range(_TRIES):
         with transaction.atomic():
             row = _find_row(report)
@@ -55,13 +55,13 @@ def record_report(report: DeliveryReport) -> Outcome:
                     mask_phone_number(report.recipient),
                     report.reference,
                 )
-                return Outcome.UNKNOWN_MESSAGE
+                return ReceiptOutcome.UNKNOWN_MESSAGE
             verdict = _judge(row, report)
             if verdict is not None:
                 return verdict
             if _apply(row, report):
-                return Outcome.RECORDED
-    return Outcome.STALE
+                return ReceiptOutcome.RECORDED
+    return ReceiptOutcome.STALE
 
 
 def _find_row(report: DeliveryReport) -> Message | None:
@@ -81,10 +81,10 @@ def _find_row(report: DeliveryReport) -> Message | None:
     return None
 
 
-def _judge(row: Message, report: DeliveryReport) -> Outcome | None:
+def _judge(row: Message, report: DeliveryReport) -> ReceiptOutcome | None:
     """Return why ``report`` must not be recorded on ``row``, or None if it must."""
     if report.status == row.delivery_status:
-        return Outcome.REPLAY
+        return ReceiptOutcome.REPLAY
     if not row.delivery_status:
         return None
     stored_rank = STATUS_RANK.get(row.delivery_status, -1)
@@ -97,7 +97,7 @@ def _judge(row: Message, report: DeliveryReport) -> Outcome | None:
         )
     else:
         newer = report.rank > stored_rank
-    return None if newer else Outcome.STALE
+    return None if newer else ReceiptOutcome.STALE
 
 
 def _apply(row: Message, report: DeliveryReport) -> bool:
