@@ -11,6 +11,7 @@ from sms.conf import get_setting
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
+    RecipientOptedOut,
     RecipientRejected,
     SmsConfigurationError,
     SmsImproperlyInstalled,
@@ -35,12 +36,16 @@ except ImportError:  # the optional extra django-sms[aws]
 PROVIDER = "aws"
 
 # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
-# and the errors every AWS query API shares.
+# and the errors every AWS query API shares. "OptedOut" (OptedOutException) is
+# SNS's error for a number that opted out of the account's SMS; Publish does
+# not list it (SNS takes such an SMS and drops it), but any answer with it
+# means the number is on SNS's opt-out list.
 ERROR_CLASSES = {
     **dict.fromkeys(
         ["InvalidParameter", "InvalidParameterValue", "ValidationError"],
         RecipientRejected,
     ),
+    "OptedOut": RecipientOptedOut,
     **dict.fromkeys(
         [
             "AuthorizationError",

@@ -8,7 +8,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from sms.exceptions import RecipientOptedOut
 from sms.phone import mask_phone_number
+from sms_outbox.enforcement import note_provider_opt_out
 from sms_outbox.models import Attempt, Message
 from sms_outbox.signals import delivery_status_changed
 from sms_outbox.webhooks.report import STATUS_RANK, DeliveryReport
@@ -34,8 +36,18 @@ def record_report(report: DeliveryReport) -> ReceiptOutcome:
     """Store ``report`` on its outbox row if it is new and newer; return the outcome.
 
     A recorded change writes one ``Attempt`` with outcome ``receipt`` and sends
-    ``delivery_status_changed`` once the transaction commits.
+    ``delivery_status_changed`` once the transaction commits. A report whose
+    error says the recipient opted out puts the number on the suppression
+    list (source "provider"), whatever the outcome: a replay or a late report
+    is still the provider's word that the number opted out.
     """
+    outcome = _record(report)
+    if report.opted_out:
+        _note_opt_out(report)
+    return outcome
+
+
+def _record(report: DeliveryReport) -> ReceiptOutcome:
     if report.status is None:
         logger.warning(
             "Ignored a %s report for message %s with the unknown status %r.",
@@ -62,6 +74,29 @@ def record_report(report: DeliveryReport) -> ReceiptOutcome:
             if _apply(row, report):
                 return ReceiptOutcome.RECORDED
     return ReceiptOutcome.STALE
+
+
+def _note_opt_out(report: DeliveryReport) -> None:
+    """Suppress the recipient of ``report``, which the provider says opted out."""
+    number = report.recipient or (
+        Message.objects.filter(provider_message_id=report.message_id)
+        .values_list("recipient", flat=True)
+        .first()
+    )
+    if not number:
+        logger.warning(
+            "A %s report for message %s says the recipient opted out, but names "
+            "no recipient and matches no outbox row; nothing suppressed.",
+            report.provider,
+            report.message_id,
+        )
+        return
+    error = RecipientOptedOut(
+        f"{report.provider} reported it opted out",
+        code=report.error_code,
+        provider=report.provider,
+    )
+    note_provider_opt_out(number, error)
 
 
 def _find_row(report: DeliveryReport) -> Message | None:
