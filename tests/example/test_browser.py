@@ -130,6 +130,20 @@ def test_the_drain_sends_the_row_and_a_reload_shows_it(page, live_server):
 
 
 @pytest.mark.usefixtures("staff_logged_in")
+def test_a_stop_reply_is_listed_masked_after_a_reload(page, live_server, settings):
+    settings.TWILIO_AUTH_TOKEN = "browser-test-twilio-token"
+    page.goto(live_server.url + "/")
+    assert "No SMS received yet." in page.locator("#inbound").inner_text()
+    call_command("simulate_inbound_sms", "STOP", "--from", "+441134960000")
+    page.reload()
+    rows = page.locator("#inbound tbody tr[data-sender]")
+    assert rows.count() == 1
+    assert rows.first.get_attribute("data-sender") == mask_phone_number("+441134960000")
+    assert rows.first.get_attribute("data-action") == "opt_out"
+    assert "+441134960000" not in page.locator("#inbound").inner_text()
+
+
+@pytest.mark.usefixtures("staff_logged_in")
 def test_the_live_count_follows_typing(page, live_server):
     page.goto(live_server.url + "/")
     assert page.inner_text("#segments") == "1"

@@ -12,6 +12,7 @@ import sms
 from example_project.demo.forms import SendForm
 from sms.phone import mask_phone_number
 from sms.segments import count_segments
+from sms_outbox.models import InboundMessage
 from sms_outbox.models import Message as OutboxMessage
 
 pytestmark = [
@@ -191,9 +192,11 @@ def test_the_list_shows_bodies_only_when_told_to(rf, staff_user, queued_code):
     # ever open to others (say, on loopback), the bodies stay hidden from them.
     request = rf.get("/")
     request.user = staff_user
+    reply = InboundMessage(sender=NUMBER, provider="vonage", body="My code 9999")
     context = {
         "form": SendForm(),
         "rows": OutboxMessage.objects.all(),
+        "inbound": [reply],
         "segments": 1,
         "encoding": "GSM-7",
     }
@@ -203,6 +206,54 @@ def test_the_list_shows_bodies_only_when_told_to(rf, staff_user, queued_code):
     hidden = render_to_string(
         "demo/index.html", {**context, "show_bodies": False}, request
     )
-    assert CODE_BODY in shown and "<th>Body</th>" in shown
+    assert CODE_BODY in shown and shown.count("<th>Body</th>") == 2
     assert CODE_BODY not in hidden and "<th>Body</th>" not in hidden
+    assert "My code 9999" in shown and "My code 9999" not in hidden
     assert f"<td>{mask_phone_number(NUMBER)}</td>" in hidden
+
+
+@pytest.fixture
+def replies():
+    """Store twelve inbound SMS, one a minute, the newest a STOP."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = timezone.now() - timedelta(hours=1)
+    for n in range(12):
+        InboundMessage.objects.create(
+            provider="twilio",
+            provider_message_id=f"SM{n:032d}",
+            sender=f"+4479111234{n:02d}",
+            recipient="+12065550100",
+            body="STOP" if n == 11 else f"Reply number {n}",
+            action="opt_out" if n == 11 else "",
+            received_at=start + timedelta(minutes=n),
+        )
+
+
+def test_staff_see_the_ten_newest_inbound_sms_masked(client, replies):
+    content = client.get("/").content.decode()
+    inbound = content.split('id="inbound"', 1)[1].split("</table>", 1)[0]
+    senders = [f"+4479111234{n:02d}" for n in range(11, 1, -1)]
+    masked = [mask_phone_number(number) for number in senders]
+    found = [part.split('"', 1)[0] for part in inbound.split('data-sender="')[1:]]
+    assert found == masked  # newest first, ten of them
+    assert not any(number in content for number in senders)
+    assert 'data-action="opt_out"' in inbound and "<td>opt-out</td>" in inbound
+    assert "Reply number 10" in inbound and "Reply number 1<" not in inbound
+
+
+def test_no_inbound_sms_says_so(client):
+    assert "No SMS received yet." in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize("staff", [False, None])
+def test_replies_are_not_shown_to_anonymous_visitors_or_non_staff(staff, replies):
+    visitor = Client()
+    if staff is False:
+        visitor.force_login(User.objects.create_user("member", password="pw"))
+    response = visitor.get("/")
+    assert response.status_code == 302
+    content = response.content.decode()
+    assert "Reply number" not in content and "+4479111234" not in content
