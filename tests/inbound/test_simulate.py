@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 from django.test import TestCase, override_settings
 
 from sms_outbox.models import InboundMessage, Suppression
-from tests.inbound.signing import CUSTOMER, OUR_NUMBER, VONAGE_SETTINGS
+from tests.support.inbound import CUSTOMER, OUR_NUMBER
+from tests.support.receipts import VONAGE_SETTINGS
 
 
 def simulate(*args):

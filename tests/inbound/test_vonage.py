@@ -10,16 +10,15 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from sms_outbox.models import InboundMessage, Suppression
 from sms_outbox.signals import sms_received
 from sms_outbox.webhooks.inbound_vonage import parse_vonage_inbound
-from tests.inbound.signing import (
+from tests.support.inbound import (
     CUSTOMER,
     OUR_NUMBER,
     VONAGE_INBOUND,
-    VONAGE_SETTINGS,
     send_vonage_inbound,
     vonage_inbound_fields,
     vonage_sign,
 )
-from tests.receipts.signing import FORM
+from tests.support.receipts import FORM, VONAGE_SETTINGS
 
 MESSAGE_ID = "0A0000001234ABCD"
 

@@ -11,16 +11,17 @@ from sms_outbox.models import Message, Suppression, SuppressionChange
 from sms_outbox.webhooks.messagebird import parse_messagebird
 from sms_outbox.webhooks.twilio import OPT_OUT_ERRORS, parse_twilio
 from sms_outbox.webhooks.vonage import parse_vonage
-from tests.receipts.signing import (
+from tests.support.receipts import (
     SETTINGS,
+    VONAGE_ID,
+    VONAGE_PATH,
+    VONAGE_SETTINGS,
     make_row,
     messagebird_query,
     post_twilio,
     twilio_fields,
 )
-from tests.receipts.test_vonage import PATH as VONAGE_PATH
-from tests.receipts.test_vonage import SETTINGS as VONAGE_SETTINGS
-from tests.receipts.test_vonage import VONAGE_ID, receipt
+from tests.support.receipts import vonage_receipt as receipt
 
 A = "+441134960000"
 SID = "SM" + "b" * 32

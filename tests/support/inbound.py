@@ -4,7 +4,12 @@ import json
 import time
 from urllib.parse import urlencode
 
-from tests.receipts.signing import FORM, messagebird_jwt, twilio_signature
+from tests.support.receipts import (
+    FORM,
+    VONAGE,
+    messagebird_jwt,
+    twilio_signature,
+)
 
 TWILIO_INBOUND = "/sms/inbound/twilio/"
 MESSAGEBIRD_INBOUND = "/sms/inbound/messagebird/"
@@ -81,18 +86,15 @@ def post_messagebird_inbound(client, fields, *, as_json=False):
 
 
 VONAGE_INBOUND = "/sms/inbound/vonage/"
-VONAGE_SECRET = "vonage-signature-secret-for-tests-0123"
-VONAGE_SETTINGS = {
-    "VONAGE_SIGNATURE_SECRET": VONAGE_SECRET,
-    "VONAGE_SIGNATURE_METHOD": "sha256",
-}
 
 
-def vonage_sign(fields, secret=VONAGE_SECRET):
+def vonage_sign(fields, secret=VONAGE.signature_secret):
     """Return ``fields`` with the ``sig`` Vonage computes over them."""
     from vonage import Auth
 
-    auth = Auth(api_key="-", signature_secret=secret, signature_method="sha256")
+    auth = Auth(
+        api_key="-", signature_secret=secret, signature_method=VONAGE.signature_method
+    )
     fields = dict(fields)
     fields.pop("sig", None)
     fields["sig"] = auth.sign_params(dict(fields))
