@@ -165,6 +165,12 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     row.delivery_error_code = report.error_code
     row.delivery_updated_at = report.timestamp or now
     row.updated_at = now
+    _announce_on_commit(row, old_status, report)
+    return True
+
+
+def _announce_on_commit(row: Message, old_status: str, report: DeliveryReport):
+    """Send ``delivery_status_changed`` for ``row`` once the change commits."""
 
     def send_signal() -> None:
         delivery_status_changed.send(
@@ -178,4 +184,3 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     # robust: the change is committed; a failing receiver is logged, and a
     # provider's retry would be a replay that sends nothing anyway.
     transaction.on_commit(send_signal, robust=True)
-    return True

@@ -37,20 +37,6 @@ def _originator(settings):
     settings.DEFAULT_FROM_SMS = "DjangoSMS"
 
 
-@pytest.fixture
-def staff_logged_in(page, live_server):
-    """Log ``page`` in as a staff user through the demo page's redirect."""
-    User.objects.create_user("staff", password="browser-test-pw", is_staff=True)
-    page.goto(live_server.url + "/")
-    # Anonymous: the admin's login form, which comes back to the page.
-    assert page.url == live_server.url + "/admin/login/?next=/"
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "browser-test-pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#send-form")
-    assert page.url == live_server.url + "/"
-
-
 def _rows(page):
     """Return (recipient, status) of each row the demo page lists."""
     return [
@@ -127,20 +113,6 @@ def test_the_drain_sends_the_row_and_a_reload_shows_it(page, live_server):
     call_command("send_queued_sms", verbosity=0)
     page.reload()
     assert _rows(page) == [(masked, "sent")]
-
-
-@pytest.mark.usefixtures("staff_logged_in")
-def test_a_stop_reply_is_listed_masked_after_a_reload(page, live_server, settings):
-    settings.TWILIO_AUTH_TOKEN = "browser-test-twilio-token"
-    page.goto(live_server.url + "/")
-    assert "No SMS received yet." in page.locator("#inbound").inner_text()
-    call_command("simulate_inbound_sms", "STOP", "--from", "+441134960000")
-    page.reload()
-    rows = page.locator("#inbound tbody tr[data-sender]")
-    assert rows.count() == 1
-    assert rows.first.get_attribute("data-sender") == mask_phone_number("+441134960000")
-    assert rows.first.get_attribute("data-action") == "opt_out"
-    assert "+441134960000" not in page.locator("#inbound").inner_text()
 
 
 @pytest.mark.usefixtures("staff_logged_in")
