@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import BadRequest
 from django.http import QueryDict
 
-from sms.backends.twilio import ERROR_CLASSES
+from sms.backends.twilio import SmsBackend as TwilioBackend
 from sms.exceptions import RecipientOptedOut
 from sms_outbox.webhooks.report import (
     DeliveryReport,
@@ -34,7 +34,9 @@ STATUSES = {
 #: Twilio backend maps to ``RecipientOptedOut`` (21610, the number replied
 #: STOP), which a Messaging Service reports in the callback instead.
 OPT_OUT_ERRORS = frozenset(
-    str(code) for code, cls in ERROR_CLASSES.items() if cls is RecipientOptedOut
+    str(code)
+    for code, cls in TwilioBackend.error_classes.items()
+    if cls is RecipientOptedOut
 )
 
 
