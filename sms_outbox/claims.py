@@ -17,11 +17,12 @@ import time
 import uuid
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Now
 
 from sms.conf import get_setting
+from sms_outbox import sql
 from sms_outbox.models import Attempt, Message
 from sms_outbox.transient import retry_when_locked
 
@@ -96,8 +97,17 @@ def _lease_end():
     return Now() + datetime.timedelta(seconds=_lease_seconds())
 
 
+def _messages():
+    """Return the outbox's rows on its own database, for reads and writes alike.
+
+    Reads inside a claim's transaction must see the database it writes to,
+    even where a router sends other reads to a replica.
+    """
+    return Message.objects.using(sql.outbox_alias())
+
+
 def _held(token: str, ids: list[int]):
-    return Message.objects.filter(
+    return _messages().filter(
         pk__in=ids, claimed_by=token, status=Message.Status.SENDING
     )
 
@@ -126,8 +136,9 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
 
 
 def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
-    with transaction.atomic():
-        candidates = Message.objects.queued().due().in_send_order()
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        candidates = _messages().queued().due().in_send_order()
         if skip:
             candidates = candidates.exclude(pk__in=skip)
         locking = connection.features.has_select_for_update_skip_locked
@@ -145,7 +156,7 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
         ]
         if not rows:
             return []
-        chosen = Message.objects.filter(pk__in=[row.id for row in rows])
+        chosen = _messages().filter(pk__in=[row.id for row in rows])
         if not locking:
             # Without row locks, repeat the condition (an atomic conditional
             # UPDATE): a row another worker took since the SELECT is not taken
@@ -160,7 +171,7 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
         )
         if taken != len(rows):
             mine = set(
-                Message.objects.filter(claimed_by=token).values_list("pk", flat=True)
+                _messages().filter(claimed_by=token).values_list("pk", flat=True)
             )
             rows = [row for row in rows if row.id in mine]
     return rows
@@ -193,7 +204,7 @@ def requeue_expired() -> int:
     retried forever).
     """
     # The common case, nothing expired, costs one read and no write lock.
-    if not Message.objects.expired().exists():
+    if not _messages().expired().exists():
         return 0
     count = retry_when_locked(_requeue_expired)
     if count:
@@ -203,8 +214,9 @@ def requeue_expired() -> int:
 
 def _requeue_expired() -> int:
     max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
-    with transaction.atomic():
-        expired = Message.objects.expired()
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        expired = _messages().expired()
         if connection.features.has_select_for_update_skip_locked:
             expired = expired.select_for_update(skip_locked=True)
         rows = list(expired.values_list("pk", "attempts")[:10000])
@@ -213,7 +225,7 @@ def _requeue_expired() -> int:
         giving_up = [pk for pk, attempts in rows if attempts + 1 >= max_attempts]
         # Repeat the condition: without row locks (SQLite) a holder that
         # renewed its lease or wrote its result since the SELECT keeps its row.
-        Message.objects.expired().filter(pk__in=[pk for pk, _ in rows]).update(
+        _messages().expired().filter(pk__in=[pk for pk, _ in rows]).update(
             status=Case(
                 When(pk__in=giving_up, then=Value(Message.Status.FAILED)),
                 default=Value(Message.Status.QUEUED),
@@ -233,7 +245,7 @@ def _requeue_expired() -> int:
             next_attempt_at=Now(),
             updated_at=Now(),
         )
-        Attempt.objects.bulk_create(
+        Attempt.objects.using(connection.alias).bulk_create(
             Attempt(
                 message_id=pk,
                 outcome=Attempt.Outcome.UNKNOWN,

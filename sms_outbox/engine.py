@@ -25,6 +25,7 @@ from sms_outbox.delivery import StopDraining, deliver
 from sms_outbox.enforcement import refuse_opted_out
 from sms_outbox.models import Attempt, Message
 from sms_outbox.results import Outcome, Recorder
+from sms_outbox.sql import outbox_alias
 
 logger = logging.getLogger(__name__)
 
@@ -420,13 +421,15 @@ def purge(days: int, batch_size: int = 500) -> int:
     number of rows deleted.
     """
     cutoff = timezone.now() - datetime.timedelta(days=days)
-    old = Message.objects.final().filter(finished_at__lt=cutoff)
+    using = outbox_alias()
+    old = Message.objects.using(using).final().filter(finished_at__lt=cutoff)
     deleted = 0
     while ids := list(old.values_list("pk", flat=True)[:batch_size]):
-        with transaction.atomic():
-            Attempt.objects.filter(message_id__in=ids).delete()
+        with transaction.atomic(using=using):
+            Attempt.objects.using(using).filter(message_id__in=ids).delete()
             deleted += (
-                Message.objects.filter(pk__in=ids)
+                Message.objects.using(using)
+                .filter(pk__in=ids)
                 .delete()[1]
                 .get(Message._meta.label, 0)
             )

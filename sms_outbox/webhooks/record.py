@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sms.phone import mask_phone_number
+from sms_outbox import sql
 from sms_outbox.models import Attempt, Message
 from sms_outbox.signals import delivery_status_changed
 from sms_outbox.webhooks.report import STATUS_RANK, DeliveryReport
@@ -44,9 +45,10 @@ def record_report(report: DeliveryReport) -> Outcome:
             report.raw_status,
         )
         return Outcome.UNKNOWN_STATUS
+    using = sql.outbox_alias()
     for _ in range(_TRIES):
-        with transaction.atomic():
-            row = _find_row(report)
+        with transaction.atomic(using=using):
+            row = _find_row(report, using)
             if row is None:
                 logger.info(
                     "No outbox row for %s message %s to %s (reference %r); ignored.",
@@ -59,14 +61,14 @@ def record_report(report: DeliveryReport) -> Outcome:
             verdict = _judge(row, report)
             if verdict is not None:
                 return verdict
-            if _apply(row, report):
+            if _apply(row, report, using):
                 return Outcome.RECORDED
     return Outcome.STALE
 
 
-def _find_row(report: DeliveryReport) -> Message | None:
+def _find_row(report: DeliveryReport, using: str) -> Message | None:
     """Return the row, locked, by provider id and recipient, else by reference."""
-    rows = Message.objects.select_for_update()
+    rows = Message.objects.using(using).select_for_update()
     if report.recipient:
         rows = rows.filter(recipient=report.recipient)
     lookups = [("provider_message_id", report.message_id)]
@@ -100,24 +102,28 @@ def _judge(row: Message, report: DeliveryReport) -> Outcome | None:
     return None if newer else Outcome.STALE
 
 
-def _apply(row: Message, report: DeliveryReport) -> bool:
+def _apply(row: Message, report: DeliveryReport, using: str) -> bool:
     """Update ``row`` unless another report changed it since it was read."""
     now = timezone.now()
-    changed = Message.objects.filter(
-        pk=row.pk,
-        delivery_status=row.delivery_status,
-        delivery_updated_at=row.delivery_updated_at,
-    ).update(
-        delivery_status=report.status,
-        delivery_status_raw=report.raw_status,
-        delivery_error_code=report.error_code,
-        delivery_updated_at=report.timestamp or now,
-        updated_at=now,
+    changed = (
+        Message.objects.using(using)
+        .filter(
+            pk=row.pk,
+            delivery_status=row.delivery_status,
+            delivery_updated_at=row.delivery_updated_at,
+        )
+        .update(
+            delivery_status=report.status,
+            delivery_status_raw=report.raw_status,
+            delivery_error_code=report.error_code,
+            delivery_updated_at=report.timestamp or now,
+            updated_at=now,
+        )
     )
     if not changed:
         return False
     text = f"{report.status} (raw: {report.raw_status})"
-    Attempt.objects.create(
+    Attempt.objects.using(using).create(
         message=row,
         created_at=now,
         outcome=Attempt.Outcome.RECEIPT,
@@ -142,5 +148,5 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
 
     # robust: the change is committed; a failing receiver is logged, and a
     # provider's retry would be a replay that sends nothing anyway.
-    transaction.on_commit(send_signal, robust=True)
+    transaction.on_commit(send_signal, using=using, robust=True)
     return True
