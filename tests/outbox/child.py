@@ -62,10 +62,9 @@ def main(argv):
         print(json.dumps(report))
     elif argv[0] == "cancel":
         from sms_outbox.claims import requeue_expired
-        from sms_outbox.engine import cancel
 
         requeue_expired()
-        print(cancel(Message.objects.filter(body__in=argv[1:])))
+        print(Message.objects.filter(body__in=argv[1:]).cancel())
 
 
 if __name__ == "__main__":

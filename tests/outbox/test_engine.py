@@ -20,7 +20,7 @@ from sms.exceptions import (
 from sms.signals import post_send
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import retry_delay
+from sms_outbox.policy import retry_delay
 from tests.outbox.fakes import ScriptedBackend
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"

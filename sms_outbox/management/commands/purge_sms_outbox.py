@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sms_outbox.engine import purge
+from sms_outbox.models import Message
 
 
 class Command(BaseCommand):
@@ -17,6 +17,6 @@ class Command(BaseCommand):
     def handle(self, **options):
         if options["days"] < 0:
             raise CommandError("--days must be 0 or more.")
-        deleted = purge(options["days"])
+        deleted = Message.objects.purge(options["days"])
         if options["verbosity"] > 0:
             self.stdout.write(f"Deleted {deleted} outbox SMS.")
