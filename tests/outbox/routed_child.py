@@ -23,7 +23,6 @@ def main():
 
     import sms
     from sms.exceptions import ProviderUnavailable, RecipientRejected
-    from sms_outbox import engine
     from sms_outbox.models import Attempt, Message
     from sms_outbox.webhooks.record import record_report
     from sms_outbox.webhooks.report import DeliveryReport
@@ -65,7 +64,7 @@ def main():
     rows.filter(status=Message.Status.SENT).update(
         finished_at=timezone.now() - datetime.timedelta(days=40)
     )
-    report["purged"] = engine.purge(30)
+    report["purged"] = Message.objects.purge(30)
     report["left"] = rows.count()
     print(json.dumps(report))
 

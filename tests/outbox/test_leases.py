@@ -203,14 +203,15 @@ class FencingTests(TestCase):
         kept = claim.renew(claim.rows)
         self.assertEqual([r.recipient for r in kept], [A])
 
-    def test_a_flush_that_failed_writes_only_what_is_left(self):
+    def test_a_flush_that_failed_wrote_nothing_and_the_next_writes_it_once(self):
         claim = self.claim(A, B)
         recorder = Recorder("x.Backend", claim.token)
         recorder.pending = [
             self.outcome(claim, A, "sent", message_id="SM1"),
             self.outcome(claim, B, "retry", error_text="503"),
         ]
-        # The database goes away after the sent UPDATE.
+        # The database goes away after the sent UPDATE: the flush's
+        # transaction takes that UPDATE back with it.
         from django.db import OperationalError
 
         with mock.patch.object(
@@ -218,8 +219,9 @@ class FencingTests(TestCase):
         ):
             with self.assertRaises(OperationalError):
                 recorder.flush()
-        self.assertEqual(row(A).status, "sent")
-        recorder.flush()  # the next run writes the rest, and A only once
+        self.assertEqual(row(A).status, "sending")
+        self.assertFalse(Attempt.objects.exists())
+        recorder.flush()  # the next run writes it all, A only once
         self.assertEqual((row(B).status, row(B).attempts), ("queued", 1))
         self.assertEqual(
             sorted(Attempt.objects.values_list("outcome", flat=True)),
@@ -306,9 +308,9 @@ class DatabaseOutageTests(TestCase):
         with mock.patch.object(results, "_insert_attempts", gone_once):
             with self.assertRaises(OperationalError):
                 engine.send_queued()
-            # The statuses were written before the outage; the log was not.
+            # Statuses and log are one transaction: neither was written.
             self.assertEqual(
-                set(Message.objects.values_list("status", flat=True)), {"sent"}
+                set(Message.objects.values_list("status", flat=True)), {"sending"}
             )
             self.assertFalse(Attempt.objects.exists())
             result = engine.send_queued()
