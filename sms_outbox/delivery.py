@@ -20,7 +20,7 @@ from sms.recipients import recipients_checked
 from sms.signals import post_send
 from sms_outbox.claims import ClaimedRow
 from sms_outbox.enforcement import note_provider_opt_out
-from sms_outbox.policy import SENT, classify, stops_drain
+from sms_outbox.policy import FAILED, SENT, classify, stops_drain
 from sms_outbox.results import AttemptResult
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,10 @@ class StopDraining(Exception):
         self.results = results
 
 
+class GroupRefused(Exception):
+    """A provider refused a call of several rows as a whole: nothing went out."""
+
+
 def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
     """Send ``rows`` in one ``sms.Message`` over ``backend``; one result per row.
 
@@ -50,7 +54,9 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
     the provider accepted, with a one-recipient message, through
     ``send_robust``: a receiver that raises is logged and the row stays sent.
     Raise ``StopDraining`` when an account or configuration error means
-    nothing can be sent until someone fixes it.
+    nothing can be sent until someone fixes it, and ``GroupRefused`` when a
+    call of several rows was refused as a whole for a reason retrying cannot
+    fix (one bad number can fail a whole call): send those rows one by one.
     """
     first = rows[0]
     numbers = [row.recipient for row in rows]
@@ -65,10 +71,15 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
     except Exception as err:  # noqa: BLE001 - classified by the retry policy
         if stops_drain(err):
             raise _stop(err, first, []) from err
+        _check_call_wide(rows, err)
         return [_failed_try(row, err, started) for row in rows]
+    answers = _answers(message, rows)
+    errors = {id(getattr(answer, "error", None)) for answer in answers}
+    if len(errors) == 1 and answers[0] is not None:
+        _check_call_wide(rows, getattr(answers[0], "error", None))
     results: list[AttemptResult] = []
     stop: tuple[Exception, ClaimedRow] | None = None
-    for row, answer in zip(rows, _answers(message, rows), strict=True):
+    for row, answer in zip(rows, answers, strict=True):
         error = getattr(answer, "error", None)
         if error is not None and stops_drain(error):
             stop = stop or (error, row)
@@ -90,6 +101,12 @@ def _stop(
     """Log and return the ``StopDraining`` for an account or configuration error."""
     logger.error("Stopping the outbox drain: %s", _masked(str(error), row))
     return StopDraining(error, results)
+
+
+def _check_call_wide(rows: list[ClaimedRow], error: object) -> None:
+    """Raise ``GroupRefused`` if ``error``, met by every row of a call, fails them."""
+    if len(rows) > 1 and isinstance(error, Exception) and classify(error) == FAILED:
+        raise GroupRefused(str(error))
 
 
 def _answers(message: SmsMessage, rows: list[ClaimedRow]) -> list[object]:

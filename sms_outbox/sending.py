@@ -2,7 +2,9 @@
 
 Rows that share a body and originator go out together, in one provider call
 of up to ``backend.batch_size`` recipients (MessageBird takes 50), when
-``SMS_OUTBOX_GROUP_SENDS`` is on; every row still gets its own result. Before
+``SMS_OUTBOX_GROUP_SENDS`` is on; every row still gets its own result. A
+grouped call refused as a whole for a reason retrying cannot fix (one invalid
+number fails MessageBird's whole call) is sent again row by row. Before
 each provider call the claim must have more than ``SMS_TIMEOUT`` (plus a
 margin) of lease left; if not, the results so far are written and the lease
 renewed. Rows a stop, an account error or an interruption left unsent go back
@@ -19,7 +21,7 @@ from django.db import DatabaseError
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms_outbox.claims import Claim, ClaimedRow, release_rows
-from sms_outbox.delivery import StopDraining, deliver
+from sms_outbox.delivery import GroupRefused, StopDraining, deliver
 from sms_outbox.enforcement import refuse_opted_out
 from sms_outbox.results import AttemptResult, Recorder
 from sms_outbox.run import Run
@@ -52,6 +54,9 @@ def send_claim(run: Run, backend: BaseSmsBackend, path: str, claim: Claim) -> in
                 continue
             try:
                 results = deliver(backend, groups[0])
+            except GroupRefused:
+                groups[:1] = [[row] for row in groups[0]]
+                continue
             except StopDraining as stop:
                 _record(run, recorder, stop.results)
                 sent = {result.row.id for result in stop.results}

@@ -278,10 +278,10 @@ class ExpiredLeaseTests(TestCase):
         queue(A)
         Message.objects.update(attempts=F("attempts"))
         with override_settings(
-            SMS_OUTBOX_BACKEND="tests.outbox.fakes.ScriptedBackend",
+            SMS_OUTBOX_BACKEND="tests.support.outbox_backends.ScriptedBackend",
             SMS_OUTBOX_RETRY_DELAY=0,
         ):
-            from tests.outbox.fakes import ScriptedBackend
+            from tests.support.outbox_backends import ScriptedBackend
 
             ScriptedBackend.reset({A: [ProviderUnavailable("503")] * 3})
             result = engine.send_queued()
