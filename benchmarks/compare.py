@@ -63,7 +63,7 @@ def _run(python: str, args: list[str], env: dict) -> dict:
 
 def compare(db: str, size: int, runs: int = RUNS) -> dict:
     """Return median figures of ``runs`` drains of ``size`` rows by each library."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
     env.update(NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(ROOT))
     env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
     ours, theirs = [], []

@@ -1,7 +1,7 @@
 """Child processes of benchmarks/compare.py: fill a database and time one drain.
 
 ``--outbox N`` fills the outbox (``OUTBOX_DB``, settings
-``tests.outbox.proc_settings``) with N rows and runs ``send_queued_sms``;
+``tests.support.proc_settings``) with N rows and runs ``send_queued_sms``;
 ``--post-office N URL`` does the same with django-post-office's
 ``send_queued_mail``, in django-post-office's own virtualenv. Each prints its
 figures as JSON.

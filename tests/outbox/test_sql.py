@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from sms_outbox import sql
 from sms_outbox.models import Attempt, Message
-from tests.outbox.conftest import ROOT, shared_database
+from tests.support.processes import ROOT
+from tests.support.shared import shared_database
 
 
 def _queue(count, **fields):
@@ -105,12 +106,12 @@ def test_an_outbox_routed_to_its_own_database_never_touches_default(tmp_path):
     that ignored the router would fail the run.
     """
     env = {
-        "DJANGO_SETTINGS_MODULE": "tests.outbox.routed_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.support.routed_settings",
         "ROUTED_DEFAULT_DB": str(tmp_path / "default.sqlite3"),
         "OUTBOX_DB": shared_database(tmp_path),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tests.outbox.routed_child"],
+        [sys.executable, "-m", "tests.support.routed_child"],
         env={**os.environ, **env},
         cwd=ROOT,
         capture_output=True,

@@ -1,7 +1,7 @@
 """Queue, drain, requeue, receipt and purge on an outbox routed to its own database.
 
-Run as ``python -m tests.outbox.routed_child`` with
-``DJANGO_SETTINGS_MODULE=tests.outbox.routed_settings``; print what each
+Run as ``python -m tests.support.routed_child`` with
+``DJANGO_SETTINGS_MODULE=tests.support.routed_settings``; print what each
 database holds afterwards as JSON. The ``default`` database has no outbox
 table, so any outbox statement that ignored the router fails here.
 """
@@ -26,7 +26,7 @@ def main():
     from sms_outbox.models import Attempt, Message
     from sms_outbox.webhooks.record import record_report
     from sms_outbox.webhooks.report import DeliveryReport
-    from tests.outbox.fakes import ScriptedBackend
+    from tests.support.outbox_backends import ScriptedBackend
 
     call_command("migrate", verbosity=0)
     call_command("migrate", database="outbox", verbosity=0)

@@ -7,8 +7,8 @@ file), where a router sends everything of the app ``sms_outbox``.
 
 import os
 
-from tests.outbox.proc_settings import *  # noqa: F403
-from tests.outbox.proc_settings import DATABASES as _PROC_DATABASES
+from tests.support.proc_settings import *  # noqa: F403
+from tests.support.proc_settings import DATABASES as _PROC_DATABASES
 
 DATABASES = {
     "default": {
@@ -17,8 +17,8 @@ DATABASES = {
     },
     "outbox": _PROC_DATABASES["default"],
 }
-DATABASE_ROUTERS = ["tests.outbox.routed_settings.OutboxRouter"]
-SMS_OUTBOX_BACKEND = "tests.outbox.fakes.ScriptedBackend"
+DATABASE_ROUTERS = ["tests.support.routed_settings.OutboxRouter"]
+SMS_OUTBOX_BACKEND = "tests.support.outbox_backends.ScriptedBackend"
 SMS_OUTBOX_MAX_ATTEMPTS = 2
 
 
