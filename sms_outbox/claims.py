@@ -98,11 +98,7 @@ def _lease_end():
 
 
 def _messages():
-    """Return the outbox's rows on its own database, for reads and writes alike.
-
-    Reads inside a claim's transaction must see the database it writes to,
-    even where a router sends other reads to a replica.
-    """
+    """Return the outbox's rows on the database it writes to, reads included."""
     return Message.objects.using(sql.outbox_alias())
 
 
@@ -121,7 +117,6 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
     """Mark up to ``size`` due queued rows as ``sending`` for a new claim.
 
     Rows whose id is in ``skip`` (those this run already tried) are left.
-
     Rows are taken in priority then age order, in one short transaction. On
     databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` concurrent workers
     skip each other's rows; elsewhere (SQLite: one writer at a time under
@@ -145,15 +140,12 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
         if locking:
             candidates = candidates.select_for_update(skip_locked=True)
         if connection.vendor == "postgresql":
-            # Walk the claim index in send order and stop at ``size`` rows.
-            # Right after a burst of enqueues the statistics still say the
-            # queue is tiny, and the planner would fetch and sort all of it.
+            # Walk the claim index in send order and stop at ``size`` rows: right
+            # after a burst of enqueues the statistics still say the queue is
+            # tiny, and the planner would fetch and sort all of it.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL enable_sort = off")
-        rows = [
-            ClaimedRow(*values)
-            for values in candidates.values_list(*_CLAIM_FIELDS)[:size]
-        ]
+        rows = [ClaimedRow(*v) for v in candidates.values_list(*_CLAIM_FIELDS)[:size]]
         if not rows:
             return []
         chosen = _messages().filter(pk__in=[row.id for row in rows])
@@ -170,9 +162,8 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
             updated_at=Now(),
         )
         if taken != len(rows):
-            mine = set(
-                _messages().filter(claimed_by=token).values_list("pk", flat=True)
-            )
+            held = _messages().filter(claimed_by=token)
+            mine = set(held.values_list("pk", flat=True))
             rows = [row for row in rows if row.id in mine]
     return rows
 
@@ -223,28 +214,7 @@ def _requeue_expired() -> int:
         if not rows:
             return 0
         giving_up = [pk for pk, attempts in rows if attempts + 1 >= max_attempts]
-        # Repeat the condition: without row locks (SQLite) a holder that
-        # renewed its lease or wrote its result since the SELECT keeps its row.
-        _messages().expired().filter(pk__in=[pk for pk, _ in rows]).update(
-            status=Case(
-                When(pk__in=giving_up, then=Value(Message.Status.FAILED)),
-                default=Value(Message.Status.QUEUED),
-            ),
-            attempts=F("attempts") + 1,
-            last_error=Case(
-                When(pk__in=giving_up, then=Value(KEPT_DYING)),
-                default=Value(LEASE_EXPIRED),
-            ),
-            finished_at=Case(
-                When(pk__in=giving_up, then=Now()),
-                default=None,
-                output_field=DateTimeField(),
-            ),
-            claimed_by="",
-            lease_expires_at=None,
-            next_attempt_at=Now(),
-            updated_at=Now(),
-        )
+        _take_back([pk for pk, _ in rows], giving_up)
         Attempt.objects.using(connection.alias).bulk_create(
             Attempt(
                 message_id=pk,
@@ -254,3 +224,25 @@ def _requeue_expired() -> int:
             for pk, _ in rows
         )
     return len(rows)
+
+
+def _take_back(ids: list[int], giving_up: list[int]) -> None:
+    """Queue expired rows ``ids`` again, failing those in ``giving_up``."""
+    # Repeat the condition: without row locks (SQLite) a holder that renewed
+    # its lease or wrote its result since the SELECT keeps its row.
+    last = When(pk__in=giving_up, then=Value(Message.Status.FAILED))
+    _messages().expired().filter(pk__in=ids).update(
+        status=Case(last, default=Value(Message.Status.QUEUED)),
+        attempts=F("attempts") + 1,
+        last_error=Case(
+            When(pk__in=giving_up, then=Value(KEPT_DYING)),
+            default=Value(LEASE_EXPIRED),
+        ),
+        finished_at=Case(
+            When(pk__in=giving_up, then=Now()), output_field=DateTimeField()
+        ),
+        claimed_by="",
+        lease_expires_at=None,
+        next_attempt_at=Now(),
+        updated_at=Now(),
+    )

@@ -43,6 +43,15 @@ def insert_rows(objs: list[Model]) -> None:
             "Outbox rows need a unique, non-empty reference each: on a database "
             "without INSERT ... RETURNING they are found again by it."
         )
+    for obj, pk in zip(objs, _insert(connection, objs, fields), strict=True):
+        setattr(obj, model._meta.pk.attname, pk)
+
+
+def _insert(connection, objs: list[Model], fields: list) -> list[object]:
+    """INSERT ``objs``, in a transaction if that takes more than one statement.
+
+    Return their primary keys, in order.
+    """
     rows = [
         [
             field.get_db_prep_save(field.pre_save(obj, True), connection)
@@ -50,14 +59,12 @@ def insert_rows(objs: list[Model]) -> None:
         ]
         for obj in objs
     ]
+    returning = connection.features.can_return_rows_from_bulk_insert
     several = sql.insert_statements(connection, len(fields), len(rows)) > 1
     atomic = several or not returning
     with transaction.atomic(using=connection.alias) if atomic else nullcontext():
-        pks = sql.insert(connection, model, fields, rows, returning=returning)
-        if not returning:
-            pks = _read_back_pks(connection, objs)
-    for obj, pk in zip(objs, pks, strict=True):
-        setattr(obj, model._meta.pk.attname, pk)
+        pks = sql.insert(connection, type(objs[0]), fields, rows, returning=returning)
+        return pks if returning else _read_back_pks(connection, objs)
 
 
 def _read_back_pks(connection, objs: list[Model]) -> list[object]:

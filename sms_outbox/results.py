@@ -146,20 +146,7 @@ class Recorder:
         held = Message.objects.using(connection.alias).filter(
             claimed_by=self.token, status=Message.Status.SENDING
         )
-        written = held.bulk_update(
-            rows,
-            [
-                "status",
-                "attempts",
-                "last_error",
-                "backend",
-                "next_attempt_at",
-                "finished_at",
-                "claimed_by",
-                "lease_expires_at",
-                "updated_at",
-            ],
-        )
+        written = held.bulk_update(rows, _OTHERS_FIELDS)
         if written == len(others):
             return set()
         return _not_written(connection, others, now)
@@ -214,6 +201,18 @@ def _log_entry(o: AttemptResult, lost: bool) -> tuple:
     return (o.row.id, o.decision.logged, o.error_code[:32], text, o.duration_ms)
 
 
+#: What a retried or failed row's UPDATE writes.
+_OTHERS_FIELDS = (
+    "status",
+    "attempts",
+    "last_error",
+    "backend",
+    "next_attempt_at",
+    "finished_at",
+    "claimed_by",
+    "lease_expires_at",
+    "updated_at",
+)
 _ATTEMPT_COLUMNS = (
     "message_id",
     "outcome",

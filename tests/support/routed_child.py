@@ -21,15 +21,43 @@ def main():
     from django.db import connections
     from django.utils import timezone
 
-    import sms
-    from sms.exceptions import ProviderUnavailable, RecipientRejected
     from sms_outbox.models import Attempt, Message
-    from sms_outbox.webhooks.record import record_report
-    from sms_outbox.webhooks.report import DeliveryReport
     from tests.support.outbox_backends import ScriptedBackend
 
     call_command("migrate", verbosity=0)
     call_command("migrate", database="outbox", verbosity=0)
+    _queue()
+    rows = Message.objects.using("outbox")
+    # A worker that died holding a row: the next drain takes it back.
+    rows.filter(body="Hello 0").update(
+        status=Message.Status.SENDING,
+        claimed_by="dead",
+        lease_expires_at=timezone.now() - datetime.timedelta(minutes=1),
+    )
+    call_command("send_queued_sms", verbosity=0)
+    attempts = Attempt.objects.using("outbox")
+    report = {
+        "default_tables": connections["default"].introspection.table_names(),
+        "outbox_tables": connections["outbox"].introspection.table_names(),
+        "receipt": _receipt(rows),
+        "status": collections.Counter(rows.values_list("status", flat=True)),
+        "outcomes": collections.Counter(attempts.values_list("outcome", flat=True)),
+        "provider_calls": len(ScriptedBackend.sent),
+    }
+    rows.filter(status=Message.Status.SENT).update(
+        finished_at=timezone.now() - datetime.timedelta(days=40)
+    )
+    report["purged"] = Message.objects.purge(30)
+    report["left"] = rows.count()
+    print(json.dumps(report))
+
+
+def _queue():
+    """Queue 150 SMS that go out, one the provider refuses for now, one for good."""
+    import sms
+    from sms.exceptions import ProviderUnavailable, RecipientRejected
+    from tests.support.outbox_backends import ScriptedBackend
+
     ScriptedBackend.reset(
         {RETRIED: ProviderUnavailable("503"), REJECTED: RecipientRejected("no")}
     )
@@ -39,34 +67,16 @@ def main():
         + [("Retried", "Acme", [RETRIED]), ("Rejected", "Acme", [REJECTED])],
         connection=queued,
     )
-    rows = Message.objects.using("outbox")
-    # A worker that died holding a row: the next drain takes it back.
-    rows.filter(body="Hello 0").update(
-        status=Message.Status.SENDING,
-        claimed_by="dead",
-        lease_expires_at=timezone.now() - datetime.timedelta(minutes=1),
-    )
-    call_command("send_queued_sms", verbosity=0)
-    sent = rows.filter(status=Message.Status.SENT).exclude(provider_message_id="")
-    first = sent.order_by("pk").first()
-    recorded = record_report(
-        DeliveryReport("scripted", first.provider_message_id, "delivered", "ok")
-    )
-    attempts = Attempt.objects.using("outbox")
-    report = {
-        "default_tables": connections["default"].introspection.table_names(),
-        "outbox_tables": connections["outbox"].introspection.table_names(),
-        "status": collections.Counter(rows.values_list("status", flat=True)),
-        "outcomes": collections.Counter(attempts.values_list("outcome", flat=True)),
-        "provider_calls": len(ScriptedBackend.sent),
-        "receipt": recorded.value,
-    }
-    rows.filter(status=Message.Status.SENT).update(
-        finished_at=timezone.now() - datetime.timedelta(days=40)
-    )
-    report["purged"] = Message.objects.purge(30)
-    report["left"] = rows.count()
-    print(json.dumps(report))
+
+
+def _receipt(rows):
+    """Record a delivery report for the first sent row; return the outcome."""
+    from sms_outbox.webhooks.record import record_report
+    from sms_outbox.webhooks.report import DeliveryReport
+
+    first = rows.exclude(provider_message_id="").order_by("pk").first()
+    report = DeliveryReport("scripted", first.provider_message_id, "delivered", "ok")
+    return record_report(report).value
 
 
 if __name__ == "__main__":
