@@ -1,6 +1,6 @@
 """The outbox in the Django admin: inspect rows and their attempts, cancel, resend.
 
-The actions only change rows in the database through ``sms_outbox.engine``;
+The actions (``sms_outbox.admin_actions``) only change rows in the database;
 delivery stays with ``send_queued_sms``, so no admin request waits on a
 provider.
 """
@@ -12,13 +12,12 @@ import datetime
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, ngettext_lazy
 
+from sms_outbox.admin_actions import MessageActions
 from sms_outbox.chart import lay_out_chart
 from sms_outbox.columns import MessageColumns
 from sms_outbox.filters import ErrorCodeFilter, FinishedFilter, QueueFilter
@@ -52,7 +51,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(MessageColumns, admin.ModelAdmin):
+class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):
     """List, filter and search the outbox; resend, cancel or retry rows."""
 
     # One line per row that fits a laptop with both sidebars open: the body
@@ -212,77 +211,6 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):
                 _("Not saved: the message left the queue while you edited it."),
                 messages.WARNING,
             )
-
-    def _report(
-        self,
-        request: HttpRequest,
-        done: int,
-        selected: int,
-        done_text: str,
-        skipped_reason: str,
-    ) -> None:
-        self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
-        skipped = selected - done
-        if skipped > 0:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d selected message skipped: %(reason)s",
-                    "%(count)d selected messages skipped: %(reason)s",
-                    skipped,
-                )
-                % {"count": skipped, "reason": skipped_reason},
-                messages.WARNING,
-            )
-
-    @admin.action(description=_("Resend selected messages"), permissions=["change"])
-    def resend(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        """Queue a new copy of each sent, failed or cancelled row."""
-        selected = queryset.count()
-        self._report(
-            request,
-            queryset.resend(),
-            selected,
-            ngettext_lazy(
-                "Queued %(count)d new copy for sending.",
-                "Queued %(count)d new copies for sending.",
-                "count",
-            ),
-            _("only sent, failed or cancelled messages can be resent."),
-        )
-
-    @admin.action(description=_("Cancel selected messages"), permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        """Cancel queued rows; rows already sending or final are left alone."""
-        selected = queryset.count()
-        self._report(
-            request,
-            queryset.cancel(),
-            selected,
-            ngettext_lazy(
-                "Cancelled %(count)d message.", "Cancelled %(count)d messages.", "count"
-            ),
-            _("only queued messages can be cancelled."),
-        )
-
-    @admin.action(description=_("Retry selected messages now"), permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        """Make failed rows, and queued rows waiting for a retry, due now."""
-        selected = queryset.count()
-        self._report(
-            request,
-            queryset.retry_now(),
-            selected,
-            ngettext_lazy(
-                "%(count)d message will be retried on the next drain.",
-                "%(count)d messages will be retried on the next drain.",
-                "count",
-            ),
-            _(
-                "only failed messages and queued messages waiting for a retry "
-                "can be retried."
-            ),
-        )
 
 
 from sms_outbox.admin_inbound import *  # noqa: E402, F403 - inbound SMS, opt-outs
