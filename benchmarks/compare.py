@@ -41,7 +41,9 @@ def post_office_python(db: str) -> str:
     check = [str(python), "-c", probe]
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return str(python)
-    subprocess.run([sys.executable, "-m", "venv", str(POST_OFFICE_VENV)], check=True)
+    if not python.exists():
+        venv = [sys.executable, "-m", "venv", str(POST_OFFICE_VENV)]
+        subprocess.run(venv, check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", POST_OFFICE, driver]
     subprocess.run(pip, check=True)
     return str(python)
@@ -99,6 +101,7 @@ def table(results: dict[str, dict[int, dict]]) -> str:
         ("send_queued_sms: messages/s", "{:,.0f}", "msg_per_s"),
         ("queries per 100 messages", "{:.1f}", "queries_per_100"),
         ("commits per 100 messages", "{:.1f}", "commits_per_100"),
+        ("of which wait for the log flush", "{:.1f}", "waiting_commits_per_100"),
         (
             "post_office send_queued_mail: messages/s",
             "{:,.0f}",

@@ -21,18 +21,22 @@ from benchmarks.databases import database_settings  # noqa: E402
 
 
 class _Counter:
-    """Count statements, and the commits that make a write durable, on a connection.
+    """Count statements and commits on a connection, and which commits wait.
 
     A commit is an outermost transaction's COMMIT, or a statement other than
-    a SELECT run in autocommit (it commits on its own).
+    a SELECT run in autocommit (it commits on its own). It waits for the
+    server's log flush unless its transaction set ``synchronous_commit = off``.
     """
 
     def __init__(self, connection) -> None:
-        self.queries = self.commits = 0
+        self.queries = self.commits = self.waiting = 0
+        self.lazy = False
         commit = connection.commit
 
         def counted_commit():
             self.commits += 1
+            self.waiting += not self.lazy
+            self.lazy = False
             commit()
 
         connection.commit = counted_commit
@@ -40,10 +44,11 @@ class _Counter:
 
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
-        if not context["connection"].in_atomic_block and not sql.lstrip()[
-            :6
-        ].upper().startswith("SELECT"):
+        self.lazy = self.lazy or "synchronous_commit = off" in sql
+        write = not sql.lstrip()[:6].upper().startswith("SELECT")
+        if write and not context["connection"].in_atomic_block:
             self.commits += 1
+            self.waiting += 1
         return execute(sql, params, many, context)
 
 
@@ -73,6 +78,7 @@ def _child_outbox(size: int) -> dict:
         "msg_per_s": size / seconds,
         "queries_per_100": 100 * counter.queries / size,
         "commits_per_100": 100 * counter.commits / size,
+        "waiting_commits_per_100": 100 * counter.waiting / size,
     }
 
 
