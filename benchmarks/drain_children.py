@@ -45,7 +45,8 @@ class _Counter:
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
         self.lazy = self.lazy or "synchronous_commit = off" in sql
-        write = not sql.lstrip()[:6].upper().startswith("SELECT")
+        # BEGIN (SQLite's BEGIN IMMEDIATE runs as a statement) commits nothing.
+        write = not sql.lstrip()[:6].upper().startswith(("SELECT", "BEGIN"))
         if write and not context["connection"].in_atomic_block:
             self.commits += 1
             self.waiting += 1
