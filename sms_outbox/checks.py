@@ -45,7 +45,8 @@ def _outbox_alias() -> str:
 
 def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when SQLite is set up so that concurrent drains hit "locked" errors."""
-    settings_dict = connections[_outbox_alias()].settings_dict
+    alias = _outbox_alias()
+    settings_dict = connections[alias].settings_dict
     if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
         return []
     options = settings_dict.get("OPTIONS", {})
@@ -58,7 +59,7 @@ def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             "The outbox runs on SQLite without IMMEDIATE transactions and a busy "
             "timeout of at least 5 s: concurrent drains may stall or retry on "
             "'database is locked'.",
-            hint="Set DATABASES['default']['OPTIONS'] = {'transaction_mode': "
+            hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {{'transaction_mode': "
             "'IMMEDIATE', 'timeout': 20}.",
             id="sms_outbox.W001",
         )

@@ -17,11 +17,12 @@ import time
 import uuid
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Now
 
 from sms.conf import get_setting
+from sms_outbox import sql
 from sms_outbox.models import Attempt, Message
 from sms_outbox.transient import retry_when_locked
 
@@ -110,8 +111,13 @@ def _lease_end():
     return Now() + datetime.timedelta(seconds=_lease_seconds())
 
 
+def _messages():
+    """Return the outbox's rows on the database it writes to, reads included."""
+    return Message.objects.using(sql.outbox_alias())
+
+
 def _held(token: str, ids: list[int]):
-    return Message.objects.filter(
+    return _messages().filter(
         pk__in=ids, claimed_by=token, status=Message.Status.SENDING
     )
 
@@ -125,7 +131,6 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
     """Mark up to ``size`` due queued rows as ``sending`` for a new claim.
 
     Rows whose id is in ``skip`` (those this run already tried) are left.
-
     Rows are taken in priority then age order, in one short transaction. On
     databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` concurrent workers
     skip each other's rows; elsewhere (SQLite: one writer at a time under
@@ -140,26 +145,24 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
 
 
 def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
-    with transaction.atomic():
-        candidates = Message.objects.queued().due().in_send_order()
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        candidates = _messages().queued().due().in_send_order()
         if skip:
             candidates = candidates.exclude(pk__in=skip)
         locking = connection.features.has_select_for_update_skip_locked
         if locking:
             candidates = candidates.select_for_update(skip_locked=True)
         if connection.vendor == "postgresql":
-            # Walk the claim index in send order and stop at ``size`` rows.
-            # Right after a burst of enqueues the statistics still say the
-            # queue is tiny, and the planner would fetch and sort all of it.
+            # Walk the claim index in send order and stop at ``size`` rows: right
+            # after a burst of enqueues the statistics still say the queue is
+            # tiny, and the planner would fetch and sort all of it.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL enable_sort = off")
-        rows = [
-            ClaimedRow(*values)
-            for values in candidates.values_list(*_CLAIM_FIELDS)[:size]
-        ]
+        rows = [ClaimedRow(*v) for v in candidates.values_list(*_CLAIM_FIELDS)[:size]]
         if not rows:
             return []
-        chosen = Message.objects.filter(pk__in=[row.id for row in rows])
+        chosen = _messages().filter(pk__in=[row.id for row in rows])
         if not locking:
             # Without row locks, repeat the condition (an atomic conditional
             # UPDATE): a row another worker took since the SELECT is not taken
@@ -173,9 +176,8 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
             updated_at=Now(),
         )
         if taken != len(rows):
-            mine = set(
-                Message.objects.filter(claimed_by=token).values_list("pk", flat=True)
-            )
+            held = _messages().filter(claimed_by=token)
+            mine = set(held.values_list("pk", flat=True))
             rows = [row for row in rows if row.id in mine]
     return rows
 
@@ -207,7 +209,7 @@ def requeue_expired() -> int:
     retried forever).
     """
     # The common case, nothing expired, costs one read and no write lock.
-    if not Message.objects.expired().exists():
+    if not _messages().expired().exists():
         return 0
     count = retry_when_locked(_requeue_expired)
     if count:
@@ -217,37 +219,17 @@ def requeue_expired() -> int:
 
 def _requeue_expired() -> int:
     max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
-    with transaction.atomic():
-        expired = Message.objects.expired()
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        expired = _messages().expired()
         if connection.features.has_select_for_update_skip_locked:
             expired = expired.select_for_update(skip_locked=True)
         rows = list(expired.values_list("pk", "attempts")[:10000])
         if not rows:
             return 0
         giving_up = [pk for pk, attempts in rows if attempts + 1 >= max_attempts]
-        # Repeat the condition: without row locks (SQLite) a holder that
-        # renewed its lease or wrote its result since the SELECT keeps its row.
-        Message.objects.expired().filter(pk__in=[pk for pk, _ in rows]).update(
-            status=Case(
-                When(pk__in=giving_up, then=Value(Message.Status.FAILED)),
-                default=Value(Message.Status.QUEUED),
-            ),
-            attempts=F("attempts") + 1,
-            last_error=Case(
-                When(pk__in=giving_up, then=Value(KEPT_DYING)),
-                default=Value(LEASE_EXPIRED),
-            ),
-            finished_at=Case(
-                When(pk__in=giving_up, then=Now()),
-                default=None,
-                output_field=DateTimeField(),
-            ),
-            claimed_by="",
-            lease_expires_at=None,
-            next_attempt_at=Now(),
-            updated_at=Now(),
-        )
-        Attempt.objects.bulk_create(
+        _take_back([pk for pk, _ in rows], giving_up)
+        Attempt.objects.using(connection.alias).bulk_create(
             Attempt(
                 message_id=pk,
                 outcome=Attempt.Outcome.UNKNOWN,
@@ -256,3 +238,25 @@ def _requeue_expired() -> int:
             for pk, _ in rows
         )
     return len(rows)
+
+
+def _take_back(ids: list[int], giving_up: list[int]) -> None:
+    """Queue expired rows ``ids`` again, failing those in ``giving_up``."""
+    # Repeat the condition: without row locks (SQLite) a holder that renewed
+    # its lease or wrote its result since the SELECT keeps its row.
+    last = When(pk__in=giving_up, then=Value(Message.Status.FAILED))
+    _messages().expired().filter(pk__in=ids).update(
+        status=Case(last, default=Value(Message.Status.QUEUED)),
+        attempts=F("attempts") + 1,
+        last_error=Case(
+            When(pk__in=giving_up, then=Value(KEPT_DYING)),
+            default=Value(LEASE_EXPIRED),
+        ),
+        finished_at=Case(
+            When(pk__in=giving_up, then=Now()), output_field=DateTimeField()
+        ),
+        claimed_by="",
+        lease_expires_at=None,
+        next_attempt_at=Now(),
+        updated_at=Now(),
+    )
