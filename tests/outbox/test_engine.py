@@ -207,7 +207,7 @@ class DrainTests(TestCase):
         Message.objects.filter(recipient=B).update(
             status="sending", claimed_by="alive:2:y", lease_expires_at=future
         )
-        with self.assertLogs("sms_outbox.claims", "WARNING"):
+        with self.assertLogs("sms_outbox.requeue", "WARNING"):
             result = engine.send_queued()
         self.assertEqual(result.sent, 1)
         self.assertEqual(statuses(), {A: "sent", B: "sending"})
