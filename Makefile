@@ -2,6 +2,7 @@
 # `make test` runs the suite on SQLite; DATABASE_URL=postgres://... or
 # mysql://... runs it on that server (README "Databases"). PYTHON, VENV and
 # DJANGO (a requirement such as "Django>=5.2,<6") pick a CI matrix leg.
+# `make typecheck` runs mypy --strict on sms and sms_outbox.
 PYTHON ?= python3
 VENV ?= .venv
 DJANGO ?=
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 # mysqlclient builds against the client headers: only installed when needed.
 MYSQL_STAMP := $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.mysql)
 
-.PHONY: demo test run lint clean
+.PHONY: demo test run lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,14 @@ $(VENV)/.mysql: $(STAMP)
 # pytest exits 5 when it collects no tests, which fails the target too.
 test: $(STAMP) $(MYSQL_STAMP)
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+$(VENV)/.typing: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group typing
+	touch $@
+
+# The settings and packages it checks are in pyproject.toml [tool.mypy].
+typecheck: $(VENV)/.typing
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,4 +58,4 @@ run: $(STAMP)
 	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mypy_cache
