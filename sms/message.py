@@ -233,7 +233,7 @@ def send_messages(
         if message.results:
             sent = all(result.ok for result in message.results)
         else:
-            sent = bool(count) and count >= len(messages)
+            sent = count is not None and count >= len(messages)
         if sent:
             sent_count += 1
             post_send.send(sender=type(message), instance=message)
