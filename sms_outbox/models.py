@@ -14,7 +14,7 @@ from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
 
 
-class MessageQuerySet(models.QuerySet):
+class MessageQuerySet(models.QuerySet["Message"]):
     """The queries the drain, the admin and the purge run on the outbox."""
 
     def queued(self) -> MessageQuerySet:
