@@ -8,6 +8,7 @@ tooltip with its time and count. The template draws what this returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -47,7 +48,7 @@ def _span(bucket: Bucket) -> str:
     return f"{date_format(start, 'H:i')}–{date_format(end, 'H:i')}"
 
 
-def lay_out_chart(buckets: list[Bucket]) -> dict:
+def lay_out_chart(buckets: list[Bucket]) -> dict[str, Any]:
     """Return the chart's size, strips and axis ticks for ``buckets``."""
     strips = []
     top = 0

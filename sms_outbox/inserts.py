@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 
 from django.db import connections, router, transaction
 from django.db.models import Model
 
 
-def insert_rows(objs: list[Model]) -> None:
+def insert_rows(objs: Sequence[Model]) -> None:
     """INSERT ``objs`` (outbox rows, each with a unique ``reference``); set their pks.
 
     Like ``bulk_create()``, but ``bulk_create()`` opens a transaction even

@@ -106,7 +106,7 @@ def unsuppress(number: str, reason: str, source: str) -> bool:
     return bool(deleted)
 
 
-def _log_change(using: str, number: str, change: str, reason: str, source: str):
+def _log_change(using: str, number: str, change: str, reason: str, source: str) -> None:
     SuppressionChange.objects.using(using).create(
         phone_number=number, change=change, reason=reason, source=source
     )
