@@ -31,8 +31,8 @@ Run from the repository root:
 three). PostgreSQL is reached at ``DATABASE_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/postgres``); the script creates and
 drops its own database there. The child processes use the test suite's
-settings and recording backend (``tests/outbox/proc_settings.py``,
-``tests/outbox/fakes.py``).
+settings and recording backend (``tests/support/proc_settings.py``,
+``tests/support/outbox_backends.py``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class Shared:
         self.calls_file = folder / "calls.log"
         self.env = {
             **env,
-            "DJANGO_SETTINGS_MODULE": "tests.outbox.proc_settings",
+            "DJANGO_SETTINGS_MODULE": "tests.support.proc_settings",
             "OUTBOX_RECORD_FILE": str(self.record_file),
             "OUTBOX_CALL_FILE": str(self.calls_file),
         }
@@ -79,7 +79,7 @@ class Shared:
 
     def run(self, *args: str, **env: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.outbox.child", *args],
+            [sys.executable, "-m", "tests.support.child", *args],
             env={**self.env, **env},
             cwd=ROOT,
             capture_output=True,
@@ -351,7 +351,7 @@ def run_database(db: str, names: list[str], scale: float) -> list[dict]:
     try:
         subprocess.run(
             [sys.executable, "-m", "django", "migrate", "-v", "0"],
-            env={**env, "DJANGO_SETTINGS_MODULE": "tests.outbox.proc_settings"},
+            env={**env, "DJANGO_SETTINGS_MODULE": "tests.support.proc_settings"},
             cwd=ROOT,
             check=True,
         )

@@ -232,7 +232,7 @@ def child(rows: int, days: float) -> None:
 
 
 def _run_child(db: str, rows: int, days: float) -> dict:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
     cleanup = None
     if db == "sqlite":
         folder = tempfile.mkdtemp(prefix="health-bench-")

@@ -200,7 +200,7 @@ def child(suppressed: int, rows: int, inbound: int) -> None:
 
 
 def _run_child(db: str, args: argparse.Namespace) -> dict:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
     env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
     cleanup = None
     if db == "sqlite":

@@ -165,15 +165,15 @@ def _drain(count: int, traced: bool = False, concurrency: int = 1) -> dict:
 def _concurrency() -> dict:
     from django.test.utils import override_settings
 
+    from benchmarks._support import FakeTwilioBackend
+    from sms.testing import FakeTwilio
     from sms_outbox.engine import send_queued
-    from tests.fake_providers import FakeTwilio
-    from tests.outbox.fakes import FakeTwilioBackend
 
     figures = {}
     with (
         FakeTwilio(latency=LATENCY) as fake,
         override_settings(
-            SMS_OUTBOX_BACKEND="tests.outbox.fakes.FakeTwilioBackend",
+            SMS_OUTBOX_BACKEND="benchmarks._support.FakeTwilioBackend",
             TWILIO_ACCOUNT_SID=fake.account_sid,
             TWILIO_AUTH_TOKEN=fake.auth_token,
         ),
@@ -206,7 +206,7 @@ def child(sizes: list[int]) -> None:
 
 
 def _run_child(db: str, sizes: list[int]) -> dict:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
     env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
     cleanup = None
     name = f"bench_outbox_{os.getpid()}"

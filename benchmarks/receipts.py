@@ -20,7 +20,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,33 +57,25 @@ def _rows(prefix: str, count: int, recipient: str) -> list:
 
 
 def _twilio_requests(rows) -> list:
-    from tests.receipts.signing import FORM, TWILIO_PATH, twilio_fields
-    from tests.receipts.signing import twilio_signature as sign
+    from benchmarks._support import FORM, TWILIO_PATH, signed_twilio_callback
 
-    url = "http://testserver" + TWILIO_PATH
     requests = []
     for row in rows:
-        fields = twilio_fields(row.provider_message_id, "delivered", row.recipient)
-        headers = {"HTTP_X_TWILIO_SIGNATURE": sign(url, fields)}
-        requests.append(("post", TWILIO_PATH, urlencode(fields), FORM, headers))
+        body, headers = signed_twilio_callback(
+            row.provider_message_id, "delivered", row.recipient
+        )
+        requests.append(("post", TWILIO_PATH, body, FORM, headers))
     return requests
 
 
 def _messagebird_requests(rows) -> list:
-    from tests.receipts.signing import (
-        MESSAGEBIRD_PATH,
-        messagebird_jwt,
-        messagebird_query,
-    )
+    from benchmarks._support import signed_messagebird_report
 
     requests = []
     for row in rows:
-        query = messagebird_query(
+        path, headers = signed_messagebird_report(
             row.provider_message_id, "delivered", row.recipient.lstrip("+")
         )
-        path = f"{MESSAGEBIRD_PATH}?{query}"
-        token = messagebird_jwt("http://testserver" + path)
-        headers = {"HTTP_MESSAGEBIRD_SIGNATURE_JWT": token}
         requests.append(("get", path, None, None, headers))
     return requests
 
@@ -120,12 +111,12 @@ def main() -> None:
     from django.test import Client, override_settings
     from django.test.utils import setup_test_environment
 
-    from tests.receipts.signing import SETTINGS
+    from benchmarks._support import RECEIPT_SETTINGS
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0)
     try:
-        with override_settings(**SETTINGS):
+        with override_settings(**RECEIPT_SETTINGS):
             client = Client()
             for provider, build, number in (
                 ("twilio", _twilio_requests, "+441134960000"),

@@ -80,7 +80,7 @@ class Bench:
     def __init__(self, db_env: dict, folder: str) -> None:
         self.env = dict(
             os.environ,
-            DJANGO_SETTINGS_MODULE="tests.outbox.task_proc_settings",
+            DJANGO_SETTINGS_MODULE="tests.support.task_proc_settings",
             NO_PROXY="127.0.0.1,localhost",
             **db_env,
         )
@@ -189,7 +189,7 @@ def main() -> None:
         db_env = {"OUTBOX_DB": f"{server}/{name}"}
     bench = Bench(db_env, folder)
     try:
-        bench.python("-m", "tests.outbox.task_child", "migrate")
+        bench.python("-m", "tests.support.task_child", "migrate")
         rows = _run(bench, args)
     finally:
         if cleanup:

@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import SmsBackendImportError, SmsConfigurationError
-from sms.message import Message, RecipientResult, send_messages
+from sms.message import Message, RecipientResult, send_and_signal
 
 __all__ = [
     "BaseSmsBackend",
@@ -89,4 +89,4 @@ def send_mass_sms(
         for body, originator, recipients in datatuple
     ]
     messages = [message for message in messages if message.recipients]
-    return send_messages(connection, messages, fail_silently)
+    return send_and_signal(connection, messages, fail_silently)

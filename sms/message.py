@@ -148,7 +148,9 @@ class Message:
         if not self.recipients:
             # Don't bother creating the connection if there's nobody to send to.
             return 0
-        return send_messages(self.get_connection(fail_silently), [self], fail_silently)
+        return send_and_signal(
+            self.get_connection(fail_silently), [self], fail_silently
+        )
 
 
 def _check_body_type(body: object, allow_none: bool = False) -> None:
@@ -194,13 +196,16 @@ def _within_length(messages: list[Message], fail_silently: bool) -> list[Message
     return kept
 
 
-def send_messages(
+def send_and_signal(
     connection: BaseSmsBackend, messages: list[Message], fail_silently: bool = False
 ) -> int:
-    """Send ``messages`` over ``connection``; fire ``post_send`` for each sent one.
+    """Check, send and signal: what ``send_sms()`` and ``Message.send()`` do.
 
     Messages over ``SMS_MAX_SEGMENTS`` raise ``MessageTooLong`` before anything
-    is sent, or are skipped under ``fail_silently``.
+    is sent, or are skipped when sending is silent. Then ``connection``'s
+    ``send_messages()`` sends the rest and ``post_send`` fires for each one
+    sent. Sending is silent when the caller passed ``fail_silently`` or the
+    connection was built with it: one flag, read once here.
 
     A message counts as sent when the backend recorded no error for any of its
     recipients (or, for a backend that records no results, when it reported the
@@ -212,7 +217,8 @@ def send_messages(
     0.7.0, say) has it swallowed here, and only the messages it recorded as
     accepted for every recipient count.
     """
-    messages = _within_length(messages, fail_silently)
+    silent = fail_silently or bool(getattr(connection, "fail_silently", False))
+    messages = _within_length(messages, silent)
     if not messages:
         return 0
     for message in messages:
@@ -220,7 +226,7 @@ def send_messages(
     try:
         count: int | None = connection.send_messages(messages)
     except SmsError as err:
-        if not getattr(connection, "fail_silently", False):
+        if not silent:
             raise
         logger.warning(
             "%s failed silently: %s", type(connection).__name__, err, exc_info=True

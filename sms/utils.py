@@ -1,12 +1,22 @@
-"""Parse the console and file backends' text format back into a ``Message``."""
+"""The console and file backends' text format: write a ``Message``, read it back."""
 
 from __future__ import annotations
 
 import re
 from typing import BinaryIO
 
-from sms.backends.console import SEPARATOR
 from sms.message import Message
+
+SEPARATOR = "-" * 79
+
+
+def format_message(message: Message) -> str:
+    """Return the text record of ``message``: one block per recipient."""
+    return "".join(
+        f"from: {message.originator}\nto: {recipient}\n{message.body}\n{SEPARATOR}\n"
+        for recipient in message.recipients
+    )
+
 
 _FROM = re.compile(r"^from: (.*)$", re.MULTILINE)
 _TO = re.compile(r"^to: (.*)$", re.MULTILINE)

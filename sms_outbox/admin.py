@@ -18,9 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
-from sms_outbox import engine
 from sms_outbox.chart import lay_out_chart
 from sms_outbox.columns import MessageColumns
 from sms_outbox.filters import ErrorCodeFilter, FinishedFilter, QueueFilter
@@ -240,12 +239,10 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
         request: HttpRequest,
         done: int,
         selected: int,
-        done_text: tuple[str, str],
+        done_text: StrOrPromise,
         skipped_reason: StrOrPromise,
     ) -> None:
-        self.message_user(
-            request, ngettext(*done_text, done) % {"count": done}, messages.SUCCESS
-        )
+        self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
         skipped = selected - done
         if skipped > 0:
             self.message_user(
@@ -265,11 +262,12 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
         selected = queryset.count()
         self._report(
             request,
-            engine.resend(queryset),
+            queryset.resend(),
             selected,
-            (
+            ngettext_lazy(
                 "Queued %(count)d new copy for sending.",
                 "Queued %(count)d new copies for sending.",
+                "count",
             ),
             _("only sent, failed or cancelled messages can be resent."),
         )
@@ -280,9 +278,11 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
         selected = queryset.count()
         self._report(
             request,
-            engine.cancel(queryset),
+            queryset.cancel(),
             selected,
-            ("Cancelled %(count)d message.", "Cancelled %(count)d messages."),
+            ngettext_lazy(
+                "Cancelled %(count)d message.", "Cancelled %(count)d messages.", "count"
+            ),
             _("only queued messages can be cancelled."),
         )
 
@@ -292,11 +292,12 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
         selected = queryset.count()
         self._report(
             request,
-            engine.retry_now(queryset),
+            queryset.retry_now(),
             selected,
-            (
+            ngettext_lazy(
                 "%(count)d message will be retried on the next drain.",
                 "%(count)d messages will be retried on the next drain.",
+                "count",
             ),
             _(
                 "only failed messages and queued messages waiting for a retry "

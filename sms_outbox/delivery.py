@@ -1,4 +1,4 @@
-"""Send one claimed row through a delivering backend and classify what happened.
+"""Send claimed rows through a delivering backend and say what happened to each.
 
 This is the one place that decides when an SMS counts as sent: as soon as the
 backend returns without recording an error for the row's recipient. Nothing
@@ -12,88 +12,120 @@ import logging
 import time
 import traceback
 
-from django.core.exceptions import ImproperlyConfigured
-
 from sms.backends.base import BaseSmsBackend
-from sms.exceptions import (
-    OutcomeUnknown,
-    ProviderAccountError,
-    SmsError,
-    SmsSendError,
-)
+from sms.exceptions import SmsError
 from sms.message import Message as SmsMessage
 from sms.phone import mask_phone_number
 from sms.recipients import recipients_checked
 from sms.signals import post_send
 from sms_outbox.claims import ClaimedRow
 from sms_outbox.enforcement import note_provider_opt_out
-from sms_outbox.models import Attempt
-from sms_outbox.results import Outcome
+from sms_outbox.policy import FAILED, SENT, classify, stops_drain
+from sms_outbox.results import AttemptResult
 
 logger = logging.getLogger(__name__)
 
 
 class StopDraining(Exception):
-    """An account or configuration error: nothing can be sent until it is fixed."""
+    """An account or configuration error: nothing can be sent until it is fixed.
 
-    def __init__(self, error: Exception) -> None:
+    ``results`` holds the rows of the same provider call that went out before
+    the error; the others go back to the queue unchanged.
+    """
+
+    def __init__(self, error: Exception, results: list[AttemptResult]) -> None:
         super().__init__(str(error))
         self.error = error
+        self.results = results
 
 
-def deliver(backend: BaseSmsBackend, row: ClaimedRow) -> Outcome:
-    """Send ``row`` as a one-recipient ``sms.Message`` over ``backend``.
+class GroupRefused(Exception):
+    """A provider refused a call of several rows as a whole: nothing went out."""
 
-    Return what happened to it. Raise ``StopDraining`` when an account or
-    configuration error means nothing can be sent until someone fixes it.
-    Only the four documented attributes of a result are read (``recipient``,
-    ``message_id``, ``status``, ``error``), so a custom backend's own result
-    objects work. ``post_send`` fires once the provider accepted the message,
-    through ``send_robust``: a receiver that raises is logged and the row
-    stays sent.
+
+def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
+    """Send ``rows`` in one ``sms.Message`` over ``backend``; one result per row.
+
+    The rows share a body and originator and go to different numbers (one
+    row, usually). The message carries the first row's reference. Only the
+    four documented attributes of a backend's results are read
+    (``recipient``, ``message_id``, ``status``, ``error``), so a custom
+    backend's own result objects work. ``post_send`` fires once for each row
+    the provider accepted, with a one-recipient message, through
+    ``send_robust``: a receiver that raises is logged and the row stays sent.
+    Raise ``StopDraining`` when an account or configuration error means
+    nothing can be sent until someone fixes it, and ``GroupRefused`` when a
+    call of several rows was refused as a whole for a reason retrying cannot
+    fix (one bad number can fail a whole call): send those rows one by one.
     """
-    message = SmsMessage(row.body, row.originator, [row.recipient], backend)
-    message.reference = row.reference
+    first = rows[0]
+    numbers = [row.recipient for row in rows]
+    message = SmsMessage(first.body, first.originator, numbers, backend)
+    message.reference = first.reference
     started = time.perf_counter()
     try:
         message.check_length()
         # The drain checked the claim's numbers against opt-outs already.
         with recipients_checked():
             backend.send_messages([message])
-    except (ProviderAccountError, ImproperlyConfigured) as err:
-        logger.error("Stopping the outbox drain: %s", _masked(str(err), row))
-        raise StopDraining(err) from err
-    except SmsError as err:
-        return _failure(row, err, started)
-    except Exception as err:  # noqa: BLE001
-        # A backend bug or an unmapped transport error must not stop the other
-        # rows: log it and retry this one later (the provider may have it).
-        logger.error(
-            "Unexpected error sending an outbox SMS to %s:\n%s",
-            mask_phone_number(row.recipient),
-            _masked_traceback(err, row),
-        )
-        return _outcome(row, Attempt.Outcome.UNKNOWN, started, err)
-    results = getattr(message, "results", None) or []
-    error = getattr(results[0], "error", None) if results else None
-    if error is not None:
-        if isinstance(error, ProviderAccountError):
-            logger.error("Stopping the outbox drain: %s", _masked(str(error), row))
-            raise StopDraining(error)
-        return _failure(row, error, started)
-    message_id = getattr(results[0], "message_id", None) if results else None
-    outcome = Outcome(
-        row,
-        Attempt.Outcome.SENT,
-        message_id=str(message_id or ""),
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
-    _announce(message, row)
-    return outcome
+    except Exception as err:  # noqa: BLE001 - classified by the retry policy
+        if stops_drain(err):
+            raise _stop(err, first, []) from err
+        _check_call_wide(rows, err)
+        return [_failed_try(row, err, started) for row in rows]
+    answers = _answers(message, rows)
+    errors = {id(getattr(answer, "error", None)) for answer in answers}
+    if len(errors) == 1 and answers[0] is not None:
+        _check_call_wide(rows, getattr(answers[0], "error", None))
+    results: list[AttemptResult] = []
+    stop: tuple[Exception, ClaimedRow] | None = None
+    for row, answer in zip(rows, answers, strict=True):
+        error = getattr(answer, "error", None)
+        if error is not None and stops_drain(error):
+            stop = stop or (error, row)
+        elif error is not None:
+            results.append(_failed_try(row, error, started))
+        else:
+            message_id = str(getattr(answer, "message_id", None) or "")
+            elapsed = (time.perf_counter() - started) * 1000
+            results.append(AttemptResult(row, SENT, message_id, "", "", elapsed))
+            _announce(backend, row, answer)
+    if stop is not None:
+        raise _stop(*stop, results)
+    return results
 
 
-def _announce(message: SmsMessage, row: ClaimedRow) -> None:
-    """Fire ``post_send`` for a delivered message; log what receivers raise."""
+def _stop(
+    error: Exception, row: ClaimedRow, results: list[AttemptResult]
+) -> StopDraining:
+    """Log and return the ``StopDraining`` for an account or configuration error."""
+    logger.error("Stopping the outbox drain: %s", _masked(str(error), row))
+    return StopDraining(error, results)
+
+
+def _check_call_wide(rows: list[ClaimedRow], error: object) -> None:
+    """Raise ``GroupRefused`` if ``error``, met by every row of a call, fails them."""
+    if len(rows) > 1 and isinstance(error, Exception) and classify(error) == FAILED:
+        raise GroupRefused(str(error))
+
+
+def _answers(message: SmsMessage, rows: list[ClaimedRow]) -> list[object]:
+    """Return the backend's result for each row's number (None if it kept none).
+
+    A backend that records no results but returned counts every row sent.
+    """
+    answers = list(getattr(message, "results", None) or [])
+    if len(answers) == len(rows):
+        return answers
+    by_number = {getattr(answer, "recipient", None): answer for answer in answers}
+    return [by_number.get(row.recipient) for row in rows]
+
+
+def _announce(backend: BaseSmsBackend, row: ClaimedRow, answer: object) -> None:
+    """Fire ``post_send`` for a delivered row; log what receivers raise."""
+    message = SmsMessage(row.body, row.originator, [row.recipient], backend)
+    message.reference = row.reference
+    message.results = [answer] if answer is not None else []
     for receiver, response in post_send.send_robust(
         sender=SmsMessage, instance=message
     ):
@@ -107,20 +139,20 @@ def _announce(message: SmsMessage, row: ClaimedRow) -> None:
             )
 
 
-def _failure(row: ClaimedRow, err: Exception, started: float) -> Outcome:
+def _failed_try(row: ClaimedRow, err: Exception, started: float) -> AttemptResult:
+    """Return the result of a try that raised or recorded ``err``."""
+    kind = classify(err)
+    if not isinstance(err, SmsError):
+        # A backend bug or an unmapped transport error must not stop the other
+        # rows: log it and retry this one later (the provider may have it).
+        logger.error(
+            "Unexpected error sending an outbox SMS to %s:\n%s",
+            mask_phone_number(row.recipient),
+            _masked_traceback(err, row),
+        )
     note_provider_opt_out(row.recipient, err)  # RecipientOptedOut: suppress it
-    if isinstance(err, OutcomeUnknown):
-        kind = Attempt.Outcome.UNKNOWN
-    elif isinstance(err, SmsSendError) and err.retryable:
-        kind = Attempt.Outcome.RETRY
-    else:
-        kind = Attempt.Outcome.FAILED
-    return _outcome(row, kind, started, err)
-
-
-def _outcome(row: ClaimedRow, kind: str, started: float, err: Exception) -> Outcome:
     code = getattr(err, "code", None)
-    return Outcome(
+    return AttemptResult(
         row,
         kind,
         error_code="" if code is None else str(code),

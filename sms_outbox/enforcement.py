@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sms.message import Message as SmsMessage
     from sms_outbox.claims import ClaimedRow
     from sms_outbox.models import Message as OutboxMessage
-    from sms_outbox.results import Outcome
+    from sms_outbox.results import AttemptResult
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +108,19 @@ def _record_refusal(message: SmsMessage, number: str) -> None:
 
 def refuse_opted_out(
     rows: list[ClaimedRow],
-) -> tuple[list[ClaimedRow], list[Outcome]]:
+) -> tuple[list[ClaimedRow], list[AttemptResult]]:
     """Split a drain's claimed ``rows`` into those to send and failed outcomes.
 
     One query for the whole claim. A row whose number opted out while it
     waited gets a ``failed`` outcome saying so, and no provider call.
     """
-    from sms_outbox.results import Outcome
+    from sms_outbox.results import AttemptResult
 
     refused = enforced_among(row.recipient for row in rows)
     if not refused:
         return rows, []
     outcomes = [
-        Outcome(
+        AttemptResult(
             row,
             Attempt.Outcome.FAILED,
             error_code=OPTED_OUT,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -46,6 +47,63 @@ class MessageQuerySet(models.QuerySet["Message"]):
     def final(self) -> MessageQuerySet:
         """Return rows that reached sent, failed or cancelled."""
         return self.filter(status__in=Message.FINAL_STATUSES)
+
+    # Maintenance: what the admin's actions and ``purge_sms_outbox`` do.
+
+    def resend(self) -> int:
+        """Queue a new copy of each sent, failed or cancelled row; return how many.
+
+        The originals and their attempt logs stay as they are.
+        """
+        fields = ("batch_id", "body", "originator", "recipient", "priority")
+        copies = [
+            Message(
+                **{name: getattr(row, name) for name in fields},
+                next_attempt_at=timezone.now(),
+                reference=uuid.uuid4().hex,
+            )
+            for row in self.final().only(*fields)
+        ]
+        self.bulk_create(copies)
+        return len(copies)
+
+    def cancel(self) -> int:
+        """Cancel the queued rows; return how many were cancelled."""
+        now = timezone.now()
+        return self.queued().update(
+            status=Message.Status.CANCELLED, finished_at=now, updated_at=now
+        )
+
+    def retry_now(self) -> int:
+        """Make failed rows, and queued rows waiting for a retry, due now.
+
+        Attempts are kept. Return the number of rows changed.
+        """
+        now = timezone.now()
+        waiting = Q(status=Message.Status.QUEUED, attempts__gt=0)
+        return self.filter(Q(status=Message.Status.FAILED) | waiting).update(
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            finished_at=None,
+            updated_at=now,
+        )
+
+    def purge(self, days: int, batch_size: int = 500) -> int:
+        """Delete final rows that reached their state over ``days`` days ago.
+
+        Their attempt logs go with them. Queued and sending rows are never
+        deleted. Work in batches to keep each transaction short; return the
+        number of rows deleted.
+        """
+        cutoff = timezone.now() - datetime.timedelta(days=days)
+        old = self.final().filter(finished_at__lt=cutoff)
+        deleted = 0
+        while ids := list(old.values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic(using=self.db):
+                Attempt.objects.using(self.db).filter(message_id__in=ids).delete()
+                rows = Message.objects.using(self.db).filter(pk__in=ids)
+                deleted += rows.delete()[1].get(Message._meta.label, 0)
+        return deleted
 
 
 class Message(models.Model):

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from sms.conf import get_setting
 from sms_outbox.claims import ClaimedRow
 from sms_outbox.models import Attempt, Message
+from sms_outbox.policy import Decision, decide
 from sms_outbox.transient import retry_when_locked
 
 logger = logging.getLogger(__name__)
@@ -36,28 +35,23 @@ _LOST_OTHER = _LOST + "left as it was."
 
 
 @dataclass(slots=True)
-class Outcome:
-    """What one provider call did to one claimed row."""
+class AttemptResult:
+    """What one try did to one claimed row, and what that means for the row.
+
+    ``kind`` is an ``Attempt.Outcome`` value (sent, retry, failed, unknown);
+    ``decision`` is the retry policy's verdict on it.
+    """
 
     row: ClaimedRow
-    kind: str  # an Attempt.Outcome value: sent, retry, failed or unknown
+    kind: str
     message_id: str = ""
     error_code: str = ""
     error_text: str = ""
     duration_ms: float | None = None
+    decision: Decision = field(init=False)
 
-
-def retry_delay(attempts: int) -> float:
-    """Return seconds to wait before attempt ``attempts + 1``.
-
-    Exponential from ``SMS_OUTBOX_RETRY_DELAY``, capped at
-    ``SMS_OUTBOX_RETRY_MAX_DELAY``, with jitter (half the delay is random) so
-    rows that failed together do not all come back together.
-    """
-    base = float(get_setting("SMS_OUTBOX_RETRY_DELAY"))
-    cap = float(get_setting("SMS_OUTBOX_RETRY_MAX_DELAY"))
-    delay = min(cap, base * 2 ** max(attempts - 1, 0))
-    return delay / 2 + random.uniform(0, delay / 2)
+    def __post_init__(self) -> None:
+        self.decision = decide(self.kind, self.row.attempts)
 
 
 class Recorder:
@@ -70,12 +64,11 @@ class Recorder:
     def __init__(self, backend_path: str, token: str) -> None:
         self.backend_path = backend_path[:255]
         self.token = token
-        self.pending: list[Outcome] = []
+        self.pending: list[AttemptResult] = []
         self.unlogged: list[tuple[int, str, str, str, float | None]] = []
         self.last_flush = time.monotonic()
-        self.max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
 
-    def add(self, outcome: Outcome) -> bool:
+    def add(self, outcome: AttemptResult) -> bool:
         """Buffer ``outcome``; flush if due. Return True if it flushed."""
         self.pending.append(outcome)
         if (
@@ -85,14 +78,6 @@ class Recorder:
             self.flush()
             return True
         return False
-
-    def is_final_failure(self, outcome: Outcome) -> bool:
-        """Return True when ``outcome`` leaves its row failed for good."""
-        if outcome.kind == Attempt.Outcome.FAILED:
-            return True
-        return outcome.kind != Attempt.Outcome.SENT and (
-            outcome.row.attempts + 1 >= self.max_attempts
-        )
 
     def flush(self) -> None:
         """Write the buffered outcomes: one UPDATE per kind and one INSERT.
@@ -119,7 +104,7 @@ class Recorder:
             retry_when_locked(_insert_attempts, self.unlogged, now)
             self.unlogged = []
 
-    def _log(self, outcomes: list[Outcome], lost: set[int]) -> None:
+    def _log(self, outcomes: list[AttemptResult], lost: set[int]) -> None:
         """Queue attempt-log rows for ``outcomes``; warn about ``lost`` rows."""
         if lost and outcomes[0].kind == Attempt.Outcome.SENT:
             logger.warning(
@@ -141,7 +126,7 @@ class Recorder:
         self.unlogged += [
             (
                 o.row.id,
-                self._logged_kind(o),
+                o.decision.logged,
                 o.error_code[:32],
                 (
                     _LOST_SENT
@@ -155,12 +140,9 @@ class Recorder:
             for o in outcomes
         ]
 
-    def _logged_kind(self, outcome: Outcome) -> str:
-        if outcome.kind == Attempt.Outcome.RETRY and self.is_final_failure(outcome):
-            return Attempt.Outcome.FAILED
-        return outcome.kind
-
-    def _write_sent(self, sent: list[Outcome], now: datetime.datetime) -> set[int]:
+    def _write_sent(
+        self, sent: list[AttemptResult], now: datetime.datetime
+    ) -> set[int]:
         """Mark ``sent`` rows sent, each with its provider id; return lost ids.
 
         One UPDATE per 300 rows. Raw SQL: the ORM's ``Case(When(...))`` for a
@@ -218,18 +200,19 @@ class Recorder:
                 lost |= self._not_written(chunk, now)
         return lost
 
-    def _write_others(self, others: list[Outcome], now: datetime.datetime) -> set[int]:
+    def _write_others(
+        self, others: list[AttemptResult], now: datetime.datetime
+    ) -> set[int]:
         """Put retried rows back with their delay, fail the rest; return lost ids."""
         rows = []
         for o in others:
-            failed = self.is_final_failure(o)
-            attempts = o.row.attempts + 1
-            delay = datetime.timedelta(seconds=0 if failed else retry_delay(attempts))
+            failed = o.decision.final
+            delay = datetime.timedelta(seconds=o.decision.delay or 0)
             rows.append(
                 Message(
                     pk=o.row.id,
-                    status=Message.Status.FAILED if failed else Message.Status.QUEUED,
-                    attempts=attempts,
+                    status=o.decision.status,
+                    attempts=o.row.attempts + 1,
                     last_error=o.error_text,
                     backend=self.backend_path,
                     # The database's clock decides when the row is due again.
@@ -260,7 +243,9 @@ class Recorder:
             return set()
         return self._not_written(others, now)
 
-    def _not_written(self, outcomes: list[Outcome], now: datetime.datetime) -> set[int]:
+    def _not_written(
+        self, outcomes: list[AttemptResult], now: datetime.datetime
+    ) -> set[int]:
         """Return the ids of ``outcomes`` whose rows this flush did not change.
 
         Only called when an UPDATE changed fewer rows than it named: the rows

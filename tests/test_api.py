@@ -19,7 +19,7 @@ from sms.exceptions import (
 )
 from sms.message import RecipientResult
 from sms.signals import post_send
-from tests.processes import run_python
+from tests.support.processes import run_python
 
 ORIGINATOR = "+12065550100"
 RECIPIENT = "+441134960000"

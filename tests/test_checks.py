@@ -13,7 +13,7 @@ from django.test import SimpleTestCase, override_settings
 from sms.backends.base import BaseSmsBackend
 from sms.backends.filebased import SmsBackend as FileBackend
 from sms.checks import check_backend_setting, check_sms_backend
-from tests.backends.test_filebased import run_as_nobody
+from tests.support.processes import run_as_nobody
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 FILE_BACKEND = "sms.backends.filebased.SmsBackend"

@@ -22,7 +22,7 @@ from sms.exceptions import RecipientRejected
 from sms.message import RecipientResult
 from sms.signals import post_send
 from sms.utils import message_from_binary_file, message_from_bytes
-from tests.processes import run_python
+from tests.support.processes import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGINATOR = "+12065550100"

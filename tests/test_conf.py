@@ -54,7 +54,7 @@ class GetSettingTests(SimpleTestCase):
 def test_settings_module_read_before_first_access():
     # A script that only sets DJANGO_SETTINGS_MODULE gets its settings, not
     # the defaults, even before anything else touched django.conf.settings.
-    from tests.test_api import run_python
+    from tests.support.processes import run_python
 
     out = run_python(
         "from django.conf import settings\n"

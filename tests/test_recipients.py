@@ -12,7 +12,7 @@ from sms.recipients import (
     register_recipient_check,
     unregister_recipient_check,
 )
-from tests.processes import run_python
+from tests.support.processes import run_python
 
 A, B = "+441134960000", "+441134960999"
 

@@ -4,9 +4,8 @@ import io
 
 import pytest
 
-from sms.backends.console import format_message
 from sms.message import Message
-from sms.utils import message_from_binary_file, message_from_bytes
+from sms.utils import format_message, message_from_binary_file, message_from_bytes
 
 SEPARATOR = b"-" * 79
 

@@ -8,16 +8,7 @@ from typing import IO, Any
 
 from sms.backends.base import BaseSmsBackend
 from sms.message import Message, RecipientResult
-
-SEPARATOR = "-" * 79
-
-
-def format_message(message: Message) -> str:
-    """Return the text record of ``message``: one block per recipient."""
-    return "".join(
-        f"from: {message.originator}\nto: {recipient}\n{message.body}\n{SEPARATOR}\n"
-        for recipient in message.recipients
-    )
+from sms.utils import format_message
 
 
 class SmsBackend(BaseSmsBackend):

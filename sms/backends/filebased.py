@@ -7,10 +7,10 @@ import os
 from typing import IO, Any, cast
 
 from sms.backends.console import SmsBackend as ConsoleSmsBackend
-from sms.backends.console import format_message
 from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError
 from sms.message import Message
+from sms.utils import format_message
 
 
 class SmsBackend(ConsoleSmsBackend):

@@ -30,3 +30,14 @@ def messagebird_signature(url: str, key: str, body: bytes = b"", **claims: Any) 
         payload["payload_hash"] = hashlib.sha256(body).hexdigest()
     payload.update(claims)
     return jwt.encode(payload, key, algorithm="HS256")
+
+
+def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
+    """Return the ``X-Twilio-Signature`` header Twilio sends with ``params`` to ``url``.
+
+    Computed by the twilio SDK's own ``RequestValidator``, so it needs the
+    twilio package.
+    """
+    from twilio.request_validator import RequestValidator
+
+    return RequestValidator(auth_token).compute_signature(url, params)

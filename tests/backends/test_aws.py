@@ -36,7 +36,7 @@ from sms.testing import (
     closed_port_url,
 )
 from sms.testing.fake_sns import FakeSns
-from tests.processes import run_python
+from tests.support.processes import run_python
 
 BACKEND = "sms.backends.aws.SmsBackend"
 REGION = "eu-west-1"

@@ -1,7 +1,6 @@
 import datetime
 import os
 import pathlib
-import pwd
 import shutil
 import tempfile
 import unittest
@@ -13,35 +12,10 @@ import sms
 from sms.backends import filebased
 from sms.testing import ORIGINATOR, RECIPIENT, BaseSmsBackendTests
 from sms.utils import message_from_binary_file, message_from_bytes
+from tests.support.processes import run_as_nobody
 
 SEPARATOR = b"-" * 79
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def run_as_nobody(func):
-    """Return ``str(func())`` computed in a forked child running as nobody.
-
-    Root bypasses directory permissions, so a check of them needs another
-    user; forking keeps everything already imported.
-    """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        os.close(read_end)
-        try:
-            nobody = pwd.getpwnam("nobody")
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            report = str(func())
-        except BaseException as err:
-            report = repr(err)
-        os.write(write_end, report.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        report = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return report
 
 
 class FileBackendTests(BaseSmsBackendTests, SimpleTestCase):

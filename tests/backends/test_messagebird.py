@@ -25,7 +25,7 @@ from sms.testing import (
     Reply,
     closed_port_url,
 )
-from tests.processes import run_python
+from tests.support.processes import run_python
 
 BACKEND = "sms.backends.messagebird.SmsBackend"
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}

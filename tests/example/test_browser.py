@@ -4,7 +4,7 @@ The demo page is for staff only: each test logs in through the admin's login
 form, the way the page's redirect sends a visitor there.
 
 Playwright's sync API against pytest-django's ``live_server``; the browser is
-Debian's ``/usr/bin/chromium`` (see ``conftest.py``), never a downloaded one.
+Debian's ``/usr/bin/chromium`` (see ``tests/conftest.py``), never a downloaded one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ except ImportError:  # conftest's browser fixture skips (or fails in CI)
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
 from sms_outbox.models import Message
-from tests.example.conftest import save_screenshot
+from tests.support.browser import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

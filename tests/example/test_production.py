@@ -12,7 +12,7 @@ import json
 import pytest
 
 from sms.phone import mask_phone_number
-from tests.example.clean_env import run_example
+from tests.support.processes import run_example
 
 HOST = "sms.example.com"
 NUMBER = "+447911123456"

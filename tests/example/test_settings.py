@@ -6,10 +6,10 @@ import json
 import re
 
 from sms.conf import DEFAULTS
-from tests.example.clean_env import REPO, run_example
+from tests.support.processes import ROOT, run_example
 
-SETTINGS_FILE = REPO / "example_project" / "settings.py"
-ENV_EXAMPLE = REPO / ".env.example"
+SETTINGS_FILE = ROOT / "example_project" / "settings.py"
+ENV_EXAMPLE = ROOT / ".env.example"
 
 DUMP = """
 import json
@@ -48,7 +48,7 @@ def test_builds_from_an_empty_environment_with_debug_on(tmp_path):
     )
     assert values["DB"] == {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(REPO / "example.sqlite3"),
+        "NAME": str(ROOT / "example.sqlite3"),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,

@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from tests.inbound.signing import MESSAGEBIRD_INBOUND, TWILIO_INBOUND
-from tests.receipts.signing import FORM, SETTINGS, messagebird_jwt, twilio_signature
-from tests.receipts.test_fuzz import FUZZ, encode, text
+from tests.support.fuzz import FUZZ, encode, text
+from tests.support.inbound import MESSAGEBIRD_INBOUND, TWILIO_INBOUND
+from tests.support.receipts import FORM, SETTINGS, messagebird_jwt, twilio_signature
 
 names = st.sampled_from(
     [

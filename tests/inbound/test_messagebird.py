@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from django.test import TestCase, override_settings
 
 from sms_outbox.models import InboundMessage, Suppression
-from tests.inbound.signing import (
+from tests.support.inbound import (
     CUSTOMER,
     MESSAGEBIRD_INBOUND,
     OUR_NUMBER,
@@ -14,7 +14,7 @@ from tests.inbound.signing import (
     messagebird_inbound_fields,
     post_messagebird_inbound,
 )
-from tests.receipts.signing import SETTINGS, messagebird_jwt
+from tests.support.receipts import SETTINGS, messagebird_jwt
 
 MB_ID = "f7a7d6c9d1b84d3c8a2f0a1b2c3d4e5f"
 

@@ -4,14 +4,14 @@ from django.test import TestCase, override_settings
 
 from sms_outbox.models import InboundMessage, Suppression
 from sms_outbox.signals import sms_received
-from tests.inbound.signing import (
+from tests.support.inbound import (
     CUSTOMER,
     OUR_NUMBER,
     TWILIO_INBOUND,
     post_twilio_inbound,
     twilio_inbound_fields,
 )
-from tests.receipts.signing import FORM, SETTINGS, twilio_signature
+from tests.support.receipts import FORM, SETTINGS, twilio_signature
 
 SID = "SM" + "a" * 32
 

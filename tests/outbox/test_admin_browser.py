@@ -1,8 +1,7 @@
 """The outbox admin in headless Chromium: a list that fits, the health page.
 
-The ``page`` fixture (``tests/example/conftest.py``, shared through this
-folder's ``conftest.py``) saves a screenshot in ``test-artifacts/`` when a
-test fails.
+The ``page`` fixture (``tests/conftest.py``) saves a screenshot in
+``test-artifacts/`` when a test fails.
 """
 
 from __future__ import annotations

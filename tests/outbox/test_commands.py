@@ -10,7 +10,6 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 import sms
-from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
 
 A, B = "+441134960000", "+441134960999"
@@ -87,7 +86,7 @@ class PurgeTests(TestCase):
         old = timezone.now() - datetime.timedelta(days=3)
         for _ in range(5):
             make_row(status="sent", finished_at=old)
-        self.assertEqual(engine.purge(1, batch_size=2), 5)
+        self.assertEqual(Message.objects.purge(1, batch_size=2), 5)
         self.assertFalse(Message.objects.exists())
 
     def test_negative_days(self):
@@ -101,7 +100,7 @@ class ActionTests(TestCase):
         make_row(status="queued")
         make_row(status="sending")
         failed = make_row(status="failed", recipient=B)
-        count = engine.resend(Message.objects.filter(pk__in=[sent.pk, failed.pk]))
+        count = Message.objects.filter(pk__in=[sent.pk, failed.pk]).resend()
         self.assertEqual(count, 2)
         copies = Message.objects.exclude(pk__lte=failed.pk).order_by("pk")
         self.assertEqual(
@@ -113,7 +112,7 @@ class ActionTests(TestCase):
         )
         self.assertEqual(copies[0].batch_id, sent.batch_id)
         self.assertNotEqual(copies[0].reference, sent.reference)
-        self.assertEqual(engine.resend(Message.objects.filter(status="queued")), 0)
+        self.assertEqual(Message.objects.filter(status="queued").resend(), 0)
         sent.refresh_from_db()
         self.assertEqual(sent.status, "sent")
 
@@ -121,7 +120,7 @@ class ActionTests(TestCase):
         queued = make_row()
         sending = make_row(status="sending")
         sent = make_row(status="sent")
-        self.assertEqual(engine.cancel(Message.objects.all()), 1)
+        self.assertEqual(Message.objects.all().cancel(), 1)
         queued.refresh_from_db()
         self.assertEqual(queued.status, "cancelled")
         self.assertIsNotNone(queued.finished_at)
@@ -136,7 +135,7 @@ class ActionTests(TestCase):
         waiting = make_row(attempts=2, next_attempt_at=later)
         fresh = make_row(next_attempt_at=later)
         make_row(status="sent")
-        self.assertEqual(engine.retry_now(Message.objects.all()), 2)
+        self.assertEqual(Message.objects.all().retry_now(), 2)
         failed.refresh_from_db()
         waiting.refresh_from_db()
         self.assertEqual(

@@ -12,10 +12,10 @@ from sms.recipients import refused_recipients
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message, Suppression, SuppressionChange
 from sms_outbox.suppression import suppress, unsuppress
-from tests.outbox.fakes import ScriptedBackend
+from tests.support.outbox_backends import ScriptedBackend
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
-SCRIPTED = "tests.outbox.fakes.ScriptedBackend"
+SCRIPTED = "tests.support.outbox_backends.ScriptedBackend"
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
 
 

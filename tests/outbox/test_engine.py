@@ -20,11 +20,11 @@ from sms.exceptions import (
 from sms.signals import post_send
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import retry_delay
-from tests.outbox.fakes import ScriptedBackend
+from sms_outbox.policy import retry_delay
+from tests.support.outbox_backends import ScriptedBackend
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
-SCRIPTED = "tests.outbox.fakes.ScriptedBackend"
+SCRIPTED = "tests.support.outbox_backends.ScriptedBackend"
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
 
 

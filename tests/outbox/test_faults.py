@@ -71,7 +71,7 @@ def test_drain_that_lost_its_lease_changes_no_row(shared, stall):
     shared.wait_for(shared.stalled.exists, first)
     time.sleep(3.5)  # the first drain's lease runs out
     cancelled = shared.run(
-        "-m", "tests.outbox.child", "cancel", "Message 3", "Message 12"
+        "-m", "tests.support.child", "cancel", "Message 3", "Message 12"
     )
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.split() == ["2"]

@@ -13,7 +13,7 @@ from sms.exceptions import ProviderUnavailable, SmsConfigurationError
 from sms_outbox import claims, engine
 from sms_outbox.claims import KEPT_DYING, LEASE_EXPIRED, claim_rows
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import Outcome, Recorder
+from sms_outbox.results import AttemptResult, Recorder
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
@@ -146,7 +146,7 @@ class FencingTests(TestCase):
 
     def outcome(self, claimed, recipient, kind, **fields):
         claimed_row = next(r for r in claimed.rows if r.recipient == recipient)
-        return Outcome(claimed_row, kind, **fields)
+        return AttemptResult(claimed_row, kind, **fields)
 
     def test_late_sent_result_leaves_a_row_another_drain_took(self):
         claim = self.claim(A, B)
@@ -276,10 +276,10 @@ class ExpiredLeaseTests(TestCase):
         queue(A)
         Message.objects.update(attempts=F("attempts"))
         with override_settings(
-            SMS_OUTBOX_BACKEND="tests.outbox.fakes.ScriptedBackend",
+            SMS_OUTBOX_BACKEND="tests.support.outbox_backends.ScriptedBackend",
             SMS_OUTBOX_RETRY_DELAY=0,
         ):
-            from tests.outbox.fakes import ScriptedBackend
+            from tests.support.outbox_backends import ScriptedBackend
 
             ScriptedBackend.reset({A: [ProviderUnavailable("503")] * 3})
             result = engine.send_queued()

@@ -6,10 +6,10 @@ from django.test import TestCase, override_settings
 
 import sms
 from sms.exceptions import ProviderAccountError
+from sms.testing import FakeTwilio
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
-from tests.fake_providers import FakeTwilio
-from tests.outbox.fakes import FakeTwilioBackend
+from tests.support.outbox_backends import FakeTwilioBackend
 
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
 
@@ -25,7 +25,7 @@ class FakeTwilioMixin:
         FakeTwilioBackend.fake_url = self.fake.url
         self.addCleanup(setattr, FakeTwilioBackend, "fake_url", None)
         settings = override_settings(
-            SMS_OUTBOX_BACKEND="tests.outbox.fakes.FakeTwilioBackend",
+            SMS_OUTBOX_BACKEND="tests.support.outbox_backends.FakeTwilioBackend",
             TWILIO_ACCOUNT_SID=self.fake.account_sid,
             TWILIO_AUTH_TOKEN=self.fake.auth_token,
             SMS_OUTBOX_RETRY_DELAY=0,

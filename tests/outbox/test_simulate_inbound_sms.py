@@ -8,7 +8,7 @@ from django.test import LiveServerTestCase, TestCase, override_settings
 import sms
 from sms.exceptions import RecipientOptedOut
 from sms_outbox.models import InboundMessage, Suppression
-from tests.receipts.signing import SETTINGS
+from tests.support.receipts import SETTINGS
 
 CUSTOMER = "+441134960000"
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"

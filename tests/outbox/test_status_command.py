@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from sms_outbox.models import Attempt, Message
-from tests.outbox.conftest import shared_database
+from tests.support.shared import shared_database
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 Status = Message.Status
@@ -115,7 +115,7 @@ def test_a_negative_max_age_is_refused(db):
 @pytest.mark.django_db(transaction=True)
 def test_the_process_exit_status_follows_max_age(tmp_path):
     """What a cron monitor or health check sees: a real ``manage.py`` process."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.outbox.proc_settings")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
     env["OUTBOX_DB"] = shared_database(tmp_path)
 
     def run(*args):
@@ -128,7 +128,7 @@ def test_the_process_exit_status_follows_max_age(tmp_path):
             timeout=60,
         )
 
-    seeded = run("-m", "tests.outbox.child", "seed", "3")
+    seeded = run("-m", "tests.support.child", "seed", "3")
     assert seeded.returncode == 0, seeded.stderr
     young = run("-m", "django", "sms_outbox_status", "--max-age", "3600")
     assert (young.returncode, young.stderr) == (0, "")

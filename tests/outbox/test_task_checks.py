@@ -4,7 +4,7 @@ from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
 from sms_outbox.task_checks import check_task_settings
-from tests.outbox.test_tasks import DUMMY, FRAMEWORK, IMMEDIATE
+from tests.support.tasks import DUMMY, FRAMEWORK, IMMEDIATE
 
 DATABASE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

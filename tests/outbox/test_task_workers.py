@@ -1,7 +1,7 @@
 """Task workers drain the outbox: real ``db_worker`` processes, no cron.
 
 The processes share a database with the test (a SQLite file, or the
-PostgreSQL test database) and use ``tests.outbox.task_proc_settings``: the
+PostgreSQL test database) and use ``tests.support.task_proc_settings``: the
 database task backend, ``SMS_OUTBOX_TASK`` on, and a provider that records
 each delivery in a file.
 """
@@ -16,7 +16,8 @@ import time
 import pytest
 
 # ``shared`` is the reliability tests' fixture: the database the processes share.
-from tests.outbox.conftest import ROOT, Shared
+from tests.support.processes import ROOT
+from tests.support.shared import Shared
 
 pytest.importorskip("django_tasks_db")
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -28,13 +29,13 @@ class Workers(Shared):
     """``Shared`` plus task workers; every process uses the task settings."""
 
     def __init__(self, base, tmp_path):
-        env = dict(base.env, DJANGO_SETTINGS_MODULE="tests.outbox.task_proc_settings")
+        env = dict(base.env, DJANGO_SETTINGS_MODULE="tests.support.task_proc_settings")
         super().__init__(env, base.record_file)
         self.tmp_path = tmp_path
         self.processes = []
 
     def child(self, *args, **env):
-        done = self.run("-m", "tests.outbox.task_child", *args, **env)
+        done = self.run("-m", "tests.support.task_child", *args, **env)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout) if done.stdout.strip() else None
 

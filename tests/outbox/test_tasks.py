@@ -1,7 +1,6 @@
 """drain_outbox and the wake-ups around it, with django.tasks' in-process backends."""
 
 import datetime
-import importlib.util
 import json
 
 from django.core.cache import cache
@@ -19,15 +18,11 @@ from sms.exceptions import (
 from sms_outbox.models import Message as Row
 from sms_outbox.tasks import drain_outbox, next_due, task_backends
 from sms_outbox.wakeups import get_task_options
-from tests.outbox.fakes import ScriptedBackend
+from tests.support.outbox_backends import ScriptedBackend
+from tests.support.tasks import DUMMY, FRAMEWORK, IMMEDIATE
 
-FRAMEWORK = (
-    "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
-)
-IMMEDIATE = {"default": {"BACKEND": f"{FRAMEWORK}.backends.immediate.ImmediateBackend"}}
-DUMMY = {"default": {"BACKEND": f"{FRAMEWORK}.backends.dummy.DummyBackend"}}
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
-SCRIPTED = "tests.outbox.fakes.ScriptedBackend"
+SCRIPTED = "tests.support.outbox_backends.ScriptedBackend"
 A, B = "+441134960000", "+441134960999"
 
 

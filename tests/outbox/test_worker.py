@@ -11,7 +11,7 @@ from sms.exceptions import ProviderAccountError
 from sms_outbox import worker
 from sms_outbox.engine import DrainResult
 from sms_outbox.models import Message
-from tests.outbox.fakes import ScriptedBackend
+from tests.support.outbox_backends import ScriptedBackend
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
 A = "+441134960000"
@@ -37,7 +37,7 @@ class StopAfter:
 
 
 @override_settings(
-    SMS_OUTBOX_BACKEND="tests.outbox.fakes.ScriptedBackend",
+    SMS_OUTBOX_BACKEND="tests.support.outbox_backends.ScriptedBackend",
     SMS_OUTBOX_ACCOUNT_ERROR_DELAY=60,
 )
 class WorkerTests(TestCase):

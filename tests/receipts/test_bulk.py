@@ -5,7 +5,7 @@ import uuid
 from django.test import TestCase, override_settings
 
 from sms_outbox.models import Attempt, Message
-from tests.receipts.signing import (
+from tests.support.receipts import (
     SETTINGS,
     get_messagebird,
     messagebird_query,

@@ -8,7 +8,7 @@ from django.test import Client, TransactionTestCase, override_settings
 
 from sms_outbox.models import Attempt
 from sms_outbox.signals import delivery_status_changed
-from tests.receipts.signing import SETTINGS, make_row, post_twilio, twilio_fields
+from tests.support.receipts import SETTINGS, make_row, post_twilio, twilio_fields
 
 SID = "SM" + "e" * 32
 THREADS = 8

@@ -12,7 +12,7 @@ from sms.backends.vonage import SmsBackend as VonageBackend
 from sms.testing import FakeMessageBird, FakeTwilio, FakeVonage
 from sms_outbox import engine
 from sms_outbox.models import Attempt, Message
-from tests.receipts.signing import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
+from tests.support.receipts import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
 
 RECIPIENTS = ["+441134960000", "+12065550100", "+31612345678"]
 

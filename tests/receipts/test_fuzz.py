@@ -1,14 +1,13 @@
 """Arbitrary signed and unsigned input never makes an endpoint fail with a 500."""
 
-from urllib.parse import quote
-
 from django.http import QueryDict
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from tests.receipts.signing import (
+from tests.support.fuzz import FUZZ, encode, text
+from tests.support.receipts import (
     FORM,
     MESSAGEBIRD_PATH,
     SETTINGS,
@@ -21,8 +20,6 @@ from tests.receipts.signing import (
 SID = "SM" + "d" * 32
 MB_ID = "e8077d803532c0b5937c639b60216938"
 
-# Any text the HTTP client can encode: no lone surrogates.
-text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 names = st.sampled_from(
     [
         "MessageSid",
@@ -53,15 +50,6 @@ values = text | st.sampled_from(
     ]
 )
 fields = st.lists(st.tuples(names | text, values), max_size=8)
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-
-
-def encode(pairs):
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
 @override_settings(**SETTINGS)

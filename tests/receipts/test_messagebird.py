@@ -14,7 +14,7 @@ from sms_outbox.webhooks.messagebird import (
     get_report_fields,
     parse_messagebird,
 )
-from tests.receipts.signing import FORM, messagebird_query
+from tests.support.receipts import FORM, messagebird_query
 
 MB_ID = "e8077d803532c0b5937c639b60216938"
 UTC = datetime.timezone.utc

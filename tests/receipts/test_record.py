@@ -8,7 +8,7 @@ from sms_outbox.models import Attempt, Message
 from sms_outbox.signals import delivery_status_changed
 from sms_outbox.webhooks.record import Outcome, record_report
 from sms_outbox.webhooks.report import DeliveryReport
-from tests.receipts.signing import (
+from tests.support.receipts import (
     FORM,
     SETTINGS,
     get_messagebird,

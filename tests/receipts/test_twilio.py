@@ -6,7 +6,7 @@ from django.http import QueryDict
 
 from sms_outbox.models import Message
 from sms_outbox.webhooks.twilio import STATUSES, parse_twilio
-from tests.receipts.signing import twilio_fields
+from tests.support.receipts import twilio_fields
 
 SID = "SM" + "b" * 32
 

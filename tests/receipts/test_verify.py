@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from sms.exceptions import SmsConfigurationError
 from sms_outbox.models import Attempt, Message
-from tests.receipts.signing import (
+from tests.support.receipts import (
     FORM,
     MESSAGEBIRD_PATH,
     MESSAGEBIRD_SIGNING_KEY,

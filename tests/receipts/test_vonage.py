@@ -12,7 +12,7 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from sms.testing import FakeVonage
 from sms_outbox.models import Attempt, Message
 from sms_outbox.webhooks.vonage import parse_vonage
-from tests.receipts.signing import make_row
+from tests.support.receipts import make_row
 
 PATH = "/sms/receipts/vonage/"
 FAKE = FakeVonage()  # signs receipts; its server is never started here

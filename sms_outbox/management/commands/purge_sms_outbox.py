@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sms_outbox.engine import purge
+from sms_outbox.models import Message
 
 
 class Command(BaseCommand):
@@ -19,6 +19,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["days"] < 0:
             raise CommandError("--days must be 0 or more.")
-        deleted = purge(options["days"])
+        deleted = Message.objects.purge(options["days"])
         if options["verbosity"] > 0:
             self.stdout.write(f"Deleted {deleted} outbox SMS.")

@@ -1,8 +1,8 @@
 """Seed and inspect the database that the multi-process outbox tests share.
 
-Run as ``python -m tests.outbox.child seed N``, ``... report`` or
+Run as ``python -m tests.support.child seed N``, ``... report`` or
 ``... cancel BODY...`` (requeue expired leases, then cancel the queued rows
-with these bodies) with ``DJANGO_SETTINGS_MODULE=tests.outbox.proc_settings``
+with these bodies) with ``DJANGO_SETTINGS_MODULE=tests.support.proc_settings``
 and ``OUTBOX_DB`` set.
 """
 
@@ -62,10 +62,9 @@ def main(argv):
         print(json.dumps(report))
     elif argv[0] == "cancel":
         from sms_outbox.claims import requeue_expired
-        from sms_outbox.engine import cancel
 
         requeue_expired()
-        print(cancel(Message.objects.filter(body__in=argv[1:])))
+        print(Message.objects.filter(body__in=argv[1:]).cancel())
 
 
 if __name__ == "__main__":

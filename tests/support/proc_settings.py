@@ -27,7 +27,7 @@ else:
         }
     }
 SMS_OUTBOX_BACKEND = os.environ.get(
-    "OUTBOX_BACKEND", "tests.outbox.fakes.RecordingBackend"
+    "OUTBOX_BACKEND", "tests.support.outbox_backends.RecordingBackend"
 )
 SMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "300"))
 SMS_OUTBOX_RETRY_DELAY = float(os.environ.get("OUTBOX_RETRY_DELAY", "60"))

@@ -1,49 +1,14 @@
-"""Queue SMS and record deliveries for the task worker tests' processes.
+"""Migrate, queue SMS and inspect wake-ups for the task worker tests' processes.
 
-Run as ``python -m tests.outbox.task_child migrate`` or ``... queue-mixed``
-with ``DJANGO_SETTINGS_MODULE=tests.outbox.task_proc_settings``.
+Run as ``python -m tests.support.task_child migrate`` or ``... queue-mixed``
+with ``DJANGO_SETTINGS_MODULE=tests.support.task_proc_settings``.
 """
 
 import datetime
 import json
-import os
 import sys
-import time
 
 import django
-
-from tests.outbox.fakes import RecordingBackend
-
-
-class TimedRecordingBackend(RecordingBackend):
-    """Record ``reference time`` per delivery; refuse first tries if asked.
-
-    A recipient listed in ``OUTBOX_FAIL_FIRST`` (comma-separated) gets a 503
-    on its first attempt, remembered across processes in a file beside
-    ``OUTBOX_RECORD_FILE``.
-    """
-
-    def send_messages(self, messages):
-        from sms.exceptions import ProviderUnavailable
-
-        fail_first = os.environ.get("OUTBOX_FAIL_FIRST", "").split(",")
-        failed_file = self.path + ".failed"
-        for message in messages:
-            if message.recipients[0] in fail_first:
-                failed = (
-                    open(failed_file).read().split()
-                    if os.path.exists(failed_file)
-                    else []
-                )
-                if message.reference not in failed:
-                    with open(failed_file, "a") as file:
-                        file.write(f"{message.reference}\n")
-                    raise ProviderUnavailable("503 Service Unavailable", code=503)
-        count = super().send_messages(messages)
-        with open(self.path + ".times", "a") as file:
-            for message in messages:
-                file.write(f"{message.reference} {time.time()}\n")
-        return count
 
 
 def main(argv):

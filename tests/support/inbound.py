@@ -3,7 +3,7 @@
 import json
 from urllib.parse import urlencode
 
-from tests.receipts.signing import FORM, messagebird_jwt, twilio_signature
+from tests.support.receipts import FORM, messagebird_jwt, twilio_signature
 
 TWILIO_INBOUND = "/sms/inbound/twilio/"
 MESSAGEBIRD_INBOUND = "/sms/inbound/messagebird/"

@@ -1,4 +1,4 @@
-"""Test backends for the outbox: scripted errors, and a file that records deliveries."""
+"""Test backends for the outbox: scripted errors, files that record deliveries."""
 
 import os
 import random
@@ -117,6 +117,37 @@ class RecordingBackend(BaseSmsBackend):
             time.sleep(0.02)
 
 
+class TimedRecordingBackend(RecordingBackend):
+    """Record ``reference time`` per delivery; refuse first tries if asked.
+
+    A recipient listed in ``OUTBOX_FAIL_FIRST`` (comma-separated) gets a 503
+    on its first attempt, remembered across processes in a file beside
+    ``OUTBOX_RECORD_FILE``.
+    """
+
+    def send_messages(self, messages):
+        from sms.exceptions import ProviderUnavailable
+
+        fail_first = os.environ.get("OUTBOX_FAIL_FIRST", "").split(",")
+        failed_file = self.path + ".failed"
+        for message in messages:
+            if message.recipients[0] in fail_first:
+                failed = (
+                    open(failed_file).read().split()
+                    if os.path.exists(failed_file)
+                    else []
+                )
+                if message.reference not in failed:
+                    with open(failed_file, "a") as file:
+                        file.write(f"{message.reference}\n")
+                    raise ProviderUnavailable("503 Service Unavailable", code=503)
+        count = super().send_messages(messages)
+        with open(self.path + ".times", "a") as file:
+            for message in messages:
+                file.write(f"{message.reference} {time.time()}\n")
+        return count
+
+
 # Calls made by this process, over all backend instances (a --loop worker
 # builds new ones for every run).
 _process_calls = []
@@ -146,7 +177,7 @@ def _append(path, line):
 
 
 class FakeTwilioBackend(TwilioBackend):
-    """The real Twilio backend, pointed at a ``tests.fake_providers.FakeTwilio``.
+    """The real Twilio backend, pointed at a ``sms.testing.FakeTwilio``.
 
     The drain builds its connections from ``SMS_OUTBOX_BACKEND`` alone, so the
     fake's URL comes from ``fake_url`` here or ``OUTBOX_FAKE_URL``.
