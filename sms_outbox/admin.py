@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -24,7 +23,7 @@ from sms_outbox.chart import lay_out_chart
 from sms_outbox.columns import MessageColumns
 from sms_outbox.filters import ErrorCodeFilter, FinishedFilter, QueueFilter
 from sms_outbox.health import get_queue_health
-from sms_outbox.models import Attempt, Message
+from sms_outbox.models import Attempt, Message, MessageQuerySet
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -257,7 +256,7 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
             )
 
     @admin.action(description=_("Resend selected messages"), permissions=["change"])
-    def resend(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def resend(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
         """Queue a new copy of each sent, failed or cancelled row."""
         selected = queryset.count()
         self._report(
@@ -273,7 +272,7 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
         )
 
     @admin.action(description=_("Cancel selected messages"), permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def cancel(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
         """Cancel queued rows; rows already sending or final are left alone."""
         selected = queryset.count()
         self._report(
@@ -287,7 +286,7 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
         )
 
     @admin.action(description=_("Retry selected messages now"), permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def retry_now(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
         """Make failed rows, and queued rows waiting for a retry, due now."""
         selected = queryset.count()
         self._report(

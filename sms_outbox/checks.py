@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.checks import CheckMessage, Error, Warning
 from django.db import connections, router
@@ -10,6 +10,9 @@ from django.utils.module_loading import import_string
 
 from sms.checks import check_backend_setting
 from sms.conf import get_setting
+
+if TYPE_CHECKING:
+    from django.db.backends.mysql.base import DatabaseWrapper as MySQLWrapper
 
 
 def check_outbox_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -92,8 +95,9 @@ def check_mysql_server(
         connection_charset, column_charset = cursor.fetchone()
     messages: list[CheckMessage] = []
     if not connection.features.has_select_for_update_skip_locked:
-        server = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
-        version = ".".join(map(str, connection.mysql_version))
+        mysql = cast("MySQLWrapper", connection)  # the vendor checked above
+        server = "MariaDB" if mysql.mysql_is_mariadb else "MySQL"
+        version = ".".join(map(str, mysql.mysql_version))
         messages.append(
             Warning(
                 f"The outbox's database ({alias!r}) is {server} {version}, "

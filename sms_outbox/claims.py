@@ -19,10 +19,11 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
 from sms.conf import get_setting
-from sms_outbox.models import Attempt, Message
+from sms_outbox.models import Attempt, Message, MessageQuerySet
 from sms_outbox.transient import retry_when_locked
 
 logger = logging.getLogger(__name__)
@@ -92,11 +93,11 @@ def _lease_seconds() -> float:
     return float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
 
 
-def _lease_end():
+def _lease_end() -> CombinedExpression:
     return Now() + datetime.timedelta(seconds=_lease_seconds())
 
 
-def _held(token: str, ids: list[int]):
+def _held(token: str, ids: list[int]) -> MessageQuerySet:
     return Message.objects.filter(
         pk__in=ids, claimed_by=token, status=Message.Status.SENDING
     )

@@ -50,7 +50,7 @@ def receive(sms_in: InboundSms) -> tuple[InboundMessage, bool]:
     """
     using = router.db_for_write(InboundMessage)
     action = _ACTIONS.get(keywords.match_keyword(sms_in.body), "")
-    fields = {
+    fields: dict[str, object] = {
         "sender": sms_in.sender,
         "recipient": sms_in.recipient,
         "body": sms_in.body,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
-from django.db.models import Model
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+
+    from sms_outbox.models import Message
 
 
-def insert_rows(objs: Sequence[Model]) -> None:
+def insert_rows(objs: Sequence[Message]) -> None:
     """INSERT ``objs`` (outbox rows, each with a unique ``reference``); set their pks.
 
     Like ``bulk_create()``, but ``bulk_create()`` opens a transaction even
@@ -32,7 +37,8 @@ def insert_rows(objs: Sequence[Model]) -> None:
     meta = model._meta
     connection = connections[router.db_for_write(model)]
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
+    # Takes Any: a concrete field's column is set, though typed Optional.
+    quote: Callable[[Any], str] = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     returning = connection.features.can_return_rows_from_bulk_insert
@@ -69,7 +75,7 @@ def insert_rows(objs: Sequence[Model]) -> None:
                     obj._state.db = connection.alias
 
 
-def _read_back_pks(cursor, chunk: list[Model]) -> None:
+def _read_back_pks(cursor: CursorWrapper, chunk: Sequence[Message]) -> None:
     """Set the primary keys of the just-inserted ``chunk`` from their references.
 
     In primary-key order, so that were a reference ever repeated from an

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.db.models import Value
@@ -149,7 +151,9 @@ class Recorder:
         hundred ids costs more CPU than sending the hundred messages through a
         fast backend.
         """
-        field = Message._meta.get_field
+        # Concrete fields, typed Any: Django's typing cannot tell that
+        # get_field() returns a Field here, nor that its column is set.
+        field: Callable[[str], Any] = Message._meta.get_field
         quote = connection.ops.quote_name
         stamp = field("sent_at").get_db_prep_save(now, connection)
         lost: set[int] = set()
@@ -157,7 +161,7 @@ class Recorder:
             chunk = sent[start : start + 300]
             with_id = [o for o in chunk if o.message_id]
             case = "''"
-            params: list = []
+            params: list[Any] = []
             if with_id:
                 case = (
                     f"CASE {quote('id')} "
@@ -277,7 +281,8 @@ def _insert_attempts(
     field: the values are ints, strings and floats that every database
     driver takes as they are, and the one datetime is prepared once.
     """
-    fields = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
+    # Concrete fields, typed Any as in _write_sent().
+    fields: list[Any] = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
     stamp = fields[-1].get_db_prep_save(now, connection)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)

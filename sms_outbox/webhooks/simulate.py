@@ -19,7 +19,7 @@ except ImportError:  # the optional extra django-sms[twilio]
 try:
     import jwt
 except ImportError:  # comes with the optional extra django-sms[messagebird]
-    jwt = None
+    jwt = None  # type: ignore[assignment]
 
 PROVIDERS = ("twilio", "messagebird")
 
@@ -51,7 +51,7 @@ def sign_inbound(
 
 
 def _secret(name: str) -> str:
-    value = get_setting(name)
+    value: str | None = get_setting(name)
     if not value:
         raise SmsConfigurationError(
             f"{name} is not set: the simulated webhook is signed with it, as the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied
@@ -66,7 +67,7 @@ def get_public_url(request: HttpRequest) -> str:
 
 
 def _require(name: str) -> str:
-    value = get_setting(name)
+    value: str | None = get_setting(name)
     if not value:
         raise SmsConfigurationError(
             f"{name} is not set: delivery receipts cannot be verified without it. "
@@ -142,7 +143,8 @@ def verify_vonage(fields: QueryDict) -> None:
             f"VONAGE_SIGNATURE_METHOD is {method!r}: set it to the signature "
             "method of your Vonage account: 'md5', 'sha1', 'sha256' or 'sha512'."
         )
-    params = {name: fields[name] for name in fields}
+    # A parsed QueryDict has a value for every key; the stubs allow a list.
+    params = cast("dict[str, str]", {name: fields[name] for name in fields})
     auth = VonageAuth(api_key="-", signature_secret=secret, signature_method=method)
     try:
         age = abs(time.time() - int(params.get("timestamp", "")))
