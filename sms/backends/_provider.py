@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sms.backends._errors import (
@@ -30,7 +30,7 @@ from sms.recipients import refused_recipients
 try:
     import requests
 except ImportError:  # only the provider SDKs bring requests along
-    requests = None
+    requests = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class ProviderBackend(BaseSmsBackend):
     provider = ""
     batch_size = 1
     sdk_errors: tuple[type[Exception], ...] = ()
-    error_classes: Mapping[object, type[SmsSendError]] = {}
+    error_classes: Mapping[Any, type[SmsSendError]] = {}
 
     def __init__(
         self,
@@ -212,13 +212,15 @@ class ProviderBackend(BaseSmsBackend):
             for number, outcome in zip(numbers, outcomes, strict=True)
         ]
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         """Hand one request for ``numbers`` to the SDK; return its answer."""
         raise NotImplementedError("provider backends must implement _send_request()")
 
     def _parse_response(
         self, answer: Any, numbers: list[str]
-    ) -> list[Accepted | SmsSendError]:
+    ) -> Sequence[Accepted | SmsSendError]:
         """Return one ``Accepted`` or error per number from the SDK's answer."""
         raise NotImplementedError("provider backends must implement _parse_response()")
 
@@ -257,7 +259,7 @@ class ProviderBackend(BaseSmsBackend):
             code=fault.code,
         )
 
-    def _refused(self, number: str, error: Exception) -> RecipientResult:
+    def _refused(self, number: str, error: SmsSendError) -> RecipientResult:
         logger.warning("Not sending to %s: %s", mask_phone_number(number), error)
         return RecipientResult(number, None, "rejected", error)
 

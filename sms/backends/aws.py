@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sms.backends._errors import MaskNumbers, transport_failure
 from sms.backends._outcomes import Accepted, Fault
@@ -30,7 +30,7 @@ try:
         ReadTimeoutError,
     )
 except ImportError:  # the optional extra django-sms[aws]
-    boto3 = ClientError = BotoCoreError = None
+    boto3 = ClientError = BotoCoreError = None  # type: ignore[assignment,misc]
 
 PROVIDER = "aws"
 
@@ -156,9 +156,11 @@ class SmsBackend(ProviderBackend):
             return originator  # SNS picks a number of the account's
         return super()._check_originator(originator)
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         [number] = numbers
-        attributes = {}
+        attributes: dict[str, str] = {}
         if self.sender_id or any(c.isalpha() for c in originator):
             attributes["AWS.SNS.SMS.SenderID"] = self.sender_id or originator
         elif originator:
@@ -183,8 +185,9 @@ class SmsBackend(ProviderBackend):
         return [Accepted(answer.get("MessageId"))]
 
     def _describe(self, err: Exception) -> Fault:
-        error = err.response.get("Error", {})
-        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        response = cast("ClientError", err).response  # one of sdk_errors
+        error = response.get("Error", {})
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return Fault(status, error.get("Code"), error.get("Message"))
 
     def _transport_errors(self) -> tuple[type[Exception], ...]:

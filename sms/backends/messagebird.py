@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 from sms.backends._outcomes import Accepted, Fault
@@ -149,8 +149,10 @@ class SmsBackend(ProviderBackend):
         )
         return super()._deliver(message, originator, numbers)
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
-        params = {}
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
+        params: dict[str, str] = {}
         if self.status_callback:
             params["reportUrl"] = self.status_callback
         if self._reference:
@@ -174,7 +176,8 @@ class SmsBackend(ProviderBackend):
             return Fault(
                 None, getattr(first, "code", None), first and first.description
             )
-        response = err.response  # an HTTPError the SDK let through (429, 5xx)
+        # An HTTPError the SDK let through (429, 5xx).
+        response = cast("requests.HTTPError", err).response
         try:
             first = (json.loads(response.text).get("errors") or [{}])[0]
             code, detail = first.get("code"), first.get("description")

@@ -15,6 +15,7 @@ from sms.exceptions import (
     RecipientOptedOut,
     RecipientRejected,
     SmsImproperlyInstalled,
+    SmsSendError,
 )
 from sms.message import Message
 
@@ -33,7 +34,7 @@ PROVIDER = "twilio"
 # https://www.twilio.com/docs/api/errors. The recipient's own problems; the
 # credentials, a suspended account or a From number that is not ours; and
 # code None: the SDK refused before any request (missing credentials).
-ERROR_CLASSES = {
+ERROR_CLASSES: dict[int | None, type[SmsSendError]] = {
     **dict.fromkeys([21211, 21408, 21612, 21614], RecipientRejected),
     21610: RecipientOptedOut,  # the recipient replied STOP
     **dict.fromkeys(
@@ -117,7 +118,9 @@ class SmsBackend(ProviderBackend):
             return originator
         return super()._check_originator(originator)
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         # Exactly to/from_/body unless an option is configured (README
         # "Compatibility with django-sms 0.7.0").
         [number] = numbers

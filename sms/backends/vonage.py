@@ -40,7 +40,7 @@ ERROR_CLASSES = {
 _SDK_ERROR = re.compile(r"error code (\d+): (.*)", re.DOTALL)
 
 
-class PooledSession(requests.Session if Vonage else object):
+class PooledSession(requests.Session if Vonage else object):  # type: ignore[misc]
     """A ``requests.Session`` with a timeout, optionally sent to ``api_url``.
 
     The SDK builds ``https://<host>`` URLs itself and takes whole seconds for
@@ -112,7 +112,9 @@ class SmsBackend(ProviderBackend):
         """Close the session's pooled connections; the next call opens new ones."""
         self.session.close()
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         [number] = numbers
         options: dict[str, Any] = {}
         if message.encoding != "GSM-7":
