@@ -27,7 +27,7 @@ else:
     _TestCase = object
 
 #: (originator, [recipient], body): one delivered record.
-Record = tuple[str, list[str], str]
+_Record = tuple[str, list[str], str]
 
 ORIGINATOR = "+12065550100"
 RECIPIENT = "+441134960000"
@@ -58,10 +58,10 @@ class BaseSmsBackendTests(_TestCase):
     def get_connection(self, **kwargs: Any) -> BaseSmsBackend:
         return sms.get_connection(**kwargs)
 
-    def delivered(self) -> list[Record]:
+    def delivered(self) -> list[_Record]:
         return [(m.originator, m.recipients, m.body) for m in self.get_outbox_content()]
 
-    def assertDelivered(self, expected: list[Record]) -> None:
+    def assertDelivered(self, expected: list[_Record]) -> None:
         """Assert the (originator, [recipient], body) records, in order."""
         self.assertEqual(self.delivered(), expected if self.records_messages else [])
 
