@@ -46,7 +46,7 @@ ERROR_OUTCOMES = (
 _Params = tuple[Any, ...]  # SQL parameters, as Django's compiler returns them
 
 
-class _Bucket(Func[IntegerField[int, int]]):
+class _Bucket(Func):
     """Number the 10-minute bucket a timestamp falls in, counting from ``start``."""
 
     output_field = IntegerField()
