@@ -1,7 +1,8 @@
 # The two commands: `make demo` and `make test`. Both set up .venv first.
 # `make test` runs the suite on SQLite; DATABASE_URL=postgres://... or
-# mysql://... runs it on that server (README "Databases"). PYTHON, VENV and
+# mysql://... runs it on that server (docs/databases.md). PYTHON, VENV and
 # DJANGO (a requirement such as "Django>=5.2,<6") pick a CI matrix leg.
+# `make docs` builds the documentation site into docs/_build/html.
 # `make typecheck` runs mypy --strict on sms and sms_outbox.
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,28 +11,41 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # mysqlclient builds against the client headers: only installed when needed.
 MYSQL_STAMP := $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.mysql)
+# pip's chatter (build warnings, index notes) goes to this log; it is printed
+# only when an install fails, so `make demo` prints the demo.
+INSTALL_LOG := $(VENV)/install.log
+PIP_INSTALL = $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test run lint typecheck clean
+.PHONY: demo test run lint typecheck docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[all]" --group test $(if $(DJANGO),"$(DJANGO)")
-	touch $(STAMP)
+	@echo "== installing django-sms with every extra into $(VENV) (log: $(INSTALL_LOG))"
+	@{ $(PIP_INSTALL) --upgrade pip && \
+	   $(PIP_INSTALL) -e ".[all]" --group test $(if $(DJANGO),"$(DJANGO)"); \
+	 } >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(STAMP)
 
 $(VENV)/.mysql: $(STAMP)
-	$(BIN)/python -m pip install --quiet --group mysql
-	touch $@
+	@echo "== installing mysqlclient into $(VENV) (log: $(INSTALL_LOG))"
+	@$(PIP_INSTALL) --group mysql >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $@
+
+$(VENV)/.docs: $(STAMP)
+	@echo "== installing the docs tools into $(VENV) (log: $(INSTALL_LOG))"
+	@$(PIP_INSTALL) --group docs >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $@
 
 # pytest exits 5 when it collects no tests, which fails the target too.
 test: $(STAMP) $(MYSQL_STAMP)
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 $(VENV)/.typing: $(STAMP)
-	$(BIN)/python -m pip install --quiet --group typing
-	touch $@
+	@echo "== installing mypy and the stubs into $(VENV) (log: $(INSTALL_LOG))"
+	@$(PIP_INSTALL) --group typing >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $@
 
 # The settings and packages it checks are in pyproject.toml [tool.mypy].
 typecheck: $(VENV)/.typing
@@ -41,7 +55,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The example project: DEBUG=1 gives it development defaults (README "example").
+# The example project: DEBUG=1 gives it development defaults
+# (docs/example-project.md).
 demo: export DEBUG = 1
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v 0
@@ -57,5 +72,11 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
+# Warnings are errors (-W): a broken link, a page outside the table of
+# contents or a docstring that does not parse fails the build.
+docs: $(VENV)/.docs
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "== the site is in docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache
+	rm -rf $(VENV) build *.egg-info docs/_build .mypy_cache

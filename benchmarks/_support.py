@@ -1,4 +1,4 @@
-"""What the benchmarks share: signed status callbacks, a Twilio backend for a fake.
+"""What the benchmarks share: signed status callbacks, backends for the fakes.
 
 The benchmarks import nothing from ``tests/``; the test suite has its own
 helpers in ``tests/support/``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlencode
 
+from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 from sms.backends.twilio import SmsBackend as TwilioBackend
 from sms.testing.signing import messagebird_signature, twilio_signature
 
@@ -57,17 +58,25 @@ def signed_messagebird_report(message_id: str, status: str, recipient: str):
     return path, {"HTTP_MESSAGEBIRD_SIGNATURE_JWT": token}
 
 
-class FakeTwilioBackend(TwilioBackend):
-    """The real Twilio backend, pointed at a ``sms.testing.FakeTwilio``.
+class FakeUrlBackendMixin:
+    """Point a real provider backend at a fake server: ``api_url`` from ``fake_url``.
 
     The drain builds its connections from ``SMS_OUTBOX_BACKEND`` alone, so the
-    fake's URL comes from ``fake_url`` here or ``OUTBOX_FAKE_URL``.
+    fake's URL comes from the class's ``fake_url`` or ``OUTBOX_FAKE_URL``.
     """
 
-    fake_url = None
+    fake_url: str | None = None
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault(
-            "api_url", FakeTwilioBackend.fake_url or os.environ.get("OUTBOX_FAKE_URL")
+            "api_url", type(self).fake_url or os.environ.get("OUTBOX_FAKE_URL")
         )
         super().__init__(*args, **kwargs)
+
+
+class FakeTwilioBackend(FakeUrlBackendMixin, TwilioBackend):
+    """The real Twilio backend, pointed at a ``sms.testing.FakeTwilio``."""
+
+
+class FakeMessageBirdBackend(FakeUrlBackendMixin, MessageBirdBackend):
+    """The real MessageBird backend, pointed at a ``sms.testing.FakeMessageBird``."""

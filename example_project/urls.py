@@ -5,7 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Twilio and MessageBird post delivery reports here (README "receipts").
+    # Twilio and MessageBird post delivery reports here (docs/receipts.md).
     path("sms/", include("sms_outbox.urls")),
     path("", include("example_project.demo.urls")),
 ]

@@ -17,24 +17,8 @@ def check_backend_setting(setting: str, id_prefix: str = "sms") -> list[CheckMes
     The outbox reuses this for ``SMS_OUTBOX_BACKEND``.
     """
     path = get_setting(setting)
-    if not path:
-        return [
-            Error(
-                f"{setting} is not set.",
-                hint=f"Set {setting} to a backend path such as "
-                "'sms.backends.console.SmsBackend'.",
-                id=f"{id_prefix}.E001",
-            )
-        ]
-    if not isinstance(path, str):
-        return [
-            Error(
-                f"{setting} is {path!r}, not a dotted path string.",
-                hint=f"Set {setting} to a backend path such as "
-                "'sms.backends.console.SmsBackend'.",
-                id=f"{id_prefix}.E001",
-            )
-        ]
+    if (problem := _check_path(setting, path, id_prefix)) is not None:
+        return [problem]
     try:
         klass = import_string(path)
     except ImportError as err:
@@ -46,17 +30,39 @@ def check_backend_setting(setting: str, id_prefix: str = "sms") -> list[CheckMes
             )
         ]
     errors = _check_file_path(klass, id_prefix)
-    for name in getattr(klass, "required_settings", ()):
-        if not get_setting(name):
-            errors.append(
-                Error(
-                    f"{path} needs the {name} setting, which is not set.",
-                    hint=f"Set {name} (from your provider's console), or choose "
-                    f"another backend in {setting}.",
-                    id=f"{id_prefix}.E003",
-                )
-            )
-    return errors
+    return errors + _check_required_settings(klass, path, setting, id_prefix)
+
+
+def _check_path(setting: str, path: Any, id_prefix: str) -> CheckMessage | None:
+    """Return an error if ``setting`` is empty or not a dotted path string."""
+    if not path:
+        problem = f"{setting} is not set."
+    elif not isinstance(path, str):
+        problem = f"{setting} is {path!r}, not a dotted path string."
+    else:
+        return None
+    return Error(
+        problem,
+        hint=f"Set {setting} to a backend path such as "
+        "'sms.backends.console.SmsBackend'.",
+        id=f"{id_prefix}.E001",
+    )
+
+
+def _check_required_settings(
+    klass: Any, path: str, setting: str, id_prefix: str
+) -> list[CheckMessage]:
+    """Return an error for each of the backend's ``required_settings`` unset."""
+    return [
+        Error(
+            f"{path} needs the {name} setting, which is not set.",
+            hint=f"Set {name} (from your provider's console), or choose "
+            f"another backend in {setting}.",
+            id=f"{id_prefix}.E003",
+        )
+        for name in getattr(klass, "required_settings", ())
+        if not get_setting(name)
+    ]
 
 
 def _check_file_path(klass: Any, id_prefix: str) -> list[CheckMessage]:

@@ -72,8 +72,8 @@ def get_setting(name: str) -> Any:
     Read at call time so ``override_settings`` works; a value of ``None`` in the
     settings module counts as unset.
     """
-    # Message() must work before settings are configured (README
-    # "Compatibility with django-sms 0.7.0"). With DJANGO_SETTINGS_MODULE set,
+    # Message() must work before settings are configured (docs/
+    # compatibility.md). With DJANGO_SETTINGS_MODULE set,
     # settings load on first access, which ``settings.configured`` does not
     # count yet.
     available = settings.configured or os.environ.get(ENVIRONMENT_VARIABLE)

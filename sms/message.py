@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sms.conf import get_setting
+from sms.dispatch import send_and_signal
 from sms.exceptions import (
     InvalidMessage,
     MessageTooLong,
     SmsConfigurationError,
-    SmsError,
     SmsSendError,
 )
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
-from sms.signals import post_send
 
 if TYPE_CHECKING:
     from sms.backends.base import BaseSmsBackend
 
 __all__ = ["Message", "RecipientResult"]
-
-logger = logging.getLogger(__name__)
 
 _REPR_BODY_CHARS = 20
 
@@ -180,67 +176,3 @@ def _check_characters(body: str) -> None:
         f"The SMS body contains {what} at index {index}, which cannot be "
         "sent or stored: remove it from the text."
     )
-
-
-def _within_length(messages: list[Message], fail_silently: bool) -> list[Message]:
-    """Return the messages within ``SMS_MAX_SEGMENTS``; raise unless silent."""
-    kept = []
-    for message in messages:
-        try:
-            message.check_length()
-        except SmsError:
-            if not fail_silently:
-                raise
-        else:
-            kept.append(message)
-    return kept
-
-
-def send_and_signal(
-    connection: BaseSmsBackend, messages: list[Message], fail_silently: bool = False
-) -> int:
-    """Check, send and signal: what ``send_sms()`` and ``Message.send()`` do.
-
-    Messages over ``SMS_MAX_SEGMENTS`` raise ``MessageTooLong`` before anything
-    is sent, or are skipped when sending is silent. Then ``connection``'s
-    ``send_messages()`` sends the rest and ``post_send`` fires for each one
-    sent. Sending is silent when the caller passed ``fail_silently`` or the
-    connection was built with it: one flag, read once here.
-
-    A message counts as sent when the backend recorded no error for any of its
-    recipients (or, for a backend that records no results, when it reported the
-    whole list sent). Backends that only queue (``delivers = False``) fire
-    nothing here: the queue fires ``post_send`` when it delivers.
-
-    A backend built with ``fail_silently=True`` should swallow its own
-    ``SmsError``; one that lets it escape anyway (a custom backend written for
-    0.7.0, say) has it swallowed here, and only the messages it recorded as
-    accepted for every recipient count.
-    """
-    silent = fail_silently or bool(getattr(connection, "fail_silently", False))
-    messages = _within_length(messages, silent)
-    if not messages:
-        return 0
-    for message in messages:
-        message.results = []
-    try:
-        count: int | None = connection.send_messages(messages)
-    except SmsError as err:
-        if not silent:
-            raise
-        logger.warning(
-            "%s failed silently: %s", type(connection).__name__, err, exc_info=True
-        )
-        count = None
-    if not getattr(connection, "delivers", True):
-        return count or 0
-    sent_count = 0
-    for message in messages:
-        if message.results:
-            sent = all(result.ok for result in message.results)
-        else:
-            sent = count is not None and count >= len(messages)
-        if sent:
-            sent_count += 1
-            post_send.send(sender=type(message), instance=message)
-    return sent_count if count is None else count

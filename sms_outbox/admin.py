@@ -1,6 +1,6 @@
 """The outbox in the Django admin: inspect rows and their attempts, cancel, resend.
 
-The actions only change rows in the database through ``sms_outbox.engine``;
+The actions (``sms_outbox.admin_actions``) only change rows in the database;
 delivery stays with ``send_queued_sms``, so no admin request waits on a
 provider.
 """
@@ -8,7 +8,7 @@ provider.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -17,16 +17,13 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, ngettext_lazy
 
+from sms_outbox.admin_actions import MessageActions
 from sms_outbox.chart import lay_out_chart
 from sms_outbox.columns import MessageColumns
 from sms_outbox.filters import ErrorCodeFilter, FinishedFilter, QueueFilter
 from sms_outbox.health import get_queue_health
-from sms_outbox.models import Attempt, Message, MessageQuerySet
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
+from sms_outbox.models import Attempt, Message
 
 #: The only field staff may change, and only while the row is still queued.
 _EDITABLE_WHILE_QUEUED = ("priority",)
@@ -60,7 +57,7 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Message)
-class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
+class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
     """List, filter and search the outbox; resend, cancel or retry rows."""
 
     # One line per row that fits a laptop with both sidebars open: the body
@@ -232,77 +229,6 @@ class MessageAdmin(MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
                 _("Not saved: the message left the queue while you edited it."),
                 messages.WARNING,
             )
-
-    def _report(
-        self,
-        request: HttpRequest,
-        done: int,
-        selected: int,
-        done_text: StrOrPromise,
-        skipped_reason: StrOrPromise,
-    ) -> None:
-        self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
-        skipped = selected - done
-        if skipped > 0:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d selected message skipped: %(reason)s",
-                    "%(count)d selected messages skipped: %(reason)s",
-                    skipped,
-                )
-                % {"count": skipped, "reason": skipped_reason},
-                messages.WARNING,
-            )
-
-    @admin.action(description=_("Resend selected messages"), permissions=["change"])
-    def resend(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
-        """Queue a new copy of each sent, failed or cancelled row."""
-        selected = queryset.count()
-        self._report(
-            request,
-            queryset.resend(),
-            selected,
-            ngettext_lazy(
-                "Queued %(count)d new copy for sending.",
-                "Queued %(count)d new copies for sending.",
-                "count",
-            ),
-            _("only sent, failed or cancelled messages can be resent."),
-        )
-
-    @admin.action(description=_("Cancel selected messages"), permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
-        """Cancel queued rows; rows already sending or final are left alone."""
-        selected = queryset.count()
-        self._report(
-            request,
-            queryset.cancel(),
-            selected,
-            ngettext_lazy(
-                "Cancelled %(count)d message.", "Cancelled %(count)d messages.", "count"
-            ),
-            _("only queued messages can be cancelled."),
-        )
-
-    @admin.action(description=_("Retry selected messages now"), permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
-        """Make failed rows, and queued rows waiting for a retry, due now."""
-        selected = queryset.count()
-        self._report(
-            request,
-            queryset.retry_now(),
-            selected,
-            ngettext_lazy(
-                "%(count)d message will be retried on the next drain.",
-                "%(count)d messages will be retried on the next drain.",
-                "count",
-            ),
-            _(
-                "only failed messages and queued messages waiting for a retry "
-                "can be retried."
-            ),
-        )
 
 
 from sms_outbox.admin_inbound import *  # noqa: E402, F403 - inbound SMS, opt-outs

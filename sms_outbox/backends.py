@@ -98,36 +98,8 @@ class QueuedSmsBackend(BaseSmsBackend):
         due = max(self.send_after, now) if self.send_after else now
         rows, queued = [], []
         for message in messages:
-            try:
-                originator, checked = self._check(message)
-            except SmsError as err:
-                if not self.fail_silently:
-                    raise
-                # The error names what is wrong (a character and its index,
-                # the originator); the body and the numbers stay out of the log.
-                logger.warning(
-                    "Not queueing an SMS to %s: %s",
-                    ", ".join(mask_phone_number(r) for r in message.recipients),
-                    err,
-                )
-                continue
-            batch_id = uuid.uuid4()
-            for recipient in checked:
-                if recipient is None:
-                    continue
-                rows.append(
-                    OutboxMessage(
-                        batch_id=batch_id,
-                        body=message.body,
-                        originator=originator,
-                        recipient=recipient,
-                        priority=self.priority,
-                        send_after=self.send_after,
-                        next_attempt_at=due,
-                        reference=uuid.uuid4().hex,
-                    )
-                )
-            if any(recipient is not None for recipient in checked):
+            if message_rows := self._rows_for(message, due):
+                rows.extend(message_rows)
                 queued.append(message)
         if rows:
             # Opt-outs: one query for every recipient of this call.
@@ -140,6 +112,45 @@ class QueuedSmsBackend(BaseSmsBackend):
             if task_enabled:
                 wake_on_commit(router.db_for_write(OutboxMessage), due)
         return len(queued)
+
+    def _rows_for(
+        self, message: Message, due: datetime.datetime
+    ) -> list[OutboxMessage]:
+        """Return unsaved rows for ``message``, one per recipient queued.
+
+        All share one ``batch_id``. Under ``fail_silently`` a message that
+        fails its checks is logged and gets no rows.
+        """
+        from sms_outbox.models import Message as OutboxMessage
+
+        try:
+            originator, checked = self._check(message)
+        except SmsError as err:
+            if not self.fail_silently:
+                raise
+            # The error names what is wrong (a character and its index, the
+            # originator); the body and the numbers stay out of the log.
+            logger.warning(
+                "Not queueing an SMS to %s: %s",
+                ", ".join(mask_phone_number(r) for r in message.recipients),
+                err,
+            )
+            return []
+        batch_id = uuid.uuid4()
+        return [
+            OutboxMessage(
+                batch_id=batch_id,
+                body=message.body,
+                originator=originator,
+                recipient=recipient,
+                priority=self.priority,
+                send_after=self.send_after,
+                next_attempt_at=due,
+                reference=uuid.uuid4().hex,
+            )
+            for recipient in checked
+            if recipient is not None
+        ]
 
     def _check(self, message: Message) -> tuple[str, list[str | None]]:
         """Validate ``message``; return its originator and normalised recipients.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.db import connections, router
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from sms.checks import check_backend_setting
@@ -138,32 +140,86 @@ def check_mysql_server(
 def check_receipt_settings(
     app_configs: Any = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """Warn when MessageBird delivery reports are requested but cannot be verified.
+    """Warn when provider webhooks are expected but could not be verified.
 
-    The report endpoint refuses what it cannot verify, and MessageBird signs
-    reports with a signing key of its own, not with the access key.
+    The webhook endpoints refuse what they cannot verify (and answer 500 when
+    the secret to verify with is missing), so a missing secret loses every
+    delivery receipt, or every inbound SMS, without a trace.
     """
+    return _check_messagebird_reports() + _check_vonage_secret()
+
+
+def _check_messagebird_reports() -> list[CheckMessage]:
+    # MessageBird signs reports with a signing key of its own, not the access key.
     if not get_setting("SMS_STATUS_CALLBACK_URL") or get_setting(
         "MESSAGEBIRD_SIGNING_KEY"
     ):
         return []
     from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 
+    setting = _setting_using(MessageBirdBackend)
+    if setting is None:
+        return []
+    return [
+        Warning(
+            f"SMS_STATUS_CALLBACK_URL asks MessageBird for delivery "
+            f"reports ({setting} is the MessageBird backend), but "
+            "MESSAGEBIRD_SIGNING_KEY is not set: the report endpoint "
+            "cannot verify them and will answer 500.",
+            hint="Set MESSAGEBIRD_SIGNING_KEY to the signing key from "
+            "MessageBird's dashboard (not the access key).",
+            id="sms_outbox.W002",
+        )
+    ]
+
+
+def _check_vonage_secret() -> list[CheckMessage]:
+    # Vonage may send receipts (and inbound SMS) to URLs set in its dashboard,
+    # so an installed endpoint counts even without SMS_STATUS_CALLBACK_URL.
+    if get_setting("VONAGE_SIGNATURE_SECRET"):
+        return []
+    from sms.backends.vonage import SmsBackend as VonageBackend
+
+    setting = _setting_using(VonageBackend)
+    if setting is None or not _routed(VONAGE_WEBHOOKS):
+        return []
+    return [
+        Warning(
+            f"{setting} is the Vonage backend and the outbox's Vonage webhook "
+            "URLs are installed, but VONAGE_SIGNATURE_SECRET is not set: the "
+            "endpoints cannot verify what Vonage sends and will answer 500.",
+            hint="Set VONAGE_SIGNATURE_SECRET to the signature secret in the "
+            "Vonage dashboard (API settings) and turn on signed webhooks there, "
+            "with the method in VONAGE_SIGNATURE_METHOD.",
+            id="sms_outbox.W006",
+        )
+    ]
+
+
+#: The outbox's URL names that verify with ``VONAGE_SIGNATURE_SECRET``.
+VONAGE_WEBHOOKS = ("sms_outbox:vonage_delivery_receipt", "sms_outbox:vonage_inbound")
+
+
+def _setting_using(backend: type) -> str | None:
+    """Return the backend setting that names ``backend`` (or a subclass), if any."""
     for setting in ("SMS_BACKEND", "SMS_OUTBOX_BACKEND"):
         try:
             klass = import_string(get_setting(setting) or "")
         except ImportError:
             continue  # reported by the backend checks
-        if isinstance(klass, type) and issubclass(klass, MessageBirdBackend):
-            return [
-                Warning(
-                    f"SMS_STATUS_CALLBACK_URL asks MessageBird for delivery "
-                    f"reports ({setting} is the MessageBird backend), but "
-                    "MESSAGEBIRD_SIGNING_KEY is not set: the report endpoint "
-                    "cannot verify them and will answer 500.",
-                    hint="Set MESSAGEBIRD_SIGNING_KEY to the signing key from "
-                    "MessageBird's dashboard (not the access key).",
-                    id="sms_outbox.W002",
-                )
-            ]
-    return []
+        if isinstance(klass, type) and issubclass(klass, backend):
+            return setting
+    return None
+
+
+def _routed(names: tuple[str, ...]) -> bool:
+    """Return True if the project's URLconf routes any of the URL ``names``."""
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return False
+    for name in names:
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            continue
+        return True
+    return False

@@ -68,6 +68,20 @@ class Claim:
         """Return the seconds left on the lease, by this process's clock."""
         return self.deadline - time.monotonic()
 
+    def share_reference(self, rows: list[ClaimedRow]) -> list[ClaimedRow] | None:
+        """Give ``rows`` the first one's reference, for one provider call; one UPDATE.
+
+        A provider takes one reference per call and its delivery reports carry
+        it, so the rows must hold it before the call goes out. Return the rows
+        as they now are, or None if this claim no longer holds them all.
+        """
+        shared = rows[0].reference
+        others = [row.id for row in rows[1:]]
+        changed = retry_when_locked(_held(self.token, others).update, reference=shared)
+        if changed != len(others):
+            return None
+        return [row._replace(reference=shared) for row in rows]
+
     def renew(self, rows: list[ClaimedRow]) -> list[ClaimedRow]:
         """Extend the lease of ``rows``; return those this worker still holds.
 

@@ -74,7 +74,21 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
             raise _stop(err, first, []) from err
         _check_call_wide(rows, err)
         return [_failed_try(row, err, started) for row in rows]
-    answers = _answers(message, rows)
+    return _results(backend, rows, _answers(message, rows), started)
+
+
+def _results(
+    backend: BaseSmsBackend,
+    rows: list[ClaimedRow],
+    answers: list[RecipientResult | None],
+    started: float,
+) -> list[AttemptResult]:
+    """Return one result per row from the backend's answers; announce the sent.
+
+    A row counts as sent here, when its answer carries no error. Raise
+    ``GroupRefused`` when one error failed the whole call, and
+    ``StopDraining``, carrying the rows sent, on an account error.
+    """
     errors = {id(getattr(answer, "error", None)) for answer in answers}
     if len(errors) == 1 and answers[0] is not None:
         _check_call_wide(rows, getattr(answers[0], "error", None))

@@ -69,28 +69,33 @@ def send_queued(
     backends = [sms.get_connection(path) for _ in range(max(1, concurrency))]
     settle_unsettled()
     requeue_expired()
-    if len(backends) == 1:
-        _work(run, backends[0], path, batch_size)
-    else:
-        threads = [
-            threading.Thread(
-                target=_work_in_thread, args=(run, backend, path, batch_size)
-            )
-            for backend in backends
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            # join() with a timeout keeps the main thread able to run signal
-            # handlers (SIGTERM sets ``stop``).
-            while thread.is_alive():
-                thread.join(0.2)
+    _work_with_each(run, backends, path, batch_size)
     if run.failure is not None:
         raise run.failure
     result = run.result
     result.seconds = time.monotonic() - started
     _log_run(result)
     return result
+
+
+def _work_with_each(
+    run: Run, backends: list[BaseSmsBackend], path: str, batch_size: int
+) -> None:
+    """Run one worker per backend: here if there is one, else a thread each."""
+    if len(backends) == 1:
+        _work(run, backends[0], path, batch_size)
+        return
+    threads = [
+        threading.Thread(target=_work_in_thread, args=(run, backend, path, batch_size))
+        for backend in backends
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        # join() with a timeout keeps the main thread able to run signal
+        # handlers (SIGTERM sets ``stop``).
+        while thread.is_alive():
+            thread.join(0.2)
 
 
 def _lease_guard() -> float:

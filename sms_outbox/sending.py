@@ -4,7 +4,9 @@ Rows that share a body and originator go out together, in one provider call
 of up to ``backend.batch_size`` recipients (MessageBird takes 50), when
 ``SMS_OUTBOX_GROUP_SENDS`` is on; every row still gets its own result. A
 grouped call refused as a whole for a reason retrying cannot fix (one invalid
-number fails MessageBird's whole call) is sent again row by row. Before
+number fails MessageBird's whole call) is sent again row by row. The rows of
+a grouped call take its first row's reference before it goes out, so that
+delivery reports (which carry the call's reference) find each of them. Before
 each provider call the claim must have more than ``SMS_TIMEOUT`` (plus a
 margin) of lease left; if not, the results so far are written and the lease
 renewed. Rows a stop, an account error or an interruption left unsent go back
@@ -52,6 +54,12 @@ def send_claim(run: Run, backend: BaseSmsBackend, path: str, claim: Claim) -> in
             if claim.time_left() <= run.guard:
                 groups = _renew(run, claim, recorder, groups, started, tried)
                 continue
+            if len(groups[0]) > 1:
+                shared = claim.share_reference(groups[0])
+                if shared is None:  # the claim lost some: send what it holds alone
+                    groups[:1] = [[row] for row in groups[0]]
+                    continue
+                groups[0] = shared
             try:
                 results = deliver(backend, groups[0])
             except GroupRefused:

@@ -23,7 +23,7 @@ def check_task_settings(
         return [
             checks.Error(
                 str(err),
-                hint="See the README section 'Task workers' for the keys.",
+                hint="See docs/tasks.md ('Task workers') for the keys.",
                 id="sms_outbox.E010",
             )
         ]

@@ -127,15 +127,25 @@ def wake_up(
             return None
         _enqueue(options, backend, None)
         return now
+    if due <= now and not later_only and _enqueue_in_slot(options, backend, "now", now):
+        return now
+    return _wake_up_at_window_end(options, backend, max(due, now), now)
+
+
+def _wake_up_at_window_end(
+    options: dict[str, Any],
+    backend: Any,
+    start: datetime.datetime,
+    now: datetime.datetime,
+) -> datetime.datetime | None:
+    """Enqueue one wake-up at the end of the window ``start`` falls in.
+
+    Return its time, or None when it was enqueued already.
+    """
     window = options["window"]
-    if due <= now and not later_only:
-        slot = math.floor(now.timestamp() / window)
-        if _enqueue_once(options, backend, f"now:{slot}", window * 2, None):
-            return now
-    start = max(due, now).timestamp()
-    # The end of the window ``start`` falls in; a start on a boundary moves on
-    # to the next one, so it is always after every commit of the window.
-    run_at = (math.floor(start / window) + 1) * window
+    # A start on a boundary moves on to the next window, so the wake-up is
+    # always after every commit of the window.
+    run_at = (math.floor(start.timestamp() / window) + 1) * window
     when = datetime.datetime.fromtimestamp(run_at, tz=datetime.timezone.utc)
     if not settings.USE_TZ:
         when = timezone.make_naive(when)
@@ -164,9 +174,16 @@ def ask_for_help() -> bool:
     backend = task_backends[options["backend"]]
     if not backend.supports_defer:
         return False
+    return _enqueue_in_slot(options, backend, "help", timezone.now())
+
+
+def _enqueue_in_slot(
+    options: dict[str, Any], backend: Any, kind: str, now: datetime.datetime
+) -> bool:
+    """Enqueue a drain to run now, unless a ``kind`` one was in this window."""
     window = options["window"]
-    slot = math.floor(timezone.now().timestamp() / window)
-    return _enqueue_once(options, backend, f"help:{slot}", window * 2, None)
+    slot = math.floor(now.timestamp() / window)
+    return _enqueue_once(options, backend, f"{kind}:{slot}", window * 2, None)
 
 
 def _enqueue_once(

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
@@ -65,54 +65,70 @@ def drain_until_stopped(
     """
     stop = threading.Event()
     previous = _handle_stop_signals(lambda *args: stop.set())
+    try:
+        yield from _drain(stop, loop, interval, options)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _drain(
+    stop: threading.Event, loop: bool, interval: float, options: dict[str, Any]
+) -> Iterator[DrainResult]:
+    """Yield each run's result until ``stop`` is set, or after one without ``loop``.
+
+    With ``loop``, back off through database outages and account errors.
+    """
     database = _Backoff(*DATABASE_BACKOFF)
     account = _Backoff(
         float(get_setting("SMS_OUTBOX_ACCOUNT_ERROR_DELAY")), ACCOUNT_BACKOFF_MAX
     )
-    try:
-        while not stop.is_set():
-            try:
-                result = send_queued(stop=stop, **options)
-            except (OperationalError, InterfaceError) as err:
-                if not loop:
-                    raise
-                wait = database.failed()
-                if wait == database.first:
-                    logger.error(
-                        "The outbox worker lost its database (%s); retrying in "
-                        "%g s, then up to every %g s.",
-                        str(err).strip().splitlines()[0] if str(err) else err,
-                        wait,
-                        database.longest,
-                    )
-                _close_connections()
-                stop.wait(wait)
-                continue
-            lasted = database.recovered()
-            if lasted is not None:
-                logger.info(
-                    "The outbox worker has its database back after %.0f s.", lasted
-                )
-            if loop and isinstance(result.error, ProviderAccountError):
-                wait = account.failed()
-                logger.error(
-                    "The provider refused the account (%s); the outbox worker "
-                    "tries again in %g s.",
-                    result.error,
-                    wait,
-                )
-                result.error = None
-                yield result
-                stop.wait(wait)
-                continue
-            if account.recovered() is not None:
-                logger.info("The provider accepts the account again.")
+    while not stop.is_set():
+        try:
+            result = send_queued(stop=stop, **options)
+        except (OperationalError, InterfaceError) as err:
+            if not loop:
+                raise
+            stop.wait(_lost_database(database, err))
+            continue
+        lasted = database.recovered()
+        if lasted is not None:
+            logger.info("The outbox worker has its database back after %.0f s.", lasted)
+        if loop and isinstance(result.error, ProviderAccountError):
+            wait = account.failed()
+            logger.error(
+                "The provider refused the account (%s); the outbox worker "
+                "tries again in %g s.",
+                result.error,
+                wait,
+            )
+            result.error = None
             yield result
-            if not loop or stop.wait(interval):
-                break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+            stop.wait(wait)
+            continue
+        if account.recovered() is not None:
+            logger.info("The provider accepts the account again.")
+        yield result
+        if not loop or stop.wait(interval):
+            break
+
+
+def _lost_database(database: _Backoff, err: Exception) -> float:
+    """Return the wait before the next try; log an outage once, as it starts.
+
+    The connections are dropped, so the next try opens new ones.
+    """
+    wait = database.failed()
+    if wait == database.first:
+        logger.error(
+            "The outbox worker lost its database (%s); retrying in "
+            "%g s, then up to every %g s.",
+            str(err).strip().splitlines()[0] if str(err) else err,
+            wait,
+            database.longest,
+        )
+    _close_connections()
+    return wait
 
 
 def _close_connections() -> None:

@@ -12,7 +12,7 @@ TIME_ZONE = "UTC"
 
 
 def database_settings(url):
-    """Return a ``DATABASES`` entry for ``url`` with what the README asks for.
+    """Return a ``DATABASES`` entry for ``url`` with what docs/databases.md asks for.
 
     SQLite: IMMEDIATE transactions and a busy timeout, so concurrent drains
     wait for the write lock instead of failing with "database is locked".

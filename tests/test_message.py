@@ -157,10 +157,15 @@ class MessageTests(SimpleTestCase):
         with self.assertRaises(ValueError):
             Message("\x00x").check_body()
 
-    def test_reference_is_settable(self):
-        message = Message("x")
+    @override_settings(SMS_BACKEND="sms.backends.locmem.SmsBackend")
+    def test_a_reference_set_by_the_caller_reaches_the_backend(self):
+        sms.outbox = []
+        message = Message("x", "Shop", [RECIPIENT])
         message.reference = "order-42"
-        self.assertEqual(message.reference, "order-42")
+        message.send()
+        (stored,) = sms.outbox
+        self.assertIsNot(stored, message)
+        self.assertEqual(stored.reference, "order-42")
 
     @override_settings(SMS_BACKEND="sms.backends.locmem.SmsBackend")
     def test_send_records_results(self):
@@ -189,4 +194,7 @@ class RecipientResultTests(SimpleTestCase):
     def test_equality(self):
         self.assertEqual(
             RecipientResult(RECIPIENT, "id1"), RecipientResult(RECIPIENT, "id1")
+        )
+        self.assertNotEqual(
+            RecipientResult(RECIPIENT, "id1"), RecipientResult(RECIPIENT, "id2")
         )

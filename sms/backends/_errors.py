@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
+from sms.backends._outcomes import Fault
 from sms.exceptions import (
     OutcomeUnknown,
     ProviderAccountError,
@@ -127,6 +129,32 @@ def provider_error(
         provider=provider,
         code=code,
         recipient=masked,
+    )
+
+
+def fault_error(
+    provider: str,
+    error_classes: Mapping[object, type[SmsSendError]],
+    recipient: str,
+    fault: Fault,
+) -> SmsSendError:
+    """Return the error for what ``provider`` said about ``recipient``.
+
+    The class comes from the provider's table by code, else the fault's own
+    fallback, else the HTTP status.
+    """
+    cls = (
+        error_classes.get(fault.code)
+        or fault.fallback
+        or class_for_status(fault.status)
+    )
+    return provider_error(
+        cls,
+        provider,
+        recipient,
+        fault.detail or "refused",
+        status=fault.status,
+        code=fault.code,
     )
 
 

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sms.backends._errors import (
-    class_for_status,
-    provider_error,
-    scrub_exception,
-    transport_error,
-)
-from sms.backends._outcomes import Accepted, Fault, status_for
+from sms.backends import _results
+from sms.backends._config import read_credentials, read_options, read_timeout
+from sms.backends._errors import fault_error, scrub_exception, transport_error
+from sms.backends._http import PooledClient
+from sms.backends._outcomes import Accepted, Fault
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import (
     InvalidMessage,
     InvalidPhoneNumber,
     ProviderAccountError,
-    RecipientRejected,
-    SmsConfigurationError,
+    SmsImproperlyInstalled,
     SmsSendError,
 )
 from sms.message import Message, RecipientResult
-from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
-from sms.recipients import refused_recipients
+from sms.phone import validate_originator
 
 try:
     import requests
 except ImportError:  # only the provider SDKs bring requests along
     requests = None  # type: ignore[assignment]
-
-logger = logging.getLogger(__name__)
 
 
 class ProviderBackend(BaseSmsBackend):
@@ -45,20 +38,40 @@ class ProviderBackend(BaseSmsBackend):
     raises the first error unless ``fail_silently`` is set.
 
     A provider declares ``provider`` (its id in errors and logs),
-    ``batch_size``, ``sdk_errors`` (what its SDK raises for an answer it did
-    not like) and ``error_classes`` (provider code -> exception class; a code
-    not listed is judged by its HTTP status), builds ``self.client`` in
-    ``__init__`` and implements three small steps: ``_send_request()`` sends
-    one request, ``_parse_response()`` reads its answer and ``_describe()``
-    reads an SDK error into a ``Fault``. A backend whose SDK talks through
-    ``requests`` sets ``self._pooled`` to the SDK HTTP client whose
-    ``session`` attribute ``open()`` and ``close()`` manage.
+    ``missing_sdk`` (``(package, extra)`` while its SDK is not installed:
+    construction then raises ``SmsImproperlyInstalled`` naming both),
+    ``batch_size``, ``credentials`` and ``options`` (keyword -> setting: the
+    keyword beats the setting; a credential missing from both fails
+    construction, and the system check reports its setting), ``sdk_errors``
+    (what its SDK raises for an answer it did not like) and
+    ``error_classes`` (provider code -> exception class; a code not listed
+    is judged by its HTTP status). It builds ``self.client`` in ``__init__``
+    from ``self._credentials`` and implements three small steps:
+    ``_send_request()`` sends one request, ``_parse_response()`` reads its
+    answer and ``_describe()`` reads an SDK error into a ``Fault``. A backend
+    whose SDK talks through ``requests`` sets ``self._pooled`` to its
+    ``PooledClient``, whose session ``open()`` and ``close()`` manage.
+
+    Every provider backend takes ``timeout`` (``SMS_TIMEOUT``), which bounds
+    every call, ``api_url``, where the calls go instead of the provider (a
+    fake server, a proxy), and ``status_callback``
+    (``SMS_STATUS_CALLBACK_URL``), where delivery reports go. One whose SDK
+    talks through ``requests`` also takes ``http_client``, an SDK HTTP
+    client used as given: its pooling is then the caller's.
     """
 
     provider = ""
+    missing_sdk: tuple[str, str] | None = None
     batch_size = 1
+    credentials: Mapping[str, str] = {}
+    options: Mapping[str, str] = {}
     sdk_errors: tuple[type[Exception], ...] = ()
     error_classes: Mapping[Any, type[SmsSendError]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "required_settings" not in cls.__dict__:  # the check reports these
+            cls.required_settings = tuple(cls.credentials.values())
 
     def __init__(
         self,
@@ -69,25 +82,18 @@ class ProviderBackend(BaseSmsBackend):
         status_callback: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
-        self.timeout = _read_timeout(timeout)
+        if self.missing_sdk:
+            raise SmsImproperlyInstalled(*self.missing_sdk)
+        self.timeout = read_timeout(timeout)
         self.api_url = api_url
         if status_callback is None:
             status_callback = get_setting("SMS_STATUS_CALLBACK_URL")
         self.status_callback: str | None = status_callback or None
-        self._pooled: Any = None
-
-    @staticmethod
-    def _credential(value: str | None, setting: str, keyword: str) -> str:
-        """Return ``value``, else the setting; raise naming both when neither is set."""
-        if value is None:
-            value = get_setting(setting)
-        if not value:
-            raise SmsConfigurationError(
-                f"{setting} is not set: put it in your settings (from your "
-                f"provider's console) or pass {keyword}= to get_connection()."
-            )
-        return value
+        self._credentials = read_credentials(self.credentials, kwargs)
+        for keyword, value in read_options(self.options, kwargs).items():
+            setattr(self, keyword, value)
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        self._pooled: PooledClient | None = None
 
     def open(self) -> bool:
         """Give the HTTP client a pooled session; return True if this call did.
@@ -95,16 +101,12 @@ class ProviderBackend(BaseSmsBackend):
         Return False when the session is already open or when the caller
         supplied their own HTTP client (its pooling is theirs).
         """
-        if self._pooled is None or self._pooled.session is not None:
-            return False
-        self._pooled.session = requests.Session()
-        return True
+        return self._pooled is not None and self._pooled.open_session()
 
     def close(self) -> None:
         """Close the session that ``open()`` created, if any."""
-        if self._pooled is not None and self._pooled.session is not None:
-            session, self._pooled.session = self._pooled.session, None
-            session.close()
+        if self._pooled is not None:
+            self._pooled.close_session()
 
     def send_messages(self, messages: list[Message]) -> int:
         """Send ``messages``; return how many went to every recipient."""
@@ -141,33 +143,14 @@ class ProviderBackend(BaseSmsBackend):
         try:
             message.check_body()
         except InvalidMessage as err:
-            return self._refuse_all(message, err, "invalid_message", str(err))
+            return self._invalid_all(message, err, "invalid_message", str(err))
         try:
             originator = self._check_originator(message.originator)
         except InvalidPhoneNumber as err:
-            return self._refuse_all(
+            return self._invalid_all(
                 message, err, "invalid_originator", "its originator is not valid"
             )
-        results: list[RecipientResult | None] = []
-        numbers: list[str] = []
-        for recipient in message.recipients:
-            try:
-                numbers.append(normalize_phone_number(recipient))
-            except InvalidPhoneNumber as err:
-                results.append(self._refuse(recipient, err, "invalid_number"))
-            else:
-                results.append(None)
-        # Numbers an installed app forbids (the outbox's suppression list).
-        refused = refused_recipients(numbers) if numbers else {}
-        if refused:
-            slots = iter(numbers)
-            results = [
-                r
-                if r is not None or (n := next(slots)) not in refused
-                else self._refused(n, refused[n])
-                for r in results
-            ]
-            numbers = [n for n in numbers if n not in refused]
+        results, numbers = _results.screen(self.provider, message.recipients)
         delivered = iter(self._deliver(message, originator, numbers) if numbers else [])
         return [result or next(delivered) for result in results]
 
@@ -202,13 +185,13 @@ class ProviderBackend(BaseSmsBackend):
             for number in numbers:
                 error = self._map_error(number, err)
                 error.__cause__ = err
-                results.append(self._failed(number, error))
+                results.append(_results.failed(number, error))
             return results
         outcomes = self._parse_response(answer, numbers)
         return [
-            self._accepted(number, outcome)
+            _results.accepted(self.provider, number, outcome)
             if isinstance(outcome, Accepted)
-            else self._failed(number, outcome)
+            else _results.failed(number, outcome)
             for number, outcome in zip(numbers, outcomes, strict=True)
         ]
 
@@ -240,77 +223,14 @@ class ProviderBackend(BaseSmsBackend):
         """Map an SDK or transport error through ``error_classes``."""
         if not isinstance(err, self.sdk_errors):
             return self._transport_error(number, err)
-        fault = self._describe(err)
-        return self._error(number, fault)
-
-    def _error(self, number: str, fault: Fault) -> SmsSendError:
-        """Return the ``sms.exceptions`` error for ``fault`` about ``number``."""
-        cls = (
-            self.error_classes.get(fault.code)
-            or fault.fallback
-            or class_for_status(fault.status)
-        )
-        return provider_error(
-            cls,
-            self.provider,
-            number,
-            fault.detail or "refused",
-            status=fault.status,
-            code=fault.code,
+        return fault_error(
+            self.provider, self.error_classes, number, self._describe(err)
         )
 
-    def _refused(self, number: str, error: SmsSendError) -> RecipientResult:
-        logger.warning("Not sending to %s: %s", mask_phone_number(number), error)
-        return RecipientResult(number, None, "rejected", error)
-
-    def _refuse(
-        self, recipient: str, cause: Exception, code: str, reason: str = ""
-    ) -> RecipientResult:
-        masked = mask_phone_number(recipient)
-        reason = reason or "it is not a valid phone number"
-        error = RecipientRejected(
-            f"The SMS to {masked} was not sent: {reason}.",
-            provider=self.provider,
-            code=code,
-            recipient=masked,
-        )
-        error.__cause__ = scrub_exception(cause)
-        logger.warning("%s", error)
-        return RecipientResult(recipient, None, "rejected", error)
-
-    def _refuse_all(
+    def _invalid_all(
         self, message: Message, cause: Exception, code: str, reason: str
     ) -> list[RecipientResult]:
         return [
-            self._refuse(recipient, cause, code, reason.rstrip("."))
+            _results.invalid(self.provider, recipient, cause, code, reason.rstrip("."))
             for recipient in message.recipients
         ]
-
-    def _failed(self, recipient: str, error: SmsSendError) -> RecipientResult:
-        """Return the result for a recipient the provider did not take, logged."""
-        logger.warning("%s", error)
-        return RecipientResult(recipient, None, status_for(error), error)
-
-    def _accepted(self, recipient: str, accepted: Accepted) -> RecipientResult:
-        """Return the result for a recipient the provider took, logged."""
-        message_id = accepted.message_id
-        logger.info(
-            "%s accepted SMS %s for %s",
-            self.provider,
-            message_id,
-            mask_phone_number(recipient),
-        )
-        message_id = message_id if isinstance(message_id, str) else None
-        status = accepted.status if isinstance(accepted.status, str) else None
-        return RecipientResult(recipient, message_id, status or "sent", None)
-
-
-def _read_timeout(value: float | None) -> float:
-    if value is None:
-        value = get_setting("SMS_TIMEOUT")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise SmsConfigurationError(
-            f"SMS_TIMEOUT is {value!r}: set it (or the timeout= keyword) to a "
-            "positive number of seconds to wait for the provider."
-        )
-    return float(value)

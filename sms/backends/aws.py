@@ -7,13 +7,11 @@ from typing import Any, cast
 from sms.backends._errors import MaskNumbers, transport_failure
 from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
-from sms.conf import get_setting
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
     RecipientRejected,
     SmsConfigurationError,
-    SmsImproperlyInstalled,
     SmsSendError,
 )
 from sms.message import Message
@@ -32,46 +30,22 @@ try:
 except ImportError:  # the optional extra django-sms[aws]
     boto3 = ClientError = BotoCoreError = None  # type: ignore[assignment,misc]
 
-PROVIDER = "aws"
-
-# https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
-# and the errors every AWS query API shares.
-ERROR_CLASSES = {
-    **dict.fromkeys(
-        ["InvalidParameter", "InvalidParameterValue", "ValidationError"],
-        RecipientRejected,
-    ),
-    **dict.fromkeys(
-        [
-            "AuthorizationError",
-            "AccessDenied",
-            "AccessDeniedException",
-            "ExpiredToken",
-            "IncompleteSignature",
-            "InvalidClientTokenId",
-            "InvalidSecurity",
-            "MissingAuthenticationToken",
-            "OptInRequired",
-            "SignatureDoesNotMatch",
-            "UnrecognizedClientException",
-        ],
-        ProviderAccountError,
-    ),
-    **dict.fromkeys(
-        [
-            "Throttling",
-            "ThrottlingException",
-            "ThrottledException",
-            "RequestLimitExceeded",
-            "InternalError",
-            "InternalFailure",
-            "ServiceUnavailable",
-        ],
-        ProviderUnavailable,
-    ),
-}
-
 SMS_TYPES = ("Transactional", "Promotional")
+
+# The kind of each botocore transport error (_errors.TRANSPORT_FAILURES), the
+# most specific first: a connect timeout is an EndpointConnectionError too.
+_TRANSPORT_KINDS = (
+    [
+        (ConnectTimeoutError, "connect_timeout"),
+        (ReadTimeoutError, "timeout"),
+        (ConnectionClosedError, "connection_aborted"),
+        (EndpointConnectionError, "connection_error"),
+    ]
+    if boto3
+    else []
+)
+# Keywords passed to boto3's session as given; without them, the AWS chain.
+_SESSION_KEYWORDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
 
 class SmsBackend(ProviderBackend):
@@ -89,58 +63,72 @@ class SmsBackend(ProviderBackend):
     connections and never retries on its own (the outbox does, and records it).
     """
 
-    provider = PROVIDER
+    provider = "aws"
+    missing_sdk = None if boto3 else ("boto3", "aws")
+    options = {
+        "region_name": "AWS_SMS_REGION",
+        "sender_id": "AWS_SMS_SENDER_ID",
+        "sms_type": "AWS_SMS_TYPE",
+        "max_price": "AWS_SMS_MAX_PRICE",
+    }
+    # Set from ``options`` when the backend is built.
+    region_name: str | None
+    sender_id: str | None
+    sms_type: str | None
+    max_price: str | float | None
     sdk_errors = (ClientError,) if boto3 else ()
-    error_classes = ERROR_CLASSES
+    # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
+    # and the errors every AWS query API shares.
+    error_classes = {
+        **dict.fromkeys(
+            ["InvalidParameter", "InvalidParameterValue", "ValidationError"],
+            RecipientRejected,
+        ),
+        **dict.fromkeys(
+            [
+                "AuthorizationError",
+                "AccessDenied",
+                "AccessDeniedException",
+                "ExpiredToken",
+                "IncompleteSignature",
+                "InvalidClientTokenId",
+                "InvalidSecurity",
+                "MissingAuthenticationToken",
+                "OptInRequired",
+                "SignatureDoesNotMatch",
+                "UnrecognizedClientException",
+            ],
+            ProviderAccountError,
+        ),
+        **dict.fromkeys(
+            [
+                "Throttling",
+                "ThrottlingException",
+                "ThrottledException",
+                "RequestLimitExceeded",
+                "InternalError",
+                "InternalFailure",
+                "ServiceUnavailable",
+            ],
+            ProviderUnavailable,
+        ),
+    }
 
-    def __init__(
-        self,
-        fail_silently: bool = False,
-        *,
-        region_name: str | None = None,
-        sender_id: str | None = None,
-        sms_type: str | None = None,
-        max_price: str | float | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if boto3 is None:
-            raise SmsImproperlyInstalled("boto3", "aws")
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        keys = {keyword: kwargs.pop(keyword, None) for keyword in _SESSION_KEYWORDS}
         super().__init__(fail_silently=fail_silently, **kwargs)
-        self.sender_id = _setting(sender_id, "AWS_SMS_SENDER_ID")
-        self.sms_type = _setting(sms_type, "AWS_SMS_TYPE")
-        self.max_price = _setting(max_price, "AWS_SMS_MAX_PRICE")
         if self.sms_type and self.sms_type not in SMS_TYPES:
             raise SmsConfigurationError(
                 f"AWS_SMS_TYPE is {self.sms_type!r}: set it to 'Transactional' "
                 "or 'Promotional', or leave it unset for the account's default."
             )
-        session = boto3.session.Session(
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-            region_name=_setting(region_name, "AWS_SMS_REGION"),
-        )
-        if session.get_credentials() is None:
-            raise SmsConfigurationError(
-                "No AWS credentials found: give this process a role, set "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment, "
-                "or pass aws_access_key_id= and aws_secret_access_key=."
-            )
+        session = _session(region_name=self.region_name, **keys)
         config = Config(
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
             retries={"total_max_attempts": 1},
             max_pool_connections=10,
         )
-        if not session.region_name:
-            raise SmsConfigurationError(
-                "AWS_SMS_REGION is not set and the AWS configuration names no "
-                "region: set it to the region that sends your SMS, such as "
-                "'eu-west-1', or pass region_name=."
-            )
         self.client = session.client("sns", endpoint_url=self.api_url, config=config)
 
     def open(self) -> bool:
@@ -195,21 +183,26 @@ class SmsBackend(ProviderBackend):
 
     def _transport_error(self, number: str, err: Exception) -> SmsSendError:
         """Map botocore's errors: a read timeout or a dropped answer may have sent."""
-        if isinstance(err, ConnectTimeoutError):
-            kind = "connect_timeout"
-        elif isinstance(err, ReadTimeoutError):
-            kind = "timeout"
-        elif isinstance(err, ConnectionClosedError):
-            kind = "connection_aborted"
-        elif isinstance(err, EndpointConnectionError):
-            kind = "connection_error"
-        else:
-            kind = "transport_error"
-        return transport_failure(PROVIDER, number, kind)
+        found = (kind for cls, kind in _TRANSPORT_KINDS if isinstance(err, cls))
+        return transport_failure(self.provider, number, next(found, "transport_error"))
 
 
-def _setting(value: Any, name: str) -> Any:
-    return get_setting(name) if value is None else value
+def _session(**keywords: Any) -> Any:
+    """Return a boto3 session that has credentials and a region, or raise."""
+    session = boto3.session.Session(**keywords)
+    if session.get_credentials() is None:
+        raise SmsConfigurationError(
+            "No AWS credentials found: give this process a role, set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment, "
+            "or pass aws_access_key_id= and aws_secret_access_key=."
+        )
+    if not session.region_name:
+        raise SmsConfigurationError(
+            "AWS_SMS_REGION is not set and the AWS configuration names no "
+            "region: set it to the region that sends your SMS, such as "
+            "'eu-west-1', or pass region_name=."
+        )
+    return session
 
 
 # botocore logs each request's parameters (the number) at DEBUG.

@@ -7,13 +7,13 @@ import uuid
 from typing import Any, cast
 from urllib.parse import urljoin
 
+from sms.backends._http import PooledClient
 from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
     RecipientRejected,
-    SmsImproperlyInstalled,
 )
 from sms.message import Message, RecipientResult
 
@@ -26,32 +26,18 @@ except ImportError:  # the optional extra django-sms[messagebird]
     Client = ResponseFormat = ErrorException = None
     HttpClient = object
 
-PROVIDER = "messagebird"
-
-#: MessageBird accepts at most this many recipients in one API call.
-CHUNK_SIZE = 50
-
-# https://developers.messagebird.com/api/#api-errors; a 422 without a code
-# listed here is about the recipients.
-ERROR_CLASSES = {
-    **dict.fromkeys([9, 10, 21], RecipientRejected),
-    **dict.fromkeys([2, 20, 25], ProviderAccountError),
-    99: ProviderUnavailable,
-}
-
 # The statuses MessageBird's SDK returns as a body instead of raising.
 _SDK_STATUSES = frozenset({200, 201, 204, 401, 404, 405, 422})
 
 
-class PooledHttpClient(HttpClient):
+class PooledHttpClient(PooledClient, HttpClient):
     """MessageBird's ``HttpClient`` with a timeout and a reusable session.
 
     The SDK's client posts through a fresh connection per call and waits
-    forever. This one sends every call through ``session`` (a
-    ``requests.Session``, or a fresh connection per call while it is None),
-    bounded by ``timeout``, to ``api_url`` (MessageBird's REST API by default).
-    Otherwise it behaves as the SDK's: 401/404/405/422 bodies go back to the
-    client, which raises ``ErrorException``; other errors raise ``HTTPError``.
+    forever; this one sends to ``api_url`` (MessageBird's REST API by
+    default) through the pooled session, and otherwise behaves as the SDK's:
+    401/404/405/422 bodies go back to the client, which raises
+    ``ErrorException``; other errors raise ``HTTPError``.
     """
 
     def __init__(
@@ -62,11 +48,9 @@ class PooledHttpClient(HttpClient):
         session: requests.Session | None = None,
     ) -> None:
         # urljoin() drops the last path segment of a base without the slash.
-        super().__init__(
-            (api_url or ENDPOINT).rstrip("/") + "/", access_key, USER_AGENT
-        )
-        self.timeout = timeout
-        self.session = session
+        endpoint = (api_url or ENDPOINT).rstrip("/") + "/"
+        super().__init__(endpoint, access_key, USER_AGENT)
+        self.pool(api_url, timeout, session)
 
     def request(
         self,
@@ -79,22 +63,18 @@ class PooledHttpClient(HttpClient):
         if method not in ("DELETE", "GET", "PATCH", "POST", "PUT"):
             raise ValueError(f"{method} is not a supported HTTP method")
         params = params or {}
+        body = (
+            {"params": params} if method == "GET" else {"data": json_serialize(params)}
+        )
         headers = {
             "Accept": "application/json",
             "Authorization": "AccessKey " + self.access_key,
             "User-Agent": self.user_agent,
             "Content-Type": "application/json; charset=UTF-8",
         }
-        if method == "GET":
-            payload: dict[str, Any] = {"params": params}
-        else:
-            payload = {"data": json_serialize(params)}
-        response = (self.session or requests).request(
-            method,
-            urljoin(self.endpoint, path),
-            headers=headers,
-            timeout=self.timeout,
-            **payload,
+        url = urljoin(self.endpoint, path)
+        response: requests.Response = self.session_request(
+            method, url, headers=headers, **body
         )
         if response.status_code not in _SDK_STATUSES:
             response.raise_for_status()
@@ -106,34 +86,28 @@ class PooledHttpClient(HttpClient):
 class SmsBackend(ProviderBackend):
     """Send each message in API calls of at most 50 recipients.
 
-    The access key comes from the ``access_key`` keyword, else
-    ``MESSAGEBIRD_ACCESS_KEY``. ``api_url`` points the backend's own pooled
-    client elsewhere; ``http_client`` is an SDK HTTP client used as given.
-    ``timeout`` (``SMS_TIMEOUT``) bounds every call. With ``status_callback``
-    (``SMS_STATUS_CALLBACK_URL``) each call carries ``reportUrl`` and a
-    ``reference``: the message's own, or a fresh one.
+    With ``status_callback`` (``SMS_STATUS_CALLBACK_URL``) each call carries
+    ``reportUrl`` and a ``reference``: the message's own, or a fresh one.
     """
 
-    provider = PROVIDER
-    required_settings = ("MESSAGEBIRD_ACCESS_KEY",)
-    batch_size = CHUNK_SIZE
+    provider = "messagebird"
+    missing_sdk = None if Client else ("messagebird", "messagebird")
+    credentials = {"access_key": "MESSAGEBIRD_ACCESS_KEY"}
+    batch_size = 50  # the most recipients MessageBird takes in one call
     sdk_errors = (ErrorException, requests.HTTPError) if Client else ()
-    error_classes = ERROR_CLASSES
+    # https://developers.messagebird.com/api/#api-errors; a 422 without a
+    # code listed here is about the recipients.
+    error_classes = {
+        **dict.fromkeys([9, 10, 21], RecipientRejected),
+        **dict.fromkeys([2, 20, 25], ProviderAccountError),
+        99: ProviderUnavailable,
+    }
 
     def __init__(
-        self,
-        fail_silently: bool = False,
-        *,
-        access_key: str | None = None,
-        http_client: Any = None,
-        **kwargs: Any,
+        self, fail_silently: bool = False, *, http_client: Any = None, **kwargs: Any
     ) -> None:
-        if Client is None:
-            raise SmsImproperlyInstalled("messagebird", "messagebird")
         super().__init__(fail_silently=fail_silently, **kwargs)
-        access_key = self._credential(
-            access_key, "MESSAGEBIRD_ACCESS_KEY", "access_key"
-        )
+        access_key = self._credentials["access_key"]
         if http_client is None:
             http_client = self._pooled = PooledHttpClient(
                 access_key, self.api_url, self.timeout
@@ -159,8 +133,8 @@ class SmsBackend(ProviderBackend):
             params["reference"] = self._reference
         if params:  # message_create() updates the dict it is given
             return self.client.message_create(originator, numbers, message.body, params)
-        # Exactly these arguments when no option is set (README
-        # "Compatibility with django-sms 0.7.0").
+        # Exactly these arguments when no option is set (docs/
+        # compatibility.md, "Provider backends").
         return self.client.message_create(originator, numbers, message.body)
 
     def _parse_response(self, answer: Any, numbers: list[str]) -> list[Accepted]:

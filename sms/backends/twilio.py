@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from sms.backends._http import PooledClient, retarget
 from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
-from sms.conf import get_setting
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
     RecipientOptedOut,
     RecipientRejected,
-    SmsImproperlyInstalled,
-    SmsSendError,
 )
 from sms.message import Message
 
@@ -29,31 +26,15 @@ except ImportError:  # the optional extra django-sms[twilio]
     TwilioHttpClient = object
     TwilioException = TwilioServiceException = None  # constructing raises first
 
-PROVIDER = "twilio"
-
-# https://www.twilio.com/docs/api/errors. The recipient's own problems; the
-# credentials, a suspended account or a From number that is not ours; and
-# code None: the SDK refused before any request (missing credentials).
-ERROR_CLASSES: dict[int | None, type[SmsSendError]] = {
-    **dict.fromkeys([21211, 21408, 21612, 21614], RecipientRejected),
-    21610: RecipientOptedOut,  # the recipient replied STOP
-    **dict.fromkeys(
-        [None, 20003, 20005, 20404, 21212, 21606, 21659, 21660], ProviderAccountError
-    ),
-    20429: ProviderUnavailable,
-}
-
 # Every Twilio API host: api.twilio.com, api.dublin.ie1.twilio.com, ...
-_TWILIO_HOST = re.compile(r"^https://[A-Za-z0-9.-]+\.twilio\.com")
+_TWILIO_HOST = r"[A-Za-z0-9.-]+\.twilio\.com"
 
 
-class PooledHttpClient(TwilioHttpClient):
+class PooledHttpClient(PooledClient, TwilioHttpClient):
     """A ``TwilioHttpClient`` with a timeout, a settable session and base URL.
 
-    ``api_url`` replaces the ``https://<host>.twilio.com`` prefix of every
-    request (Twilio's SDK has no base-URL setting), so tests can point the
-    SDK at a fake server. ``session`` is the ``requests.Session`` reused for
-    every call; while it is None each call opens its own connection.
+    Twilio's SDK has no base-URL setting: ``api_url`` replaces the
+    ``https://<host>.twilio.com`` prefix of every request.
     """
 
     def __init__(
@@ -63,55 +44,55 @@ class PooledHttpClient(TwilioHttpClient):
         session: requests.Session | None = None,
     ) -> None:
         super().__init__(pool_connections=False, timeout=timeout)
-        self.api_url = api_url.rstrip("/") if api_url else None
-        self.session = session
+        self.pool(api_url, timeout, session)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         """Send the request to ``api_url`` instead of Twilio when one is set."""
-        if self.api_url:
-            url = _TWILIO_HOST.sub(self.api_url, url, count=1)
+        url = retarget(url, self.api_url, _TWILIO_HOST)
         return super().request(method, url, *args, **kwargs)
 
 
 class SmsBackend(ProviderBackend):
     """Send each recipient its own Twilio message.
 
-    Credentials come from the ``account_sid`` and ``auth_token`` keywords, else
-    ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN``. With a messaging service
-    (``messaging_service_sid`` or ``TWILIO_MESSAGING_SERVICE_SID``) Twilio picks
-    the sender and the message's originator is not sent. ``api_url`` points
-    the backend's own pooled client elsewhere; ``http_client`` is an SDK HTTP
-    client used as given. ``timeout`` (``SMS_TIMEOUT``) bounds every call and
-    ``status_callback`` (``SMS_STATUS_CALLBACK_URL``) asks Twilio for
-    delivery reports, with the message's ``reference`` in its query string.
+    With a messaging service (``messaging_service_sid`` or
+    ``TWILIO_MESSAGING_SERVICE_SID``) Twilio picks the sender and the
+    message's originator is not sent. ``status_callback``
+    (``SMS_STATUS_CALLBACK_URL``) asks Twilio for delivery reports, with the
+    message's ``reference`` in its query string.
     """
 
-    provider = PROVIDER
-    required_settings = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    provider = "twilio"
+    missing_sdk = None if Client else ("twilio", "twilio")
+    credentials = {
+        "account_sid": "TWILIO_ACCOUNT_SID",
+        "auth_token": "TWILIO_AUTH_TOKEN",
+    }
+    options = {"messaging_service_sid": "TWILIO_MESSAGING_SERVICE_SID"}
+    messaging_service_sid: str | None  # set from ``options``
     sdk_errors = (TwilioException,) if Client else ()
-    error_classes = ERROR_CLASSES
+    # https://www.twilio.com/docs/api/errors. The recipient's own problems;
+    # the credentials, a suspended account or a From number that is not
+    # ours; and code None: the SDK refused before any request (missing
+    # credentials).
+    error_classes = {
+        **dict.fromkeys([21211, 21408, 21612, 21614], RecipientRejected),
+        21610: RecipientOptedOut,  # the recipient replied STOP
+        **dict.fromkeys(
+            [None, 20003, 20005, 20404, 21212, 21606, 21659, 21660],
+            ProviderAccountError,
+        ),
+        20429: ProviderUnavailable,
+    }
 
     def __init__(
-        self,
-        fail_silently: bool = False,
-        *,
-        account_sid: str | None = None,
-        auth_token: str | None = None,
-        messaging_service_sid: str | None = None,
-        http_client: Any = None,
-        **kwargs: Any,
+        self, fail_silently: bool = False, *, http_client: Any = None, **kwargs: Any
     ) -> None:
-        if Client is None:
-            raise SmsImproperlyInstalled("twilio", "twilio")
         super().__init__(fail_silently=fail_silently, **kwargs)
-        account_sid = self._credential(account_sid, "TWILIO_ACCOUNT_SID", "account_sid")
-        auth_token = self._credential(auth_token, "TWILIO_AUTH_TOKEN", "auth_token")
-        if messaging_service_sid is None:
-            messaging_service_sid = get_setting("TWILIO_MESSAGING_SERVICE_SID")
-        self.messaging_service_sid: str | None = messaging_service_sid or None
         if http_client is None:
             http_client = self._pooled = PooledHttpClient(self.api_url, self.timeout)
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        sid, token = self._credentials["account_sid"], self._credentials["auth_token"]
+        self.client = Client(sid, token, http_client=http_client)
 
     def _check_originator(self, originator: str) -> str:
         if self.messaging_service_sid:
@@ -121,8 +102,8 @@ class SmsBackend(ProviderBackend):
     def _send_request(
         self, message: Message, originator: str, numbers: list[str]
     ) -> Any:
-        # Exactly to/from_/body unless an option is configured (README
-        # "Compatibility with django-sms 0.7.0").
+        # Exactly to/from_/body unless an option is configured (docs/
+        # compatibility.md, "Provider backends").
         [number] = numbers
         params: dict[str, Any] = {"to": number}
         if self.messaging_service_sid:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from sms.backends._errors import MaskNumbers
+from sms.backends._http import PooledSession
 from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
@@ -13,12 +14,10 @@ from sms.exceptions import (
     ProviderUnavailable,
     RecipientRejected,
     SmsConfigurationError,
-    SmsImproperlyInstalled,
 )
 from sms.message import Message
 
 try:
-    import requests
     from vonage import Auth, HttpClientOptions, Vonage
     from vonage_http_client.errors import HttpRequestError
     from vonage_sms import SmsMessage
@@ -26,70 +25,36 @@ try:
 except ImportError:  # the optional extra django-sms[vonage]
     Vonage = None
 
-PROVIDER = "vonage"
-
-# https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms:
-# the "status" of each message part; 7 is a barred (opted-out) number.
-ERROR_CLASSES = {
-    **dict.fromkeys(["1", "5"], ProviderUnavailable),
-    **dict.fromkeys(["2", "3", "6", "7", "12", "22", "29", "33"], RecipientRejected),
-    **dict.fromkeys(
-        ["4", "8", "9", "10", "11", "14", "15", "23", "32"], ProviderAccountError
-    ),
-}
 _SDK_ERROR = re.compile(r"error code (\d+): (.*)", re.DOTALL)
-
-
-class PooledSession(requests.Session if Vonage else object):  # type: ignore[misc]
-    """A ``requests.Session`` with a timeout, optionally sent to ``api_url``.
-
-    The SDK builds ``https://<host>`` URLs itself and takes whole seconds for
-    its timeout; this session replaces the scheme and host when ``api_url``
-    is set (tests point it at a fake server) and bounds every call.
-    """
-
-    def __init__(self, api_url: str | None, timeout: float) -> None:
-        super().__init__()
-        self.api_url = api_url.rstrip("/") if api_url else None
-        self.timeout = timeout
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        """Send the request to ``api_url`` when one is set, within the timeout."""
-        if self.api_url:
-            url = re.sub(r"^https://[^/]+", self.api_url, url, count=1)
-        kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)
 
 
 class SmsBackend(ProviderBackend):
     """Send each recipient its own SMS through Vonage's SMS API.
 
-    Credentials come from the ``api_key`` and ``api_secret`` keywords, else
-    ``VONAGE_API_KEY`` and ``VONAGE_API_SECRET`` (the signature secret only
-    verifies delivery receipts). The message's ``reference`` goes out as
-    ``client-ref`` and ``status_callback`` (``SMS_STATUS_CALLBACK_URL``) as the
-    receipt ``callback``. One pooled session carries every call, bounded by
-    ``timeout`` (``SMS_TIMEOUT``); ``api_url`` points it elsewhere.
+    ``VONAGE_SIGNATURE_SECRET`` only verifies delivery receipts. The
+    message's ``reference`` goes out as ``client-ref`` and ``status_callback``
+    (``SMS_STATUS_CALLBACK_URL``) as the receipt ``callback``. One pooled
+    session carries every call from the start.
     """
 
-    provider = PROVIDER
-    required_settings = ("VONAGE_API_KEY", "VONAGE_API_SECRET")
+    provider = "vonage"
+    missing_sdk = None if Vonage else ("vonage", "vonage")
+    credentials = {"api_key": "VONAGE_API_KEY", "api_secret": "VONAGE_API_SECRET"}
     sdk_errors = (SmsError, HttpRequestError) if Vonage else ()
-    error_classes = ERROR_CLASSES
+    # https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms:
+    # the "status" of each message part; 7 is a barred (opted-out) number.
+    error_classes = {
+        **dict.fromkeys(["1", "5"], ProviderUnavailable),
+        **dict.fromkeys(
+            ["2", "3", "6", "7", "12", "22", "29", "33"], RecipientRejected
+        ),
+        **dict.fromkeys(
+            ["4", "8", "9", "10", "11", "14", "15", "23", "32"], ProviderAccountError
+        ),
+    }
 
-    def __init__(
-        self,
-        fail_silently: bool = False,
-        *,
-        api_key: str | None = None,
-        api_secret: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if Vonage is None:
-            raise SmsImproperlyInstalled("vonage", "vonage")
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
-        api_key = self._credential(api_key, "VONAGE_API_KEY", "api_key")
-        api_secret = self._credential(api_secret, "VONAGE_API_SECRET", "api_secret")
         if self.status_callback and len(self.status_callback) > 100:
             raise SmsConfigurationError(
                 "SMS_STATUS_CALLBACK_URL is longer than the 100 characters Vonage "
@@ -97,7 +62,7 @@ class SmsBackend(ProviderBackend):
             )
         # Key and secret only: the v4 SDK signs the fields it leaves out of a
         # signed SMS request too, so the signature never matches.
-        auth = Auth(api_key=api_key, api_secret=api_secret)
+        auth = Auth(**self._credentials)
         # pool_maxsize=1: the SDK re-posts a request whose connection dropped
         # up to that many times, which could send the SMS twice.
         self.client = Vonage(auth, HttpClientOptions(pool_maxsize=1))

@@ -48,7 +48,6 @@ class FakeMessageBird(FakeProvider):
         recipients = [r for r in str(data.get("recipients", "")).split(",") if r]
         if not recipients or len(recipients) > 50:
             return self.error(422, 9, "no (correct) recipients found", "recipients")
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         message = {
             "id": uuid.uuid4().hex,
             "originator": data.get("originator"),
@@ -58,36 +57,7 @@ class FakeMessageBird(FakeProvider):
             "reference": data.get("reference"),
         }
         self.messages.append(message)
-        items = [
-            {"recipient": int(r.lstrip("+")), "status": "sent", "statusDatetime": now}
-            for r in recipients
-        ]
-        return Reply(
-            201,
-            {
-                "id": message["id"],
-                "href": f"https://rest.messagebird.com/messages/{message['id']}",
-                "direction": "mt",
-                "type": "sms",
-                "originator": message["originator"],
-                "body": message["body"],
-                "reference": message["reference"],
-                "validity": None,
-                "gateway": 10,
-                "typeDetails": {},
-                "datacoding": "plain",
-                "mclass": 1,
-                "scheduledDatetime": None,
-                "createdDatetime": now,
-                "recipients": {
-                    "totalCount": len(items),
-                    "totalSentCount": len(items),
-                    "totalDeliveredCount": 0,
-                    "totalDeliveryFailedCount": 0,
-                    "items": items,
-                },
-            },
-        )
+        return Reply(201, _message_object(message))
 
     def status_reports(self, status: str = "delivered") -> list[StatusReport]:
         """Return the signed GET reports MessageBird would send, one per recipient."""
@@ -112,3 +82,35 @@ class FakeMessageBird(FakeProvider):
         return {
             "MessageBird-Signature-JWT": messagebird_signature(url, self.signing_key)
         }
+
+
+def _message_object(message: dict[str, Any]) -> dict[str, Any]:
+    """Return the message object MessageBird answers a created message with."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    items = [
+        {"recipient": int(r.lstrip("+")), "status": "sent", "statusDatetime": now}
+        for r in message["recipients"]
+    ]
+    return {
+        "id": message["id"],
+        "href": f"https://rest.messagebird.com/messages/{message['id']}",
+        "direction": "mt",
+        "type": "sms",
+        "originator": message["originator"],
+        "body": message["body"],
+        "reference": message["reference"],
+        "validity": None,
+        "gateway": 10,
+        "typeDetails": {},
+        "datacoding": "plain",
+        "mclass": 1,
+        "scheduledDatetime": None,
+        "createdDatetime": now,
+        "recipients": {
+            "totalCount": len(items),
+            "totalSentCount": len(items),
+            "totalDeliveredCount": 0,
+            "totalDeliveryFailedCount": 0,
+            "items": items,
+        },
+    }

@@ -76,7 +76,7 @@ def _find_row(report: DeliveryReport) -> Message | None:
         if value:  # a blank value would match every row not yet sent
             # No ORDER BY: it would lead the planner to walk the primary key
             # instead of the id index. A match is one row, or a few at most.
-            matches = list(rows.filter(**{field: value})[:10])
+            matches: list[Message] = list(rows.filter(**{field: value})[:10])
             if matches:
                 return max(matches, key=lambda row: row.pk)
     return None

@@ -1,8 +1,9 @@
 """The example project as deployed: its own settings, DEBUG off, a fresh interpreter.
 
 Each test runs `manage.py` or a script in a clean environment with what the
-README's deploy recipe sets (a SECRET_KEY, ALLOWED_HOSTS, a DATABASE_URL), so
-nothing of the test suite's settings can make the page look safer than it is.
+deploy recipe in docs/deploying.md sets (a SECRET_KEY, ALLOWED_HOSTS, a
+DATABASE_URL), so nothing of the test suite's settings can make the page look
+safer than it is.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ print(json.dumps([unsigned.status_code, signed.status_code]))
 
 
 def _production_env(tmp_path, **env):
-    """Return what README "Deploying" puts in .env, with a throwaway database."""
+    """Return what docs/deploying.md puts in .env, with a throwaway database."""
     return {
         "SECRET_KEY": "k3Y-" + "x7Qz_" * 10,
         "ALLOWED_HOSTS": HOST,
@@ -123,6 +124,7 @@ def test_anonymous_visitors_read_nothing_and_queue_nothing(tmp_path):
         (None, "post", _post("+12065550100")),
         ("member", "post", _post("+12065550100")),
     )
+    assert len(got["results"]) == 3
     for response in got["results"]:
         assert response["status"] == 302
         assert response["location"].startswith("/admin/login/?next=/")
@@ -144,7 +146,7 @@ def test_plain_http_is_redirected_to_https(tmp_path):
 
 
 def test_without_use_x_forwarded_proto_the_proxy_s_https_is_not_seen(tmp_path):
-    # What README "Deploying" warns about: behind a TLS proxy, every request
+    # What docs/deploying.md warns about: behind a TLS proxy, every request
     # is redirected to https:// again.
     got = _requests(tmp_path, ("staff", "get", {}), USE_X_FORWARDED_PROTO="0")
     assert got["results"][0]["status"] == 301

@@ -11,6 +11,7 @@ from django.test import (
     override_settings,
 )
 
+from sms.backends.vonage import SmsBackend as VonageBackend
 from sms_outbox.checks import (
     check_mysql_server,
     check_outbox_backend,
@@ -225,4 +226,63 @@ class ReceiptSettingsCheckTests(SimpleTestCase):
 
     @override_settings(SMS_OUTBOX_BACKEND="sms.backends.twilio.SmsBackend")
     def test_twilio_verifies_with_its_auth_token(self):
+        self.assertEqual(check_receipt_settings(), [])
+
+
+#: A URLconf without the outbox's webhooks (ROOT_URLCONF = this module).
+urlpatterns = []
+
+
+class VonageReceiptsBackend(VonageBackend):
+    """A project's own subclass still needs the secret."""
+
+
+def vonage_secret_warning(setting):
+    return Warning(
+        f"{setting} is the Vonage backend and the outbox's Vonage webhook URLs "
+        "are installed, but VONAGE_SIGNATURE_SECRET is not set: the endpoints "
+        "cannot verify what Vonage sends and will answer 500.",
+        hint="Set VONAGE_SIGNATURE_SECRET to the signature secret in the Vonage "
+        "dashboard (API settings) and turn on signed webhooks there, with the "
+        "method in VONAGE_SIGNATURE_METHOD.",
+        id="sms_outbox.W006",
+    )
+
+
+@override_settings(
+    SMS_BACKEND="sms_outbox.backends.QueuedSmsBackend",
+    SMS_OUTBOX_BACKEND="sms.backends.vonage.SmsBackend",
+    SMS_STATUS_CALLBACK_URL=None,
+    VONAGE_SIGNATURE_SECRET=None,
+)
+class VonageSecretCheckTests(SimpleTestCase):
+    def test_outbox_backend_without_secret(self):
+        # Receipts set in Vonage's dashboard: no SMS_STATUS_CALLBACK_URL needed.
+        self.assertEqual(
+            check_receipt_settings(), [vonage_secret_warning("SMS_OUTBOX_BACKEND")]
+        )
+
+    @override_settings(
+        SMS_BACKEND="tests.outbox.test_checks.VonageReceiptsBackend",
+        SMS_OUTBOX_BACKEND="sms.backends.locmem.SmsBackend",
+    )
+    def test_direct_backend_subclass_without_secret(self):
+        self.assertEqual(
+            check_receipt_settings(), [vonage_secret_warning("SMS_BACKEND")]
+        )
+
+    @override_settings(VONAGE_SIGNATURE_SECRET="signature-secret")
+    def test_secret_set(self):
+        self.assertEqual(check_receipt_settings(), [])
+
+    @override_settings(ROOT_URLCONF="tests.outbox.test_checks")
+    def test_webhooks_not_installed(self):
+        self.assertEqual(check_receipt_settings(), [])
+
+    @override_settings(SMS_OUTBOX_BACKEND="sms.backends.twilio.SmsBackend")
+    def test_other_backend(self):
+        self.assertEqual(check_receipt_settings(), [])
+
+    @override_settings(SMS_OUTBOX_BACKEND="sms.backends.vonage.NoSuchBackend")
+    def test_unimportable_backend_left_to_the_backend_check(self):
         self.assertEqual(check_receipt_settings(), [])

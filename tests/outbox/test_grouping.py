@@ -147,3 +147,21 @@ class GroupedDrainTests(TestCase):
             set(Message.objects.values_list("status", "attempts")), {("queued", 0)}
         )
         self.assertFalse(Attempt.objects.exists())
+
+
+class ShareReferenceTests(TestCase):
+    def test_rows_take_the_first_rows_reference_only_while_the_claim_holds_them(self):
+        from sms_outbox.claims import claim_rows
+
+        queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+        sms.send_sms("Hi", "Shop", numbers(3), connection=queued)
+        claim = claim_rows(10)
+        shared = claim.share_reference(claim.rows)
+        first = claim.rows[0].reference
+        self.assertEqual({row.reference for row in shared}, {first})
+        self.assertEqual(
+            set(Message.objects.values_list("reference", flat=True)), {first}
+        )
+        # Another worker took a row back: the claim no longer holds them all.
+        Message.objects.filter(pk=claim.rows[2].id).update(claimed_by="other")
+        self.assertIsNone(claim.share_reference(claim.rows))

@@ -79,7 +79,7 @@ class WithoutReturningTests(TransactionTestCase):
 @override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
 class CharacterSetTests(TestCase):
     def test_an_emoji_body_is_stored_whole(self):
-        # Four bytes in UTF-8: MySQL's utf8mb3 would refuse it (README).
+        # Four bytes in UTF-8: MySQL's utf8mb3 would refuse it (docs/databases.md).
         body = "Your table is ready \U0001f37d\ufe0f \u2014 see you at 8"
         sms.send_sms(body, None, [A])
         self.assertEqual(Row.objects.get().body, body)

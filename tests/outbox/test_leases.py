@@ -1,19 +1,15 @@
 """Tests for leases and fencing: a drain writes only rows its claim still holds."""
 
-import datetime
 from unittest import mock
 
-from django.db.models import F
 from django.test import TestCase, override_settings
-from django.utils import timezone
 
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.exceptions import ProviderUnavailable, SmsConfigurationError
 from sms_outbox import claims, engine
-from sms_outbox.claims import KEPT_DYING, LEASE_EXPIRED, claim_rows
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import AttemptResult, Recorder
+from tests.support.clock import Clock
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
@@ -26,16 +22,6 @@ def queue(*recipients):
 
 def row(recipient):
     return Message.objects.get(recipient=recipient)
-
-
-class Clock:
-    """A ``time.monotonic`` the test moves by hand."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 class HookBackend(BaseSmsBackend):
@@ -137,144 +123,11 @@ class LeaseTests(TestCase):
         self.assertEqual(row(A).status, "queued")
 
 
-class FencingTests(TestCase):
-    """Late results from a drain that lost its claim change nothing."""
-
-    def claim(self, *recipients):
-        queue(*recipients)
-        return claim_rows(10)
-
-    def outcome(self, claimed, recipient, kind, **fields):
-        claimed_row = next(r for r in claimed.rows if r.recipient == recipient)
-        return AttemptResult(claimed_row, kind, **fields)
-
-    def test_late_sent_result_leaves_a_row_another_drain_took(self):
-        claim = self.claim(A, B)
-        # The lease ran out; another drain took A back and sent it.
-        Message.objects.filter(recipient=A).update(
-            status="sent", claimed_by="", provider_message_id="SM-B"
-        )
-        recorder = Recorder("x.Backend", claim.token)
-        recorder.add(self.outcome(claim, A, "sent", message_id="SM-A"))
-        recorder.add(self.outcome(claim, B, "sent", message_id="SM-B2"))
-        with self.assertLogs("sms_outbox.results", "WARNING") as logs:
-            recorder.flush()
-        self.assertIn("may have gone out twice", logs.output[0])
-        self.assertEqual(row(A).provider_message_id, "SM-B")
-        self.assertEqual(row(A).attempts, 0)
-        self.assertEqual((row(B).status, row(B).provider_message_id), ("sent", "SM-B2"))
-        logged = Attempt.objects.get(message__recipient=A)
-        self.assertEqual(logged.outcome, "sent")
-        self.assertIn("lost its lease", logged.error_text)
-
-    def test_late_retry_does_not_requeue_a_delivered_or_cancelled_row(self):
-        claim = self.claim(A, B, C)
-        sent_at = timezone.now()
-        Message.objects.filter(recipient=A).update(
-            status="sent", claimed_by="", sent_at=sent_at
-        )
-        Message.objects.filter(recipient=B).update(status="cancelled", claimed_by="")
-        recorder = Recorder("x.Backend", claim.token)
-        for recipient in (A, B, C):
-            recorder.add(self.outcome(claim, recipient, "retry", error_text="503"))
-        with self.assertLogs("sms_outbox.results", "INFO") as logs:
-            recorder.flush()
-        # The provider never took these: no duplicate to warn about.
-        self.assertEqual([r.levelname for r in logs.records], ["INFO"])
-        self.assertNotIn("twice", logs.output[0])
-        self.assertEqual((row(A).status, row(A).sent_at), ("sent", sent_at))
-        self.assertEqual(row(B).status, "cancelled")
-        self.assertEqual((row(C).status, row(C).attempts), ("queued", 1))
-
-    def test_release_leaves_rows_the_claim_no_longer_holds(self):
-        claim = self.claim(A, B)
-        Message.objects.filter(recipient=A).update(claimed_by="someone-else")
-        self.assertEqual(
-            claims.release_rows(claim.token, [r.id for r in claim.rows]), 1
-        )
-        self.assertEqual(
-            (row(A).status, row(A).claimed_by), ("sending", "someone-else")
-        )
-        self.assertEqual(row(B).status, "queued")
-
-    def test_renew_reports_only_rows_still_held(self):
-        claim = self.claim(A, B)
-        Message.objects.filter(recipient=B).update(status="queued", claimed_by="")
-        kept = claim.renew(claim.rows)
-        self.assertEqual([r.recipient for r in kept], [A])
-
-    def test_a_flush_that_failed_writes_only_what_is_left(self):
-        claim = self.claim(A, B)
-        recorder = Recorder("x.Backend", claim.token)
-        recorder.pending = [
-            self.outcome(claim, A, "sent", message_id="SM1"),
-            self.outcome(claim, B, "retry", error_text="503"),
-        ]
-        # The database goes away after the sent UPDATE.
-        from django.db import OperationalError
-
-        with mock.patch.object(
-            Recorder, "_write_others", side_effect=OperationalError("gone")
-        ):
-            with self.assertRaises(OperationalError):
-                recorder.flush()
-        self.assertEqual(row(A).status, "sent")
-        recorder.flush()  # the next run writes the rest, and A only once
-        self.assertEqual((row(B).status, row(B).attempts), ("queued", 1))
-        self.assertEqual(
-            sorted(Attempt.objects.values_list("outcome", flat=True)),
-            ["retry", "sent"],
-        )
-        self.assertFalse(
-            any(
-                "lost" in t
-                for t in Attempt.objects.values_list("error_text", flat=True)
-            )
-        )
-
-
-@override_settings(SMS_OUTBOX_BACKEND="sms.backends.locmem.SmsBackend")
-class ExpiredLeaseTests(TestCase):
-    def expire(self, recipient, attempts):
-        Message.objects.filter(recipient=recipient).update(
-            status="sending",
-            claimed_by="dead:1:x",
-            attempts=attempts,
-            lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
-        )
-
-    @override_settings(SMS_OUTBOX_MAX_ATTEMPTS=3)
-    def test_an_expired_lease_uses_an_attempt_and_the_last_one_fails_the_row(self):
-        queue(A, B)
-        self.expire(A, 0)
-        self.expire(B, 2)
-        with self.assertLogs("sms_outbox.claims", "WARNING"):
-            self.assertEqual(claims.requeue_expired(), 2)
-        a, b = row(A), row(B)
-        self.assertEqual(
-            (a.status, a.attempts, a.last_error), ("queued", 1, LEASE_EXPIRED)
-        )
-        self.assertEqual(
-            (b.status, b.attempts, b.last_error), ("failed", 3, KEPT_DYING)
-        )
-        self.assertIsNotNone(b.finished_at)
-        self.assertEqual(
-            list(Attempt.objects.values_list("outcome", flat=True)), ["unknown"] * 2
-        )
-
-    def test_a_lease_still_running_by_the_database_clock_is_left(self):
-        queue(A)
-        Message.objects.filter(recipient=A).update(
-            status="sending",
-            claimed_by="alive:1:x",
-            lease_expires_at=timezone.now() + datetime.timedelta(minutes=1),
-        )
-        self.assertEqual(claims.requeue_expired(), 0)
-        self.assertEqual(row(A).claimed_by, "alive:1:x")
+class SkipTests(TestCase):
+    """A run does not claim again the rows it put back for a retry."""
 
     def test_a_run_tries_each_row_once_even_without_a_retry_delay(self):
         queue(A)
-        Message.objects.update(attempts=F("attempts"))
         with override_settings(
             SMS_OUTBOX_BACKEND="tests.support.outbox_backends.ScriptedBackend",
             SMS_OUTBOX_RETRY_DELAY=0,

@@ -24,7 +24,7 @@ class TaskCheckTests(SimpleTestCase):
             [
                 checks.Error(
                     "SMS_OUTBOX_TASK is invalid: 'enabled' must be True or False.",
-                    hint="See the README section 'Task workers' for the keys.",
+                    hint="See docs/tasks.md ('Task workers') for the keys.",
                     id="sms_outbox.E010",
                 )
             ],

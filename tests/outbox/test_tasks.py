@@ -125,7 +125,9 @@ class BoundedWakeUpTests(TaskTestCase):
 
     def test_wake_ups_carry_no_message_content(self):
         sms.send_sms("secret code 123456", None, [A])
-        for result in enqueued():
+        wake_ups = enqueued()
+        self.assertTrue(wake_ups)
+        for result in wake_ups:
             self.assertEqual((result.args, result.kwargs), ([], {}))
             self.assertEqual(result.task.name, "drain_outbox")
 

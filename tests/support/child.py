@@ -13,58 +13,62 @@ import sys
 import django
 
 
-def main(argv):
-    django.setup()
+def seed(count):
+    """Queue ``count`` SMS, "Message 0" onwards; migrate a SQLite file first."""
     from django.core.management import call_command
     from django.db import connection
 
     import sms
+
+    if connection.vendor == "sqlite":
+        call_command("migrate", verbosity=0)
+    queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+    for start in range(0, count, 500):
+        data = [
+            (f"Message {n}", "Acme", ["+441134960000"])
+            for n in range(start, min(count, start + 500))
+        ]
+        sms.send_mass_sms(data, connection=queued)
+
+
+def report():
+    """Return the rows and attempts, counted and per row, for the test to check."""
     from sms_outbox.models import Attempt, Message
 
-    if argv[0] == "seed":
-        if connection.vendor == "sqlite":
-            call_command("migrate", verbosity=0)
-        queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
-        count = int(argv[1])
-        for start in range(0, count, 500):
-            data = [
-                (f"Message {n}", "Acme", ["+441134960000"])
-                for n in range(start, min(count, start + 500))
-            ]
-            sms.send_mass_sms(data, connection=queued)
-    elif argv[0] == "report":
-        report = {
-            "status": collections.Counter(
-                Message.objects.values_list("status", flat=True)
-            ),
-            "references": list(Message.objects.values_list("reference", flat=True)),
-            "outcomes": collections.Counter(
-                Attempt.objects.values_list("outcome", flat=True)
-            ),
-            # Per row: body, status, attempts, last error, and whether an
-            # ``unknown`` attempt (a possible duplicate) is logged for it.
-            "rows": {
-                reference: [body, status, attempts, last_error]
-                for reference, body, status, attempts, last_error in (
-                    Message.objects.values_list(
-                        "reference", "body", "status", "attempts", "last_error"
-                    )
-                )
-            },
-            "unknown": sorted(
-                set(
-                    Attempt.objects.filter(outcome=Attempt.Outcome.UNKNOWN).values_list(
-                        "message__reference", flat=True
-                    )
-                )
-            ),
-        }
-        print(json.dumps(report))
-    elif argv[0] == "cancel":
-        from sms_outbox.claims import requeue_expired
+    rows = Message.objects.values_list(
+        "reference", "body", "status", "attempts", "last_error"
+    )
+    unknown = Attempt.objects.filter(outcome=Attempt.Outcome.UNKNOWN)
+    return {
+        "status": collections.Counter(Message.objects.values_list("status", flat=True)),
+        "references": list(Message.objects.values_list("reference", flat=True)),
+        "outcomes": collections.Counter(
+            Attempt.objects.values_list("outcome", flat=True)
+        ),
+        # Per row: body, status, attempts and last error.
+        "rows": {reference: values for reference, *values in rows},
+        # Rows with an ``unknown`` attempt logged: possible duplicates.
+        "unknown": sorted(set(unknown.values_list("message__reference", flat=True))),
+    }
 
-        requeue_expired()
-        print(Message.objects.filter(body__in=argv[1:]).cancel())
+
+def cancel(bodies):
+    """Requeue expired leases, then cancel the queued rows with ``bodies``."""
+    from sms_outbox.claims import requeue_expired
+    from sms_outbox.models import Message
+
+    requeue_expired()
+    return Message.objects.filter(body__in=bodies).cancel()
+
+
+def main(argv):
+    django.setup()
+    if argv[0] == "seed":
+        seed(int(argv[1]))
+    elif argv[0] == "report":
+        print(json.dumps(report()))
+    elif argv[0] == "cancel":
+        print(cancel(argv[1:]))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ else:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
-                # As the README recommends for SQLite (the benchmark uses it).
+                # As docs/databases.md recommends for SQLite (the benchmark uses it).
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
             },
         }
