@@ -75,7 +75,8 @@ class RecipientOptedOut(RecipientRejected):
     """The recipient opted out (replied STOP): no SMS may go to them until START.
 
     Raised by the outbox for a number on its suppression list, and by a provider
-    backend for the provider's own opt-out error (Twilio 21610).
+    backend for the provider's own opt-out error (Twilio 21610, Vonage status 7,
+    Amazon SNS OptedOut).
     """
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 
 from sms.conf import get_setting
 from sms.phone import mask_phone_number, normalize_phone_number
@@ -34,16 +34,26 @@ _REASON_LENGTH = Suppression._meta.get_field("reason").max_length
 def suppressed_among(numbers: Iterable[str]) -> set[str]:
     """Return the numbers of ``numbers`` (E.164) that are on the list.
 
-    One query per 900 distinct numbers, on the list's unique index.
+    One query per 900 distinct numbers, answered from the unique index alone
+    (no table rows are read). The SQL is written out: built by the ORM,
+    ``phone_number__in`` prepares every value through the field, which for a
+    500-row drain claim cost ten times the lookup itself, in the process that
+    sends (on SQLite, the same process that runs the query too).
     """
-    wanted = list(dict.fromkeys(numbers))
+    wanted = sorted(set(numbers))  # sorted: neighbouring index pages per chunk
+    if not wanted:
+        return set()
+    connection = connections[router.db_for_read(Suppression)]
+    quote = connection.ops.quote_name
+    column = quote(Suppression._meta.get_field("phone_number").column)
+    select = f"SELECT {column} FROM {quote(Suppression._meta.db_table)} WHERE "
     found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        found.update(
-            Suppression.objects.filter(phone_number__in=wanted[start : start + _CHUNK])
-            .order_by()  # no sort: the index answers, in any order
-            .values_list("phone_number", flat=True)
-        )
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"{select}{column} IN ({marks})", chunk)
+            found.update(number for (number,) in cursor.fetchall())
     return found
 
 

@@ -1,10 +1,11 @@
-"""URLs for delivery receipts: ``path("sms/", include("sms_outbox.urls"))``."""
+"""Webhook URLs: ``path("sms/", include("sms_outbox.urls"))``."""
 
 from django.urls import path
 
 from sms_outbox import views
 from sms_outbox.webhooks.inbound_messagebird import messagebird_inbound
 from sms_outbox.webhooks.inbound_twilio import twilio_inbound
+from sms_outbox.webhooks.inbound_vonage import vonage_inbound
 
 app_name = "sms_outbox"
 
@@ -27,4 +28,5 @@ urlpatterns = [
     # Inbound SMS (replies, STOP/START/HELP).
     path("inbound/twilio/", twilio_inbound, name="twilio_inbound"),
     path("inbound/messagebird/", messagebird_inbound, name="messagebird_inbound"),
+    path("inbound/vonage/", vonage_inbound, name="vonage_inbound"),
 ]

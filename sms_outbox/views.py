@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from sms_outbox.webhooks.messagebird import get_report_fields, parse_messagebird
-from sms_outbox.webhooks.record import Outcome, record_report
+from sms_outbox.webhooks.record import ReceiptOutcome, record_report
 from sms_outbox.webhooks.twilio import parse_twilio
 from sms_outbox.webhooks.verify import (
     verify_messagebird,
@@ -27,7 +27,7 @@ def _bad_request(provider: str, err: BadRequest) -> HttpResponse:
     return HttpResponseBadRequest(str(err), content_type="text/plain")
 
 
-def _ok(outcome: Outcome) -> HttpResponse:
+def _ok(outcome: ReceiptOutcome) -> HttpResponse:
     # A 2xx also for unknown messages and statuses: providers retry anything else.
     return HttpResponse(outcome.value, content_type="text/plain")
 

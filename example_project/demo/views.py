@@ -1,4 +1,4 @@
-"""The demo page: queue an SMS through send_sms() and list the newest rows.
+"""The demo page: queue an SMS through send_sms(), list the newest rows and replies.
 
 Staff only, with DEBUG on or off: deployed, the page could otherwise send SMS
 on the owner's account to any number and show everyone's one-time codes.
@@ -17,17 +17,19 @@ from example_project.demo.limits import SendLimitExceeded, reserve_sms
 from sms import get_connection, send_sms
 from sms.exceptions import SmsError
 from sms.segments import count_segments, get_encoding
+from sms_outbox.models import InboundMessage
 from sms_outbox.models import Message as OutboxMessage
 
 #: The page always queues, whatever SMS_BACKEND says: the request must never
 #: wait on (or talk to) a provider. send_queued_sms delivers later.
 QUEUED_BACKEND = "sms_outbox.backends.QueuedSmsBackend"
 NEWEST_ROWS = 20
+NEWEST_INBOUND = 10
 
 
 @staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
-    """Show the form and the newest outbox rows; queue on a valid POST."""
+    """Show the form, the newest outbox rows and inbound SMS; queue on a POST."""
     form = SendForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         recipients = form.cleaned_data["recipients"]
@@ -54,6 +56,9 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "rows": OutboxMessage.objects.order_by("-created_at", "-pk")[:NEWEST_ROWS],
+        "inbound": InboundMessage.objects.order_by("-received_at", "-pk")[
+            :NEWEST_INBOUND
+        ],
         "show_bodies": request.user.is_staff,
         "segments": count_segments(body),
         "encoding": get_encoding(body),

@@ -10,6 +10,7 @@ from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
+    RecipientOptedOut,
     RecipientRejected,
     SmsConfigurationError,
     SmsSendError,
@@ -78,12 +79,16 @@ class SmsBackend(ProviderBackend):
     max_price: str | float | None
     sdk_errors = (ClientError,) if boto3 else ()
     # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
-    # and the errors every AWS query API shares.
+    # and the errors every AWS query API shares. "OptedOut" (OptedOutException)
+    # is SNS's error for a number that opted out of the account's SMS; Publish
+    # does not list it (SNS takes such an SMS and drops it), but any answer
+    # with it means the number is on SNS's opt-out list.
     error_classes = {
         **dict.fromkeys(
             ["InvalidParameter", "InvalidParameterValue", "ValidationError"],
             RecipientRejected,
         ),
+        "OptedOut": RecipientOptedOut,
         **dict.fromkeys(
             [
                 "AuthorizationError",

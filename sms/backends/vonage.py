@@ -12,6 +12,7 @@ from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
     ProviderUnavailable,
+    RecipientOptedOut,
     RecipientRejected,
     SmsConfigurationError,
 )
@@ -42,12 +43,12 @@ class SmsBackend(ProviderBackend):
     credentials = {"api_key": "VONAGE_API_KEY", "api_secret": "VONAGE_API_SECRET"}
     sdk_errors = (SmsError, HttpRequestError) if Vonage else ()
     # https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms:
-    # the "status" of each message part; 7 is a barred (opted-out) number.
+    # the "status" of each message part. 7 ("Number Barred") is a number on
+    # the account's list of barred numbers: one that opted out.
     error_classes = {
         **dict.fromkeys(["1", "5"], ProviderUnavailable),
-        **dict.fromkeys(
-            ["2", "3", "6", "7", "12", "22", "29", "33"], RecipientRejected
-        ),
+        **dict.fromkeys(["2", "3", "6", "12", "22", "29", "33"], RecipientRejected),
+        "7": RecipientOptedOut,
         **dict.fromkeys(
             ["4", "8", "9", "10", "11", "14", "15", "23", "32"], ProviderAccountError
         ),

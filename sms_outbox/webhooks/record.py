@@ -9,7 +9,9 @@ from typing import cast
 from django.db import transaction
 from django.utils import timezone
 
+from sms.exceptions import RecipientOptedOut
 from sms.phone import mask_phone_number
+from sms_outbox.enforcement import note_provider_opt_out
 from sms_outbox.models import Attempt, Message
 from sms_outbox.signals import delivery_status_changed
 from sms_outbox.webhooks.report import STATUS_RANK, DeliveryReport
@@ -21,7 +23,7 @@ logger = logging.getLogger(__name__)
 _TRIES = 5
 
 
-class Outcome(str, enum.Enum):
+class ReceiptOutcome(str, enum.Enum):
     """What ``record_report()`` did with a report."""
 
     RECORDED = "recorded"  # the row's delivery status changed
@@ -31,12 +33,22 @@ class Outcome(str, enum.Enum):
     UNKNOWN_STATUS = "unknown status"  # a provider status with no mapping
 
 
-def record_report(report: DeliveryReport) -> Outcome:
+def record_report(report: DeliveryReport) -> ReceiptOutcome:
     """Store ``report`` on its outbox row if it is new and newer; return the outcome.
 
     A recorded change writes one ``Attempt`` with outcome ``receipt`` and sends
-    ``delivery_status_changed`` once the transaction commits.
+    ``delivery_status_changed`` once the transaction commits. A report whose
+    error says the recipient opted out puts the number on the suppression
+    list (source "provider"), whatever the outcome: a replay or a late report
+    is still the provider's word that the number opted out.
     """
+    outcome = _record(report)
+    if report.opted_out:
+        _note_opt_out(report)
+    return outcome
+
+
+def _record(report: DeliveryReport) -> ReceiptOutcome:
     if report.status is None:
         logger.warning(
             "Ignored a %s report for message %s with the unknown status %r.",
@@ -44,7 +56,7 @@ def record_report(report: DeliveryReport) -> Outcome:
             report.message_id,
             report.raw_status,
         )
-        return Outcome.UNKNOWN_STATUS
+        return ReceiptOutcome.UNKNOWN_STATUS
     for _ in range(_TRIES):
         with transaction.atomic():
             row = _find_row(report)
@@ -56,13 +68,36 @@ def record_report(report: DeliveryReport) -> Outcome:
                     mask_phone_number(report.recipient),
                     report.reference,
                 )
-                return Outcome.UNKNOWN_MESSAGE
+                return ReceiptOutcome.UNKNOWN_MESSAGE
             verdict = _judge(row, report)
             if verdict is not None:
                 return verdict
             if _apply(row, report):
-                return Outcome.RECORDED
-    return Outcome.STALE
+                return ReceiptOutcome.RECORDED
+    return ReceiptOutcome.STALE
+
+
+def _note_opt_out(report: DeliveryReport) -> None:
+    """Suppress the recipient of ``report``, which the provider says opted out."""
+    number = report.recipient or (
+        Message.objects.filter(provider_message_id=report.message_id)
+        .values_list("recipient", flat=True)
+        .first()
+    )
+    if not number:
+        logger.warning(
+            "A %s report for message %s says the recipient opted out, but names "
+            "no recipient and matches no outbox row; nothing suppressed.",
+            report.provider,
+            report.message_id,
+        )
+        return
+    error = RecipientOptedOut(
+        f"{report.provider} reported it opted out",
+        code=report.error_code,
+        provider=report.provider,
+    )
+    note_provider_opt_out(number, error)
 
 
 def _find_row(report: DeliveryReport) -> Message | None:
@@ -82,10 +117,10 @@ def _find_row(report: DeliveryReport) -> Message | None:
     return None
 
 
-def _judge(row: Message, report: DeliveryReport) -> Outcome | None:
+def _judge(row: Message, report: DeliveryReport) -> ReceiptOutcome | None:
     """Return why ``report`` must not be recorded on ``row``, or None if it must."""
     if report.status == row.delivery_status:
-        return Outcome.REPLAY
+        return ReceiptOutcome.REPLAY
     if not row.delivery_status:
         return None
     stored_rank = STATUS_RANK.get(row.delivery_status, -1)
@@ -98,7 +133,7 @@ def _judge(row: Message, report: DeliveryReport) -> Outcome | None:
         )
     else:
         newer = report.rank > stored_rank
-    return None if newer else Outcome.STALE
+    return None if newer else ReceiptOutcome.STALE
 
 
 def _apply(row: Message, report: DeliveryReport) -> bool:
@@ -131,6 +166,12 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     row.delivery_error_code = report.error_code
     row.delivery_updated_at = report.timestamp or now
     row.updated_at = now
+    _announce_on_commit(row, old_status, report)
+    return True
+
+
+def _announce_on_commit(row: Message, old_status: str, report: DeliveryReport):
+    """Send ``delivery_status_changed`` for ``row`` once the change commits."""
 
     def send_signal() -> None:
         delivery_status_changed.send(
@@ -144,4 +185,3 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     # robust: the change is committed; a failing receiver is logged, and a
     # provider's retry would be a replay that sends nothing anyway.
     transaction.on_commit(send_signal, robust=True)
-    return True

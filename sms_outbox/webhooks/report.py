@@ -37,6 +37,8 @@ class DeliveryReport:
     ``status`` is the normalised status (a ``Message.DeliveryStatus`` value) or
     ``None`` when the provider sent a status this library does not know;
     ``timestamp`` is the provider's own time of the status, when it gives one.
+    ``opted_out`` says the provider refused the SMS because the recipient
+    opted out (its ``error_code`` is one of the provider's opt-out codes).
     """
 
     provider: str
@@ -48,6 +50,7 @@ class DeliveryReport:
     error_code: str = ""
     reason: str = ""
     timestamp: datetime.datetime | None = None
+    opted_out: bool = False
 
     @property
     def rank(self) -> int:

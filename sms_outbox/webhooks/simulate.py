@@ -1,7 +1,9 @@
-"""Sign an inbound-SMS webhook the way Twilio or MessageBird would, to test a site."""
+"""Sign an inbound-SMS webhook as Twilio, MessageBird or Vonage would, for tests."""
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,7 +23,12 @@ try:
 except ImportError:  # comes with the optional extra django-sms[messagebird]
     jwt = None  # type: ignore[assignment]
 
-PROVIDERS = ("twilio", "messagebird")
+try:
+    from vonage import Auth as VonageAuth
+except ImportError:  # the optional extra django-sms[vonage]
+    VonageAuth = None
+
+PROVIDERS = ("twilio", "messagebird", "vonage")
 
 
 @dataclass(frozen=True)
@@ -39,14 +46,14 @@ def sign_inbound(
 ) -> SignedRequest:
     """Return the inbound webhook ``provider`` would send to ``url``, signed.
 
-    Signed with ``TWILIO_AUTH_TOKEN`` or ``MESSAGEBIRD_SIGNING_KEY``, the
-    secrets the endpoints verify with. Numbers are E.164; MessageBird's lose
-    their ``+`` as MessageBird sends them. Each call gets a new message id.
+    Signed with ``TWILIO_AUTH_TOKEN``, ``MESSAGEBIRD_SIGNING_KEY`` or
+    ``VONAGE_SIGNATURE_SECRET``, the secrets the endpoints verify with.
+    Numbers are E.164; MessageBird's and Vonage's lose their ``+`` as those
+    providers send them. Each call gets a new message id.
     """
-    if provider == "twilio":
-        return _twilio(url, sender, recipient, body)
-    if provider == "messagebird":
-        return _messagebird(url, sender, recipient, body)
+    builders = {"twilio": _twilio, "messagebird": _messagebird, "vonage": _vonage}
+    if provider in builders:
+        return builders[provider](url, sender, recipient, body)
     raise ValueError(f"Unknown provider {provider!r}: use one of {PROVIDERS}.")
 
 
@@ -104,3 +111,33 @@ def _messagebird(url: str, sender: str, recipient: str, body: str) -> SignedRequ
     full_url = f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
     token = messagebird_signature(full_url, _secret("MESSAGEBIRD_SIGNING_KEY"))
     return SignedRequest("GET", full_url, b"", {"MessageBird-Signature-JWT": token})
+
+
+def _vonage(url: str, sender: str, recipient: str, body: str) -> SignedRequest:
+    """Return Vonage's signed JSON POST (its "POST-JSON" webhook setting)."""
+    if VonageAuth is None:
+        raise SmsImproperlyInstalled("vonage", "vonage")
+    now = time.time()
+    fields = {
+        "msisdn": sender.lstrip("+"),
+        "to": recipient.lstrip("+"),
+        "messageId": uuid.uuid4().hex[:16].upper(),
+        "text": body,
+        "type": "unicode" if any(ord(c) > 127 for c in body) else "text",
+        "keyword": body.split()[0].upper() if body.split() else "",
+        "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)),
+        "timestamp": str(int(now)),
+        "nonce": secrets.token_hex(8),
+    }
+    auth = VonageAuth(
+        api_key="-",
+        signature_secret=_secret("VONAGE_SIGNATURE_SECRET"),
+        signature_method=get_setting("VONAGE_SIGNATURE_METHOD"),
+    )
+    fields["sig"] = auth.sign_params(dict(fields))
+    return SignedRequest(
+        "POST",
+        url,
+        json.dumps(fields).encode(),
+        {"Content-Type": "application/json"},
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import BadRequest
 from django.http import QueryDict
 
+from sms.backends.twilio import SmsBackend as TwilioBackend
+from sms.exceptions import RecipientOptedOut
 from sms_outbox.webhooks.report import (
     DeliveryReport,
     get_field,
@@ -28,6 +30,15 @@ STATUSES = {
     "canceled": "failed",
 }
 
+#: The ErrorCode values that mean the recipient opted out: the codes the
+#: Twilio backend maps to ``RecipientOptedOut`` (21610, the number replied
+#: STOP), which a Messaging Service reports in the callback instead.
+OPT_OUT_ERRORS = frozenset(
+    str(code)
+    for code, cls in TwilioBackend.error_classes.items()
+    if cls is RecipientOptedOut
+)
+
 
 def parse_twilio(data: QueryDict, query: QueryDict | None = None) -> DeliveryReport:
     """Return the report in Twilio's posted fields, or raise ``BadRequest``.
@@ -43,6 +54,7 @@ def parse_twilio(data: QueryDict, query: QueryDict | None = None) -> DeliveryRep
     raw_status = get_raw_status(data, status_field)
     if not message_id:
         raise BadRequest("The field 'MessageSid' is missing.")
+    error_code = get_field(data, "ErrorCode", max_length=32)
     return DeliveryReport(
         provider="twilio",
         message_id=message_id,
@@ -50,6 +62,7 @@ def parse_twilio(data: QueryDict, query: QueryDict | None = None) -> DeliveryRep
         raw_status=raw_status,
         recipient=get_recipient(data, "To", required=False),
         reference=get_field(query, "reference", max_length=64) if query else "",
-        error_code=get_field(data, "ErrorCode", max_length=32),
+        error_code=error_code,
         reason=get_field(data, "ErrorMessage", max_length=200),
+        opted_out=error_code in OPT_OUT_ERRORS,
     )

@@ -33,8 +33,8 @@ except ImportError:  # the optional extra django-sms[vonage]
 
 logger = logging.getLogger(__name__)
 
-#: How old a Vonage receipt's signed ``timestamp`` may be, in seconds: a
-#: captured receipt cannot be replayed later than this.
+#: How old the signed ``timestamp`` of a Vonage webhook (a receipt or an
+#: inbound SMS) may be, in seconds: a captured one cannot be replayed later.
 VONAGE_MAX_AGE = 300
 
 
@@ -70,8 +70,8 @@ def _require(name: str) -> str:
     value: str | None = get_setting(name)
     if not value:
         raise SmsConfigurationError(
-            f"{name} is not set: delivery receipts cannot be verified without it. "
-            f"Set {name} in your settings."
+            f"{name} is not set: webhooks (delivery receipts, inbound SMS) "
+            f"cannot be verified without it. Set {name} in your settings."
         )
     return value
 
@@ -127,7 +127,9 @@ def verify_messagebird(request: HttpRequest) -> None:
 
 
 def verify_vonage(fields: QueryDict) -> None:
-    """Raise ``PermissionDenied`` unless Vonage signed these receipt fields.
+    """Raise ``PermissionDenied`` unless Vonage signed these webhook fields.
+
+    Delivery receipts and inbound SMS are signed alike.
 
     The ``sig`` field must be the HMAC (``VONAGE_SIGNATURE_METHOD``), keyed
     with ``VONAGE_SIGNATURE_SECRET``, over every other field, as the SDK's
@@ -148,11 +150,12 @@ def verify_vonage(fields: QueryDict) -> None:
     auth = VonageAuth(api_key="-", signature_secret=secret, signature_method=method)
     try:
         age = abs(time.time() - int(params.get("timestamp", "")))
-    except ValueError:
+    except (ValueError, OverflowError):
         age = None
     if not params.get("sig") or age is None or age > VONAGE_MAX_AGE:
-        logger.warning("Refused a Vonage receipt without a fresh signed timestamp.")
-        raise PermissionDenied("The Vonage receipt is not signed, or not recently.")
-    if not auth.check_signature(params):
-        logger.warning("Refused a Vonage receipt with a bad signature.")
-        raise PermissionDenied("The Vonage receipt's sig does not match.")
+        logger.warning("Refused a Vonage webhook without a fresh signed timestamp.")
+        raise PermissionDenied("The Vonage webhook is not signed, or not recently.")
+    # The SDK's compare_digest raises TypeError for a non-ASCII sig.
+    if not params["sig"].isascii() or not auth.check_signature(params):
+        logger.warning("Refused a Vonage webhook with a bad signature.")
+        raise PermissionDenied("The Vonage webhook's sig does not match.")

@@ -27,6 +27,12 @@ STATUSES = {
     "rejected": "failed",
 }
 
+#: The receipt ``err-code`` values that mean the recipient opted out. 9 is
+#: "the user has requested not to receive messages from the sending number"
+#: (developer.vonage.com, Opt-out Assist: "Messaging Opted-out Numbers").
+#: Receipt codes are not the send API's statuses (there, 7 is the opt-out).
+OPT_OUT_ERRORS = frozenset({"9"})
+
 
 def parse_vonage(data: QueryDict) -> DeliveryReport:
     """Return the receipt in Vonage's fields, or raise ``BadRequest``.
@@ -45,6 +51,7 @@ def parse_vonage(data: QueryDict) -> DeliveryReport:
         reference=get_field(data, "client-ref", max_length=64),
         error_code="" if error_code == "0" else error_code,
         timestamp=_get_scts(data),
+        opted_out=error_code in OPT_OUT_ERRORS,
     )
 
 

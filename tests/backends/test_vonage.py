@@ -17,6 +17,7 @@ from sms.exceptions import (
     OutcomeUnknown,
     ProviderAccountError,
     ProviderUnavailable,
+    RecipientOptedOut,
     RecipientRejected,
     SmsConfigurationError,
 )
@@ -149,9 +150,9 @@ class VonageErrorTests(VonageTestCase):
         self.assertNotIn(RECIPIENT[1:], str(error.__cause__))
         self.assertTrue(message.results[1].ok)
 
-    def test_barred_number_status_7(self):
+    def test_barred_number_status_7_is_an_opt_out(self):
         self.fake.script(FakeVonage.error("7", "Number barred"))
-        _, error = self.assertSendError(RecipientRejected, "7")
+        _, error = self.assertSendError(RecipientOptedOut, "7")
         self.assertIn("Number barred", str(error))
 
     def test_throttled_status_1_is_retryable(self):

@@ -37,20 +37,6 @@ def _originator(settings):
     settings.DEFAULT_FROM_SMS = "DjangoSMS"
 
 
-@pytest.fixture
-def staff_logged_in(page, live_server):
-    """Log ``page`` in as a staff user through the demo page's redirect."""
-    User.objects.create_user("staff", password="browser-test-pw", is_staff=True)
-    page.goto(live_server.url + "/")
-    # Anonymous: the admin's login form, which comes back to the page.
-    assert page.url == live_server.url + "/admin/login/?next=/"
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "browser-test-pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#send-form")
-    assert page.url == live_server.url + "/"
-
-
 def _rows(page):
     """Return (recipient, status) of each row the demo page lists."""
     return [

@@ -12,6 +12,7 @@ import sms
 from example_project.demo.forms import SendForm
 from sms.phone import mask_phone_number
 from sms.segments import count_segments
+from sms_outbox.models import InboundMessage
 from sms_outbox.models import Message as OutboxMessage
 
 pytestmark = [
@@ -191,9 +192,11 @@ def test_the_list_shows_bodies_only_when_told_to(rf, staff_user, queued_code):
     # ever open to others (say, on loopback), the bodies stay hidden from them.
     request = rf.get("/")
     request.user = staff_user
+    reply = InboundMessage(sender=NUMBER, provider="vonage", body="My code 9999")
     context = {
         "form": SendForm(),
         "rows": OutboxMessage.objects.all(),
+        "inbound": [reply],
         "segments": 1,
         "encoding": "GSM-7",
     }
@@ -203,6 +206,7 @@ def test_the_list_shows_bodies_only_when_told_to(rf, staff_user, queued_code):
     hidden = render_to_string(
         "demo/index.html", {**context, "show_bodies": False}, request
     )
-    assert CODE_BODY in shown and "<th>Body</th>" in shown
+    assert CODE_BODY in shown and shown.count("<th>Body</th>") == 2
     assert CODE_BODY not in hidden and "<th>Body</th>" not in hidden
+    assert "My code 9999" in shown and "My code 9999" not in hidden
     assert f"<td>{mask_phone_number(NUMBER)}</td>" in hidden

@@ -1,5 +1,9 @@
 """Arbitrary signed and unsigned input never makes an inbound endpoint answer 500."""
 
+import json
+import time
+from urllib.parse import urlencode
+
 from django.http import QueryDict
 from django.test import override_settings
 from hypothesis import given
@@ -7,8 +11,19 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from tests.support.fuzz import FUZZ, encode, text
-from tests.support.inbound import MESSAGEBIRD_INBOUND, TWILIO_INBOUND
-from tests.support.receipts import FORM, SETTINGS, messagebird_jwt, twilio_signature
+from tests.support.inbound import (
+    MESSAGEBIRD_INBOUND,
+    TWILIO_INBOUND,
+    VONAGE_INBOUND,
+    vonage_sign,
+)
+from tests.support.receipts import (
+    FORM,
+    SETTINGS,
+    VONAGE_SETTINGS,
+    messagebird_jwt,
+    twilio_signature,
+)
 
 names = st.sampled_from(
     [
@@ -23,6 +38,13 @@ names = st.sampled_from(
         "body",
         "message",
         "createdDatetime",
+        "msisdn",
+        "to",
+        "messageId",
+        "text",
+        "type",
+        "keyword",
+        "message-timestamp",
     ]
 )
 values = text | st.sampled_from(
@@ -36,6 +58,10 @@ values = text | st.sampled_from(
         "2026-05-03T08:58:10+00:00",
         "9999-12-31T23:59:59-12:00",
         "x" * 80,
+        "0A0000001234ABCD",
+        "binary",
+        "unicode",
+        "2026-11-30 12:00:05",
     ]
 )
 fields = st.lists(st.tuples(names | text, values), max_size=8)
@@ -43,6 +69,7 @@ fields = st.lists(st.tuples(names | text, values), max_size=8)
 
 @override_settings(
     **SETTINGS,
+    **VONAGE_SETTINGS,
     SMS_OUTBOX_HELP_REPLY="Reply STOP to stop.",
     SMS_OUTBOX_BACKEND="sms.backends.locmem.SmsBackend",
 )
@@ -88,6 +115,28 @@ class InboundFuzzTests(TestCase):
         self.assertHandled(response)
 
     @FUZZ
+    @given(fields, st.sampled_from(["get", "form", "json"]))
+    def test_signed_vonage_requests(self, pairs, how):
+        # Signed as the endpoint reads them: the last value of each name, and
+        # a fresh timestamp, so the fuzzed fields reach the parser.
+        signed = vonage_sign({**dict(pairs), "timestamp": str(int(time.time()))})
+        if how == "get":
+            response = self.client.get(f"{VONAGE_INBOUND}?{urlencode(signed)}")
+        elif how == "form":
+            response = self.client.post(VONAGE_INBOUND, urlencode(signed), FORM)
+        else:
+            response = self.client.post(
+                VONAGE_INBOUND, json.dumps(signed), "application/json"
+            )
+        self.assertHandled(response)
+
+    @FUZZ
+    @given(st.binary(max_size=200), st.sampled_from([FORM, "application/json"]))
+    def test_unsigned_vonage_bodies(self, body, content_type):
+        response = self.client.generic("POST", VONAGE_INBOUND, body, content_type)
+        self.assertHandled(response, allowed=(400, 403))
+
+    @FUZZ
     @given(fields, text)
     def test_unsigned_or_forged_requests(self, pairs, signature):
         body = encode(pairs)
@@ -98,4 +147,7 @@ class InboundFuzzTests(TestCase):
         response = self.client.get(
             f"{MESSAGEBIRD_INBOUND}?{body}", HTTP_MESSAGEBIRD_SIGNATURE_JWT=signature
         )
+        self.assertEqual(response.status_code, 403)
+        forged = {**dict(pairs), "sig": signature, "timestamp": str(int(time.time()))}
+        response = self.client.get(f"{VONAGE_INBOUND}?{urlencode(forged)}")
         self.assertEqual(response.status_code, 403)

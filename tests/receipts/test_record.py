@@ -6,7 +6,7 @@ from django.test import TestCase, override_settings
 
 from sms_outbox.models import Attempt, Message
 from sms_outbox.signals import delivery_status_changed
-from sms_outbox.webhooks.record import Outcome, record_report
+from sms_outbox.webhooks.record import ReceiptOutcome, record_report
 from sms_outbox.webhooks.report import DeliveryReport
 from tests.support.receipts import (
     FORM,
@@ -155,7 +155,7 @@ class TwilioRecordTests(RecordTestCase):
     def test_a_blank_provider_id_matches_no_unsent_row(self):
         make_row(provider_message_id="", reference="")
         report = DeliveryReport("twilio", "SM-other", "delivered", "delivered")
-        self.assertEqual(record_report(report), Outcome.UNKNOWN_MESSAGE)
+        self.assertEqual(record_report(report), ReceiptOutcome.UNKNOWN_MESSAGE)
 
     def test_the_signal_waits_for_the_commit(self):
         with self.captureOnCommitCallbacks() as callbacks:

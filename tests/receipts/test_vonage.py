@@ -9,39 +9,12 @@ from django.core.exceptions import BadRequest
 from django.http import QueryDict
 from django.test import SimpleTestCase, TestCase, override_settings
 
-from sms.testing import FakeVonage
 from sms_outbox.models import Attempt, Message
 from sms_outbox.webhooks.vonage import parse_vonage
-from tests.support.receipts import make_row
-
-PATH = "/sms/receipts/vonage/"
-FAKE = FakeVonage()  # signs receipts; its server is never started here
-SETTINGS = {
-    "VONAGE_SIGNATURE_SECRET": FAKE.signature_secret,
-    "VONAGE_SIGNATURE_METHOD": FAKE.signature_method,
-}
-VONAGE_ID = "0B00000123ABCD45"
-
-
-def receipt(status="delivered", message_id=VONAGE_ID, msisdn="441134960000", **more):
-    """Return the fields of a Vonage receipt, signed as Vonage signs them."""
-    fields = {
-        "msisdn": msisdn,
-        "to": "12065550100",
-        "network-code": "23410",
-        "messageId": message_id,
-        "price": "0.03330000",
-        "status": status,
-        "scts": "2611301200",
-        "err-code": "0",
-        "api-key": FAKE.api_key,
-        "message-timestamp": "2026-11-30 12:00:05",
-        "timestamp": str(int(time.time())),
-        "nonce": "b5c2f1e0a9d8c7b6",
-    }
-    fields.update(more)
-    fields["sig"] = FAKE._auth().sign_params(dict(fields))
-    return fields
+from tests.support.receipts import VONAGE_ID, make_row
+from tests.support.receipts import VONAGE_PATH as PATH
+from tests.support.receipts import VONAGE_SETTINGS as SETTINGS
+from tests.support.receipts import vonage_receipt as receipt
 
 
 class ParseTests(SimpleTestCase):

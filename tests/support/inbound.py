@@ -1,9 +1,15 @@
-"""Build signed inbound-SMS webhooks the way Twilio and MessageBird send them."""
+"""Sign inbound-SMS webhooks the way Twilio, MessageBird and Vonage do."""
 
 import json
+import time
 from urllib.parse import urlencode
 
-from tests.support.receipts import FORM, messagebird_jwt, twilio_signature
+from tests.support.receipts import (
+    FORM,
+    VONAGE,
+    messagebird_jwt,
+    twilio_signature,
+)
 
 TWILIO_INBOUND = "/sms/inbound/twilio/"
 MESSAGEBIRD_INBOUND = "/sms/inbound/messagebird/"
@@ -76,4 +82,48 @@ def post_messagebird_inbound(client, fields, *, as_json=False):
         body,
         content_type,
         HTTP_MESSAGEBIRD_SIGNATURE_JWT=token,
+    )
+
+
+VONAGE_INBOUND = "/sms/inbound/vonage/"
+
+
+def vonage_sign(fields, secret=VONAGE.signature_secret):
+    """Return ``fields`` with the ``sig`` Vonage computes over them."""
+    from vonage import Auth
+
+    auth = Auth(
+        api_key="-", signature_secret=secret, signature_method=VONAGE.signature_method
+    )
+    fields = dict(fields)
+    fields.pop("sig", None)
+    fields["sig"] = auth.sign_params(dict(fields))
+    return fields
+
+
+def vonage_inbound_fields(message_id, text, sender="441134960000", **more):
+    """Return the signed fields Vonage sends for an SMS to our virtual number."""
+    fields = {
+        "msisdn": sender,
+        "to": "12065550100",
+        "messageId": message_id,
+        "text": text,
+        "type": "text",
+        "keyword": text.split()[0].upper() if text.split() else "",
+        "message-timestamp": "2026-11-30 12:00:05",
+        "timestamp": str(int(time.time())),
+        "nonce": "b5c2f1e0a9d8c7b6",
+    }
+    fields.update(more)
+    return vonage_sign(fields)
+
+
+def send_vonage_inbound(client, fields, how="json"):
+    """Send ``fields`` as Vonage does: a GET, a form POST or a JSON POST."""
+    if how == "get":
+        return client.get(f"{VONAGE_INBOUND}?{urlencode(fields)}")
+    if how == "form":
+        return client.post(VONAGE_INBOUND, urlencode(fields), content_type=FORM)
+    return client.post(
+        VONAGE_INBOUND, json.dumps(fields), content_type="application/json"
     )

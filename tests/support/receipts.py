@@ -1,11 +1,13 @@
-"""Sign test callbacks the way Twilio and MessageBird do, with their SDKs' code."""
+"""Sign test callbacks the way Twilio, MessageBird and Vonage do, with their code."""
 
+import time
 import uuid
 from urllib.parse import urlencode
 
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from sms.testing import FakeVonage
 from sms.testing.signing import messagebird_signature
 from sms_outbox.models import Message
 
@@ -108,3 +110,35 @@ def make_row(recipient="+441134960000", provider_message_id="", **fields):
         sent_at=timezone.now(),
         **fields,
     )
+
+
+VONAGE_PATH = "/sms/receipts/vonage/"
+VONAGE = FakeVonage()  # signs Vonage webhooks; its server is never started
+VONAGE_SETTINGS = {
+    "VONAGE_SIGNATURE_SECRET": VONAGE.signature_secret,
+    "VONAGE_SIGNATURE_METHOD": VONAGE.signature_method,
+}
+VONAGE_ID = "0B00000123ABCD45"
+
+
+def vonage_receipt(
+    status="delivered", message_id=VONAGE_ID, msisdn="441134960000", **more
+):
+    """Return the fields of a Vonage receipt, signed as Vonage signs them."""
+    fields = {
+        "msisdn": msisdn,
+        "to": "12065550100",
+        "network-code": "23410",
+        "messageId": message_id,
+        "price": "0.03330000",
+        "status": status,
+        "scts": "2611301200",
+        "err-code": "0",
+        "api-key": VONAGE.api_key,
+        "message-timestamp": "2026-11-30 12:00:05",
+        "timestamp": str(int(time.time())),
+        "nonce": "b5c2f1e0a9d8c7b6",
+    }
+    fields.update(more)
+    fields["sig"] = VONAGE._auth().sign_params(dict(fields))
+    return fields

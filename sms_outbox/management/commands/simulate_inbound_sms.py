@@ -1,4 +1,4 @@
-"""Post a signed inbound SMS to this site's webhook, as Twilio or MessageBird would."""
+"""Post a signed inbound SMS to this site's webhook, as a provider would."""
 
 from typing import Any
 from urllib.parse import urlsplit
