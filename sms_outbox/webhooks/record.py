@@ -170,7 +170,7 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     return True
 
 
-def _announce_on_commit(row: Message, old_status: str, report: DeliveryReport):
+def _announce_on_commit(row: Message, old_status: str, report: DeliveryReport) -> None:
     """Send ``delivery_status_changed`` for ``row`` once the change commits."""
 
     def send_signal() -> None:
