@@ -5,11 +5,15 @@ call when enqueueing, queries per message and messages per second when
 draining with the locmem backend, the same drain with two threads, memory
 growth during the drain (tracemalloc peak), and the drain rate through the
 real Twilio backend against a fake Twilio answering after 50 ms, with
-``concurrency`` 1 and 8.
+``concurrency`` 1 and 8. Then, unless ``--no-compare``, the drain through
+``send_queued_sms`` beside django-post-office's ``send_queued_mail``, each on
+a fresh database, medians of 3, with the queries and commits per 100
+messages and the ratio (``benchmarks/compare.py``; django-post-office is
+installed in a virtualenv of its own, never in the project's).
 Run from the repository root:
 
     .venv/bin/python benchmarks/outbox.py [--sizes 5000 50000] \
-        [--db sqlite postgres mariadb]
+        [--db sqlite postgres mariadb] [--no-compare]
 
 PostgreSQL is reached at ``DATABASE_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/postgres``), MariaDB or MySQL at
@@ -25,16 +29,19 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.compare import compare_sizes  # noqa: E402
+from benchmarks.compare import table as compare_table  # noqa: E402
+from benchmarks.databases import empty_outbox, fresh_database  # noqa: E402
+from benchmarks.outbox_table import LATENCY, table  # noqa: E402
+
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
-LATENCY = 0.05
 
 
 def _setup() -> None:
@@ -43,29 +50,6 @@ def _setup() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
-
-
-def _empty() -> None:
-    from django.db import connection
-
-    from sms_outbox.models import Attempt, Message
-
-    tables = [Attempt._meta.db_table, Message._meta.db_table]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # DELETE would leave every earlier run's dead rows and index
-            # entries behind for the next measurement to wade through.
-            cursor.execute(f"TRUNCATE {', '.join(tables)}")
-        elif connection.vendor == "mysql":
-            # The same for InnoDB, whose TRUNCATE refuses a table another
-            # table's foreign key points at unless the checks are off.
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-            for table in tables:
-                cursor.execute(f"TRUNCATE {table}")
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
-        else:
-            for table in tables:
-                cursor.execute(f"DELETE FROM {table}")
 
 
 def _fill(count: int) -> None:
@@ -118,7 +102,7 @@ def _drain_without_ids(count: int) -> dict:
 
     from sms_outbox.engine import send_queued
 
-    _empty()
+    empty_outbox()
     _fill(count)
     with override_settings(SMS_OUTBOX_BACKEND="sms.backends.dummy.SmsBackend"):
         result = send_queued()
@@ -136,7 +120,7 @@ def _drain(count: int, traced: bool = False, concurrency: int = 1) -> dict:
     import sms
     from sms_outbox.engine import send_queued
 
-    _empty()
+    empty_outbox()
     _fill(count)
     # locmem keeps a copy of every message; a short deque keeps the
     # benchmark about the outbox's memory, not the test backend's.
@@ -180,7 +164,7 @@ def _concurrency() -> dict:
     ):
         FakeTwilioBackend.fake_url = fake.url
         for threads, count in ((1, 100), (8, 800)):
-            _empty()
+            empty_outbox()
             _fill(count)
             result = send_queued(concurrency=threads)
             assert result.sent == count, result
@@ -192,7 +176,7 @@ def child(sizes: list[int]) -> None:
     """Run every measurement in this process's database; print JSON."""
     _setup()
     figures = {"sizes": {}}
-    _empty()
+    empty_outbox()
     figures.update(_enqueue_queries())
     for size in sizes:
         figures["sizes"][size] = {
@@ -208,139 +192,18 @@ def child(sizes: list[int]) -> None:
 def _run_child(db: str, sizes: list[int]) -> dict:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
     env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
-    cleanup = None
-    name = f"bench_outbox_{os.getpid()}"
-    if db == "sqlite":
-        folder = tempfile.mkdtemp(prefix="outbox-bench-")
-        env["OUTBOX_DB"] = os.path.join(folder, "outbox.sqlite3")
-    elif db == "postgres":
-        import psycopg
-
-        server = os.environ.get(
-            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-        ).rsplit("/", 1)[0]
-
-        def admin(sql):
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-                conn.execute(sql)
-
-        admin(f"CREATE DATABASE {name}")
-        cleanup = lambda: admin(f"DROP DATABASE {name}")  # noqa: E731
-        env["OUTBOX_DB"] = f"{server}/{name}"
-    else:
-        import MySQLdb
-        from environ import Env
-
-        url = os.environ.get("MYSQL_URL", "mysql://root:@127.0.0.1:3306/test")
-        config = Env.db_url_config(url)
-
-        def admin(sql):
-            conn = MySQLdb.connect(
-                host=config["HOST"],
-                port=int(config["PORT"] or 3306),
-                user=config["USER"],
-                password=config["PASSWORD"],
-            )
-            try:
-                conn.cursor().execute(sql)
-            finally:
-                conn.close()
-
-        admin(
-            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-        cleanup = lambda: admin(f"DROP DATABASE {name}")  # noqa: E731
-        env["OUTBOX_DB"] = f"{url.rsplit('/', 1)[0]}/{name}"
-    try:
+    with fresh_database(db) as url:
         out = subprocess.run(
             [sys.executable, __file__, "--child", *map(str, sizes)],
-            env=env,
+            env={**env, "OUTBOX_DB": url},
             cwd=ROOT,
-            check=True,
             capture_output=True,
             text=True,
         )
-    except subprocess.CalledProcessError as err:
-        sys.stderr.write(err.stderr)
-        raise
-    finally:
-        if cleanup:
-            cleanup()
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        out.check_returncode()
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _table(results: dict[str, dict], sizes: list[int]) -> str:
-    dbs = list(results)
-    rows = [("", *dbs)]
-
-    def add(label, fmt, get):
-        rows.append((label, *(fmt.format(get(results[db])) for db in dbs)))
-
-    add(
-        "enqueue in a transaction: queries per send_sms()",
-        "{:.2f}",
-        lambda r: r["enqueue_atomic_all"],
-    )
-    add(
-        "enqueue in autocommit: queries per send_sms()",
-        "{:.2f}",
-        lambda r: r["enqueue_autocommit_all"],
-    )
-    add(
-        "enqueue: send_sms() calls/s (autocommit)",
-        "{:,.0f}",
-        lambda r: r["enqueue_autocommit_per_s"],
-    )
-    for size in sizes:
-        key = str(size)
-        add(
-            f"drain {size:,}: queries/message",
-            "{:.3f}",
-            lambda r, key=key: r["sizes"][key]["drain_queries_per_msg"],
-        )
-        add(
-            f"drain {size:,}: messages/s",
-            "{:,.0f}",
-            lambda r, key=key: r["sizes"][key]["drain_msg_per_s"],
-        )
-        add(
-            f"drain {size:,}, --concurrency 2: messages/s",
-            "{:,.0f}",
-            lambda r, key=key: r["sizes"][key]["drain_c2_msg_per_s"],
-        )
-        add(
-            f"drain {size:,}, dummy backend (no provider ids): messages/s",
-            "{:,.0f}",
-            lambda r, key=key: r["sizes"][key]["drain_no_ids_msg_per_s"],
-        )
-        add(
-            f"drain {size:,}: memory peak (MB)",
-            "{:.1f}",
-            lambda r, key=key: r["sizes"][key]["memory_mb"],
-        )
-    add(
-        f"{LATENCY * 1000:.0f} ms provider, concurrency 1: msg/s",
-        "{:.1f}",
-        lambda r: r["c1_msg_per_s"],
-    )
-    add(
-        f"{LATENCY * 1000:.0f} ms provider, concurrency 8: msg/s",
-        "{:.1f}",
-        lambda r: r["c8_msg_per_s"],
-    )
-    add(
-        "concurrency 8 / concurrency 1",
-        "{:.1f}x",
-        lambda r: r["c8_msg_per_s"] / r["c1_msg_per_s"],
-    )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )
 
 
 def main() -> None:
@@ -352,9 +215,17 @@ def main() -> None:
         choices=["sqlite", "postgres", "mariadb"],
         default=["sqlite", "postgres", "mariadb"],
     )
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="Skip the drain beside django-post-office (benchmarks/compare.py).",
+    )
     args = parser.parse_args()
     results = {db: _run_child(db, args.sizes) for db in args.db}
-    print(_table(results, args.sizes))
+    print(table(results, args.sizes))
+    if not args.no_compare:
+        print()
+        print(compare_table({db: compare_sizes(db, args.sizes) for db in args.db}))
 
 
 if __name__ == "__main__":

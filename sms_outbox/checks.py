@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
@@ -12,9 +12,6 @@ from django.utils.module_loading import import_string
 
 from sms.checks import check_backend_setting
 from sms.conf import get_setting
-
-if TYPE_CHECKING:
-    from django.db.backends.mysql.base import DatabaseWrapper as MySQLWrapper
 
 
 def check_outbox_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -48,7 +45,8 @@ def _outbox_alias() -> str:
 
 def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when SQLite is set up so that concurrent drains hit "locked" errors."""
-    settings_dict = connections[_outbox_alias()].settings_dict
+    alias = _outbox_alias()
+    settings_dict = connections[alias].settings_dict
     if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
         return []
     options = settings_dict.get("OPTIONS", {})
@@ -61,7 +59,7 @@ def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             "The outbox runs on SQLite without IMMEDIATE transactions and a busy "
             "timeout of at least 5 s: concurrent drains may stall or retry on "
             "'database is locked'.",
-            hint="Set DATABASES['default']['OPTIONS'] = {'transaction_mode': "
+            hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {{'transaction_mode': "
             "'IMMEDIATE', 'timeout': 20}.",
             id="sms_outbox.W001",
         )
@@ -83,6 +81,25 @@ def check_mysql_server(
     connection = connections[alias]
     if not databases or alias not in databases or connection.vendor != "mysql":
         return []
+    connection_charset, column_charset = _mysql_charsets(connection)
+    messages = _skip_locked_warning(connection, alias)
+    if connection_charset != "utf8mb4":
+        messages.append(
+            Warning(
+                f"The connection to the outbox's database ({alias!r}) uses the "
+                f"{connection_charset} character set: an SMS body with an "
+                "emoji cannot be stored.",
+                hint=f"Set DATABASES[{alias!r}]['OPTIONS']['charset'] = 'utf8mb4'.",
+                id="sms_outbox.W004",
+            )
+        )
+    if column_charset != "utf8mb4":
+        messages.append(_column_charset_warning(alias, column_charset))
+    return messages
+
+
+def _mysql_charsets(connection: Any) -> tuple[str, str]:
+    """Return the connection's charset and the ``body`` column's (or the db's)."""
     from sms_outbox.models import Message
 
     with connection.cursor() as cursor:
@@ -95,46 +112,42 @@ def check_mysql_server(
             [Message._meta.db_table, Message._meta.get_field("body").column],
         )
         connection_charset, column_charset = cursor.fetchone()
-    messages: list[CheckMessage] = []
-    if not connection.features.has_select_for_update_skip_locked:
-        mysql = cast("MySQLWrapper", connection)  # the vendor checked above
-        server = "MariaDB" if mysql.mysql_is_mariadb else "MySQL"
-        version = ".".join(map(str, mysql.mysql_version))
-        messages.append(
-            Warning(
-                f"The outbox's database ({alias!r}) is {server} {version}, "
-                "which has no SELECT ... FOR UPDATE SKIP LOCKED: concurrent "
-                "drains wait for each other's row locks instead of passing "
-                "them.",
-                hint="Upgrade to MariaDB 10.6 or MySQL 8.0.1 or later, or run "
-                "one send_queued_sms at a time.",
-                id="sms_outbox.W003",
-            )
+    return connection_charset, column_charset
+
+
+def _skip_locked_warning(connection: Any, alias: str) -> list[CheckMessage]:
+    """Return W003 if the server cannot skip locked rows, else nothing."""
+    if connection.features.has_select_for_update_skip_locked:
+        return []
+    server = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
+    version = ".".join(map(str, connection.mysql_version))
+    return [
+        Warning(
+            f"The outbox's database ({alias!r}) is {server} {version}, "
+            "which has no SELECT ... FOR UPDATE SKIP LOCKED: concurrent "
+            "drains wait for each other's row locks instead of passing "
+            "them.",
+            hint="Upgrade to MariaDB 10.6 or MySQL 8.0.1 or later, or run "
+            "one send_queued_sms at a time.",
+            id="sms_outbox.W003",
         )
-    if connection_charset != "utf8mb4":
-        messages.append(
-            Warning(
-                f"The connection to the outbox's database ({alias!r}) uses the "
-                f"{connection_charset} character set: an SMS body with an "
-                "emoji cannot be stored.",
-                hint=f"Set DATABASES[{alias!r}]['OPTIONS']['charset'] = 'utf8mb4'.",
-                id="sms_outbox.W004",
-            )
-        )
-    if column_charset != "utf8mb4":
-        table = Message._meta.db_table
-        messages.append(
-            Warning(
-                f"The outbox's table {table} (or, before it is created, its "
-                f"database {alias!r}) stores text as {column_charset}: an SMS "
-                "body with an emoji cannot be stored.",
-                hint=f"Run ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 "
-                "COLLATE utf8mb4_unicode_ci; (before migrate: ALTER DATABASE "
-                "... CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci).",
-                id="sms_outbox.W005",
-            )
-        )
-    return messages
+    ]
+
+
+def _column_charset_warning(alias: str, column_charset: str) -> CheckMessage:
+    """Return W005: the outbox's table cannot store an emoji."""
+    from sms_outbox.models import Message
+
+    table = Message._meta.db_table
+    return Warning(
+        f"The outbox's table {table} (or, before it is created, its "
+        f"database {alias!r}) stores text as {column_charset}: an SMS "
+        "body with an emoji cannot be stored.",
+        hint=f"Run ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 "
+        "COLLATE utf8mb4_unicode_ci; (before migrate: ALTER DATABASE "
+        "... CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci).",
+        id="sms_outbox.W005",
+    )
 
 
 def check_receipt_settings(

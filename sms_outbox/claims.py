@@ -17,28 +17,18 @@ import time
 import uuid
 from typing import NamedTuple
 
-from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, F, Value, When
+from django.db import transaction
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
 from sms.conf import get_setting
-from sms_outbox.models import Attempt, Message, MessageQuerySet
+from sms_outbox import sql
+from sms_outbox.models import Message, MessageQuerySet
 from sms_outbox.transient import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
 _CLAIM_FIELDS = ("id", "body", "originator", "recipient", "reference", "attempts")
-#: What a requeue after an expired lease writes as the row's last error, and
-#: the final error once that used up the row's attempts.
-LEASE_EXPIRED = (
-    "Lease expired: the worker stopped or outlived its lease before recording "
-    "a result; the SMS may have been sent."
-)
-KEPT_DYING = (
-    "Failed: every worker that took this SMS died or outlived its lease before "
-    "recording a result (see the attempt log); it may have been sent."
-)
 
 
 class ClaimedRow(NamedTuple):
@@ -77,7 +67,7 @@ class Claim:
         """
         shared = rows[0].reference
         others = [row.id for row in rows[1:]]
-        changed = retry_when_locked(_held(self.token, others).update, reference=shared)
+        changed = retry_when_locked(held(self.token, others).update, reference=shared)
         if changed != len(others):
             return None
         return [row._replace(reference=shared) for row in rows]
@@ -92,14 +82,14 @@ class Claim:
             return []
         started = time.monotonic()
         ids = [row.id for row in rows]
-        mine = _held(self.token, ids)
+        mine = held(self.token, ids)
         renewed = retry_when_locked(
             mine.update, lease_expires_at=_lease_end(), updated_at=Now()
         )
         self.deadline = started + _lease_seconds()
         if renewed == len(rows):
             return rows
-        still = set(_held(self.token, ids).values_list("pk", flat=True))
+        still = set(held(self.token, ids).values_list("pk", flat=True))
         return [row for row in rows if row.id in still]
 
 
@@ -111,8 +101,13 @@ def _lease_end() -> CombinedExpression:
     return Now() + datetime.timedelta(seconds=_lease_seconds())
 
 
-def _held(token: str, ids: list[int]) -> MessageQuerySet:
-    return Message.objects.filter(
+def messages() -> MessageQuerySet:
+    """Return the outbox's rows on the database it writes to, reads included."""
+    return Message.objects.using(sql.outbox_alias())
+
+
+def held(token: str, ids: list[int]) -> MessageQuerySet:
+    return messages().filter(
         pk__in=ids, claimed_by=token, status=Message.Status.SENDING
     )
 
@@ -126,7 +121,6 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
     """Mark up to ``size`` due queued rows as ``sending`` for a new claim.
 
     Rows whose id is in ``skip`` (those this run already tried) are left.
-
     Rows are taken in priority then age order, in one short transaction. On
     databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` concurrent workers
     skip each other's rows; elsewhere (SQLite: one writer at a time under
@@ -141,26 +135,24 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
 
 
 def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
-    with transaction.atomic():
-        candidates = Message.objects.queued().due().in_send_order()
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        candidates = messages().queued().due().in_send_order()
         if skip:
             candidates = candidates.exclude(pk__in=skip)
         locking = connection.features.has_select_for_update_skip_locked
         if locking:
             candidates = candidates.select_for_update(skip_locked=True)
         if connection.vendor == "postgresql":
-            # Walk the claim index in send order and stop at ``size`` rows.
-            # Right after a burst of enqueues the statistics still say the
-            # queue is tiny, and the planner would fetch and sort all of it.
+            # Walk the claim index in send order and stop at ``size`` rows: right
+            # after a burst of enqueues the statistics still say the queue is
+            # tiny, and the planner would fetch and sort all of it.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL enable_sort = off")
-        rows = [
-            ClaimedRow(*values)
-            for values in candidates.values_list(*_CLAIM_FIELDS)[:size]
-        ]
+        rows = [ClaimedRow(*v) for v in candidates.values_list(*_CLAIM_FIELDS)[:size]]
         if not rows:
             return []
-        chosen = Message.objects.filter(pk__in=[row.id for row in rows])
+        chosen = messages().filter(pk__in=[row.id for row in rows])
         if not locking:
             # Without row locks, repeat the condition (an atomic conditional
             # UPDATE): a row another worker took since the SELECT is not taken
@@ -174,9 +166,8 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
             updated_at=Now(),
         )
         if taken != len(rows):
-            mine = set(
-                Message.objects.filter(claimed_by=token).values_list("pk", flat=True)
-            )
+            held = messages().filter(claimed_by=token)
+            mine = set(held.values_list("pk", flat=True))
             rows = [row for row in rows if row.id in mine]
     return rows
 
@@ -190,70 +181,9 @@ def release_rows(token: str, ids: list[int]) -> int:
     if not ids:
         return 0
     return retry_when_locked(
-        _held(token, ids).update,
+        held(token, ids).update,
         status=Message.Status.QUEUED,
         claimed_by="",
         lease_expires_at=None,
         updated_at=Now(),
     )
-
-
-def requeue_expired() -> int:
-    """Take back rows whose worker's lease ran out; return how many.
-
-    The worker likely died or hung, maybe after the provider took the SMS but
-    before the result was recorded, so this counts as an attempt: an
-    ``unknown`` one is logged, and a row that used its last attempt this way
-    is ``failed`` (a row that kills every worker that takes it must not be
-    retried forever).
-    """
-    # The common case, nothing expired, costs one read and no write lock.
-    if not Message.objects.expired().exists():
-        return 0
-    count = retry_when_locked(_requeue_expired)
-    if count:
-        logger.warning("Took back %d outbox SMS whose worker's lease expired.", count)
-    return count
-
-
-def _requeue_expired() -> int:
-    max_attempts = int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS"))
-    with transaction.atomic():
-        expired = Message.objects.expired()
-        if connection.features.has_select_for_update_skip_locked:
-            expired = expired.select_for_update(skip_locked=True)
-        rows = list(expired.values_list("pk", "attempts")[:10000])
-        if not rows:
-            return 0
-        giving_up = [pk for pk, attempts in rows if attempts + 1 >= max_attempts]
-        # Repeat the condition: without row locks (SQLite) a holder that
-        # renewed its lease or wrote its result since the SELECT keeps its row.
-        Message.objects.expired().filter(pk__in=[pk for pk, _ in rows]).update(
-            status=Case(
-                When(pk__in=giving_up, then=Value(Message.Status.FAILED)),
-                default=Value(Message.Status.QUEUED),
-            ),
-            attempts=F("attempts") + 1,
-            last_error=Case(
-                When(pk__in=giving_up, then=Value(KEPT_DYING)),
-                default=Value(LEASE_EXPIRED),
-            ),
-            finished_at=Case(
-                When(pk__in=giving_up, then=Now()),
-                default=None,
-                output_field=DateTimeField(),
-            ),
-            claimed_by="",
-            lease_expires_at=None,
-            next_attempt_at=Now(),
-            updated_at=Now(),
-        )
-        Attempt.objects.bulk_create(
-            Attempt(
-                message_id=pk,
-                outcome=Attempt.Outcome.UNKNOWN,
-                error_text=LEASE_EXPIRED,
-            )
-            for pk, _ in rows
-        )
-    return len(rows)

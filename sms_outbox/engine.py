@@ -22,7 +22,8 @@ from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError
 from sms_outbox.backends import get_delivery_backend_path
-from sms_outbox.claims import claim_rows, requeue_expired
+from sms_outbox.claims import claim_rows
+from sms_outbox.requeue import requeue_expired
 from sms_outbox.run import DrainResult, Run
 from sms_outbox.sending import send_claim, settle_unsettled
 

@@ -49,20 +49,11 @@ def receive(sms_in: InboundSms) -> tuple[InboundMessage, bool]:
     (a provider retrying the webhook) changes nothing and fires nothing.
     """
     using = router.db_for_write(InboundMessage)
-    action = _ACTIONS.get(keywords.match_keyword(sms_in.body), "")
-    fields: dict[str, object] = {
-        "sender": sms_in.sender,
-        "recipient": sms_in.recipient,
-        "body": sms_in.body,
-        "action": action,
-    }
-    if sms_in.received_at is not None:
-        fields["received_at"] = sms_in.received_at
     with transaction.atomic(using=using):
         row, created = InboundMessage.objects.using(using).get_or_create(
             provider=sms_in.provider,
             provider_message_id=sms_in.provider_message_id,
-            defaults=fields,
+            defaults=_fields(sms_in),
         )
         if not created:
             return row, False
@@ -81,6 +72,19 @@ def receive(sms_in: InboundSms) -> tuple[InboundMessage, bool]:
         f" ({row.action})" if row.action else "",
     )
     return row, True
+
+
+def _fields(sms_in: InboundSms) -> dict[str, object]:
+    """Return the columns of a new row for ``sms_in``, its keyword's action too."""
+    fields: dict[str, object] = {
+        "sender": sms_in.sender,
+        "recipient": sms_in.recipient,
+        "body": sms_in.body,
+        "action": _ACTIONS.get(keywords.match_keyword(sms_in.body), ""),
+    }
+    if sms_in.received_at is not None:
+        fields["received_at"] = sms_in.received_at
+    return fields
 
 
 def _act(row: InboundMessage) -> None:

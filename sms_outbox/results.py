@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper as Connection
 from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from sms_outbox import sql
 from sms_outbox.claims import ClaimedRow
 from sms_outbox.models import Attempt, Message
 from sms_outbox.policy import Decision, decide
@@ -59,15 +59,15 @@ class AttemptResult:
 class Recorder:
     """Buffer the outcomes of one claim; write them every 100 messages or second.
 
-    A flush that fails (the database went away) keeps its outcomes, so a later
-    ``flush()`` can still write them while the claim's lease lasts.
+    A flush that fails (the database went away) writes nothing and keeps its
+    outcomes, so a later ``flush()`` can still write them while the claim's
+    lease lasts.
     """
 
     def __init__(self, backend_path: str, token: str) -> None:
         self.backend_path = backend_path[:255]
         self.token = token
         self.pending: list[AttemptResult] = []
-        self.unlogged: list[tuple[int, str, str, str, float | None]] = []
         self.last_flush = time.monotonic()
 
     def add(self, outcome: AttemptResult) -> bool:
@@ -82,130 +82,51 @@ class Recorder:
         return False
 
     def flush(self) -> None:
-        """Write the buffered outcomes: one UPDATE per kind and one INSERT.
+        """Write the buffered outcomes in one transaction, or keep them all.
 
-        The statements run in autocommit, not one transaction, to keep the
-        drain at a few queries per hundred messages: statuses go first, so a
-        crash in between loses at most those rows' attempt-log entries. Each
-        stage that succeeded is dropped from the buffer, so calling again after
-        a failure (the database went away) writes only what is left.
+        One commit per flush: the sent rows in one UPDATE, the retried and
+        failed ones in another, their attempt-log entries in one INSERT. A
+        flush that fails (the database went away) wrote nothing and keeps its
+        outcomes, so calling again writes them whole, once.
         """
         self.last_flush = time.monotonic()
-        if not (self.pending or self.unlogged):
+        if not self.pending:
             return
-        now = timezone.now()
+        lost = retry_when_locked(self._write, timezone.now())
+        _warn_lost(self.pending, lost)
+        self.pending = []
+
+    def _write(self, now: datetime.datetime) -> set[int]:
+        """Run the flush's statements in one transaction; return the lost ids."""
+        connection = sql.outbox_connection()
         sent = [o for o in self.pending if o.kind == Attempt.Outcome.SENT]
         others = [o for o in self.pending if o.kind != Attempt.Outcome.SENT]
-        if sent:
-            self._log(sent, retry_when_locked(self._write_sent, sent, now))
-            self.pending = others
-        if others:
-            self._log(others, retry_when_locked(self._write_others, others, now))
-            self.pending = []
-        if self.unlogged:
-            retry_when_locked(_insert_attempts, self.unlogged, now)
-            self.unlogged = []
-
-    def _log(self, outcomes: list[AttemptResult], lost: set[int]) -> None:
-        """Queue attempt-log rows for ``outcomes``; warn about ``lost`` rows."""
-        if lost and outcomes[0].kind == Attempt.Outcome.SENT:
-            logger.warning(
-                "This outbox worker lost its lease on %d SMS before recording "
-                "their results; their rows were left as the worker that took "
-                "them over recorded them. The provider took them from here "
-                "too, so they may have gone out twice: ids %s.",
-                len(lost),
-                sorted(lost),
-            )
-        elif lost:
-            logger.info(
-                "This outbox worker lost its lease on %d SMS the provider did "
-                "not take; their rows were left as the worker that took them "
-                "over recorded them: ids %s.",
-                len(lost),
-                sorted(lost),
-            )
-        self.unlogged += [
-            (
-                o.row.id,
-                o.decision.logged,
-                o.error_code[:32],
-                (
-                    _LOST_SENT
-                    if o.kind == Attempt.Outcome.SENT
-                    else f"{_LOST_OTHER} {o.error_text}"
-                )
-                if o.row.id in lost
-                else o.error_text,
-                o.duration_ms,
-            )
-            for o in outcomes
-        ]
-
-    def _write_sent(
-        self, sent: list[AttemptResult], now: datetime.datetime
-    ) -> set[int]:
-        """Mark ``sent`` rows sent, each with its provider id; return lost ids.
-
-        One UPDATE per 300 rows. Raw SQL: the ORM's ``Case(When(...))`` for a
-        hundred ids costs more CPU than sending the hundred messages through a
-        fast backend.
-        """
-        # Concrete fields, typed Any: Django's typing cannot tell that
-        # get_field() returns a Field here, nor that its column is set.
-        field: Callable[[str], Any] = Message._meta.get_field
-        quote = connection.ops.quote_name
-        stamp = field("sent_at").get_db_prep_save(now, connection)
         lost: set[int] = set()
-        for start in range(0, len(sent), 300):
-            chunk = sent[start : start + 300]
-            with_id = [o for o in chunk if o.message_id]
-            case = "''"
-            params: list[Any] = []
-            if with_id:
-                case = (
-                    f"CASE {quote('id')} "
-                    + " ".join(["WHEN %s THEN %s"] * len(with_id))
-                    + " ELSE '' END"
-                )
-                for o in with_id:
-                    params += [o.row.id, o.message_id[:64]]
-            assignments = {
-                "status": "%s",
-                "provider_message_id": case,
-                "attempts": f"{quote('attempts')} + 1",
-                "last_error": "''",
-                "backend": "%s",
-                "sent_at": "%s",
-                "finished_at": "%s",
-                "claimed_by": "''",
-                "lease_expires_at": "NULL",
-                "updated_at": "%s",
-            }
-            sql_set = ", ".join(
-                f"{quote(field(name).column)} = {value}"
-                for name, value in assignments.items()
+        with sql.result_transaction(connection):
+            if sent:
+                lost |= self._write_sent(connection, sent, now)
+            if others:
+                lost |= self._write_others(connection, others, now)
+            _insert_attempts(
+                connection, [_log_entry(o, o.row.id in lost) for o in self.pending], now
             )
-            params = [Message.Status.SENT.value, *params, self.backend_path]
-            params += [stamp, stamp, stamp]
-            params += [o.row.id for o in chunk]
-            params += [self.token, Message.Status.SENDING.value]
-            placeholders = ", ".join(["%s"] * len(chunk))
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {quote(Message._meta.db_table)} SET {sql_set} "
-                    f"WHERE {quote('id')} IN ({placeholders}) "
-                    f"AND {quote(field('claimed_by').column)} = %s "
-                    f"AND {quote(field('status').column)} = %s",
-                    params,
-                )
-                written = cursor.rowcount
-            if written != len(chunk):
-                lost |= self._not_written(chunk, now)
         return lost
 
+    def _write_sent(
+        self, connection: Connection, sent: list[AttemptResult], now: datetime.datetime
+    ) -> set[int]:
+        """Mark ``sent`` rows sent, each with its provider id; return lost ids."""
+        pairs = [(o.row.id, o.message_id) for o in sent]
+        written = sql.mark_sent(connection, pairs, self.token, self.backend_path, now)
+        if written == len(sent):
+            return set()
+        return _not_written(connection, sent, now)
+
     def _write_others(
-        self, others: list[AttemptResult], now: datetime.datetime
+        self,
+        connection: Connection,
+        others: list[AttemptResult],
+        now: datetime.datetime,
     ) -> set[int]:
         """Put retried rows back with their delay, fail the rest; return lost ids."""
         rows = []
@@ -227,39 +148,76 @@ class Recorder:
                     updated_at=now,
                 )
             )
-        written = Message.objects.filter(
+        held = Message.objects.using(connection.alias).filter(
             claimed_by=self.token, status=Message.Status.SENDING
-        ).bulk_update(
-            rows,
-            [
-                "status",
-                "attempts",
-                "last_error",
-                "backend",
-                "next_attempt_at",
-                "finished_at",
-                "claimed_by",
-                "lease_expires_at",
-                "updated_at",
-            ],
         )
+        written = held.bulk_update(rows, _OTHERS_FIELDS)
         if written == len(others):
             return set()
-        return self._not_written(others, now)
-
-    def _not_written(
-        self, outcomes: list[AttemptResult], now: datetime.datetime
-    ) -> set[int]:
-        """Return the ids of ``outcomes`` whose rows this flush did not change.
-
-        Only called when an UPDATE changed fewer rows than it named: the rows
-        it changed carry this flush's ``updated_at``.
-        """
-        ids = [o.row.id for o in outcomes]
-        written = Message.objects.filter(pk__in=ids, updated_at=now)
-        return set(ids) - set(written.values_list("pk", flat=True))
+        return _not_written(connection, others, now)
 
 
+def _not_written(
+    connection: Connection, outcomes: list[AttemptResult], now: datetime.datetime
+) -> set[int]:
+    """Return the ids of ``outcomes`` whose rows this flush did not change.
+
+    Only called when an UPDATE changed fewer rows than it named: the rows it
+    changed carry this flush's ``updated_at``.
+    """
+    ids = [o.row.id for o in outcomes]
+    written = Message.objects.using(connection.alias).filter(pk__in=ids, updated_at=now)
+    return set(ids) - set(written.values_list("pk", flat=True))
+
+
+def _warn_lost(outcomes: list[AttemptResult], lost: set[int]) -> None:
+    """Log the rows a flush found taken over by another worker, sent or not."""
+    sent = sorted(
+        o.row.id
+        for o in outcomes
+        if o.row.id in lost and o.kind == Attempt.Outcome.SENT
+    )
+    others = sorted(lost - set(sent))
+    if sent:
+        logger.warning(
+            "This outbox worker lost its lease on %d SMS before recording "
+            "their results; their rows were left as the worker that took "
+            "them over recorded them. The provider took them from here "
+            "too, so they may have gone out twice: ids %s.",
+            len(sent),
+            sent,
+        )
+    if others:
+        logger.info(
+            "This outbox worker lost its lease on %d SMS the provider did "
+            "not take; their rows were left as the worker that took them "
+            "over recorded them: ids %s.",
+            len(others),
+            others,
+        )
+
+
+def _log_entry(o: AttemptResult, lost: bool) -> tuple[Any, ...]:
+    """Return the attempt-log values of ``o`` (``lost``: its row was taken over)."""
+    text = o.error_text
+    if lost:
+        sent = o.kind == Attempt.Outcome.SENT
+        text = _LOST_SENT if sent else f"{_LOST_OTHER} {o.error_text}"
+    return (o.row.id, o.decision.logged, o.error_code[:32], text, o.duration_ms)
+
+
+#: What a retried or failed row's UPDATE writes.
+_OTHERS_FIELDS = (
+    "status",
+    "attempts",
+    "last_error",
+    "backend",
+    "next_attempt_at",
+    "finished_at",
+    "claimed_by",
+    "lease_expires_at",
+    "updated_at",
+)
 _ATTEMPT_COLUMNS = (
     "message_id",
     "outcome",
@@ -271,30 +229,18 @@ _ATTEMPT_COLUMNS = (
 
 
 def _insert_attempts(
-    attempts: list[tuple[int, str, str, str, float | None]], now: datetime.datetime
+    connection: Connection,
+    attempts: list[tuple[Any, ...]],
+    now: datetime.datetime,
 ) -> None:
-    """INSERT attempt-log rows made at ``now`` in one statement per parameter limit.
+    """INSERT attempt-log rows made at ``now``: one statement on PostgreSQL.
 
-    What ``bulk_create()`` does, without the transaction it opens around every
-    call (BEGIN and COMMIT would double the drain's queries per flush) and
-    without building model instances and preparing every value through its
-    field: the values are ints, strings and floats that every database
-    driver takes as they are, and the one datetime is prepared once.
+    The values are ints, strings and floats every driver takes as they are,
+    so nothing goes through model instances; the one datetime is prepared
+    once.
     """
-    # Concrete fields, typed Any as in _write_sent().
+    # Concrete fields: Django's typing cannot tell get_field() returns a Field.
     fields: list[Any] = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
     stamp = fields[-1].get_db_prep_save(now, connection)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    limit = connection.features.max_query_params or 65535
-    per_statement = max(1, limit // len(fields))
-    with connection.cursor() as cursor:
-        for start in range(0, len(attempts), per_statement):
-            chunk = attempts[start : start + per_statement]
-            params = [value for attempt in chunk for value in (*attempt, stamp)]
-            cursor.execute(
-                f"INSERT INTO {quote(Attempt._meta.db_table)} ({columns}) VALUES "
-                + ", ".join([row_sql] * len(chunk)),
-                params,
-            )
+    rows = [(*attempt, stamp) for attempt in attempts]
+    sql.insert(connection, Attempt, fields, rows)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from sms.exceptions import RecipientOptedOut
 from sms.phone import mask_phone_number
+from sms_outbox import sql
 from sms_outbox.enforcement import note_provider_opt_out
 from sms_outbox.models import Attempt, Message
 from sms_outbox.signals import delivery_status_changed
@@ -57,9 +58,10 @@ def _record(report: DeliveryReport) -> ReceiptOutcome:
             report.raw_status,
         )
         return ReceiptOutcome.UNKNOWN_STATUS
+    using = sql.outbox_alias()
     for _ in range(_TRIES):
-        with transaction.atomic():
-            row = _find_row(report)
+        with transaction.atomic(using=using):
+            row = _find_row(report, using)
             if row is None:
                 logger.info(
                     "No outbox row for %s message %s to %s (reference %r); ignored.",
@@ -72,7 +74,7 @@ def _record(report: DeliveryReport) -> ReceiptOutcome:
             verdict = _judge(row, report)
             if verdict is not None:
                 return verdict
-            if _apply(row, report):
+            if _apply(row, report, using):
                 return ReceiptOutcome.RECORDED
     return ReceiptOutcome.STALE
 
@@ -80,7 +82,8 @@ def _record(report: DeliveryReport) -> ReceiptOutcome:
 def _note_opt_out(report: DeliveryReport) -> None:
     """Suppress the recipient of ``report``, which the provider says opted out."""
     number = report.recipient or (
-        Message.objects.filter(provider_message_id=report.message_id)
+        Message.objects.using(sql.outbox_alias())
+        .filter(provider_message_id=report.message_id)
         .values_list("recipient", flat=True)
         .first()
     )
@@ -100,9 +103,9 @@ def _note_opt_out(report: DeliveryReport) -> None:
     note_provider_opt_out(number, error)
 
 
-def _find_row(report: DeliveryReport) -> Message | None:
+def _find_row(report: DeliveryReport, using: str) -> Message | None:
     """Return the row, locked, by provider id and recipient, else by reference."""
-    rows = Message.objects.select_for_update()
+    rows = Message.objects.using(using).select_for_update()
     if report.recipient:
         rows = rows.filter(recipient=report.recipient)
     lookups = [("provider_message_id", report.message_id)]
@@ -111,7 +114,7 @@ def _find_row(report: DeliveryReport) -> Message | None:
         if value:  # a blank value would match every row not yet sent
             # No ORDER BY: it would lead the planner to walk the primary key
             # instead of the id index. A match is one row, or a few at most.
-            matches: list[Message] = list(rows.filter(**{field: value})[:10])
+            matches = list(rows.filter(**{field: value})[:10])
             if matches:
                 return max(matches, key=lambda row: row.pk)
     return None
@@ -136,24 +139,28 @@ def _judge(row: Message, report: DeliveryReport) -> ReceiptOutcome | None:
     return None if newer else ReceiptOutcome.STALE
 
 
-def _apply(row: Message, report: DeliveryReport) -> bool:
+def _apply(row: Message, report: DeliveryReport, using: str) -> bool:
     """Update ``row`` unless another report changed it since it was read."""
     now = timezone.now()
-    changed = Message.objects.filter(
-        pk=row.pk,
-        delivery_status=row.delivery_status,
-        delivery_updated_at=row.delivery_updated_at,
-    ).update(
-        delivery_status=report.status,
-        delivery_status_raw=report.raw_status,
-        delivery_error_code=report.error_code,
-        delivery_updated_at=report.timestamp or now,
-        updated_at=now,
+    changed = (
+        Message.objects.using(using)
+        .filter(
+            pk=row.pk,
+            delivery_status=row.delivery_status,
+            delivery_updated_at=row.delivery_updated_at,
+        )
+        .update(
+            delivery_status=report.status,
+            delivery_status_raw=report.raw_status,
+            delivery_error_code=report.error_code,
+            delivery_updated_at=report.timestamp or now,
+            updated_at=now,
+        )
     )
     if not changed:
         return False
     text = f"{report.status} (raw: {report.raw_status})"
-    Attempt.objects.create(
+    Attempt.objects.using(using).create(
         message=row,
         created_at=now,
         outcome=Attempt.Outcome.RECEIPT,
@@ -166,11 +173,13 @@ def _apply(row: Message, report: DeliveryReport) -> bool:
     row.delivery_error_code = report.error_code
     row.delivery_updated_at = report.timestamp or now
     row.updated_at = now
-    _announce_on_commit(row, old_status, report)
+    _announce_on_commit(row, old_status, report, using)
     return True
 
 
-def _announce_on_commit(row: Message, old_status: str, report: DeliveryReport) -> None:
+def _announce_on_commit(
+    row: Message, old_status: str, report: DeliveryReport, using: str
+) -> None:
     """Send ``delivery_status_changed`` for ``row`` once the change commits."""
 
     def send_signal() -> None:
@@ -184,4 +193,4 @@ def _announce_on_commit(row: Message, old_status: str, report: DeliveryReport) -
 
     # robust: the change is committed; a failing receiver is logged, and a
     # provider's retry would be a replay that sends nothing anyway.
-    transaction.on_commit(send_signal, robust=True)
+    transaction.on_commit(send_signal, using=using, robust=True)

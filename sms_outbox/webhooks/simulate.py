@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from sms.conf import get_setting
-from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
+from sms.exceptions import SmsImproperlyInstalled
 from sms.testing.signing import messagebird_signature
+from sms_outbox.webhooks.verify import require_secret
 
 try:
     from twilio.request_validator import RequestValidator as TwilioValidator
@@ -58,13 +59,7 @@ def sign_inbound(
 
 
 def _secret(name: str) -> str:
-    value: str | None = get_setting(name)
-    if not value:
-        raise SmsConfigurationError(
-            f"{name} is not set: the simulated webhook is signed with it, as the "
-            f"endpoint verifies it. Set {name} in your settings."
-        )
-    return value
+    return require_secret(name, "sign the simulated webhook as the endpoint checks")
 
 
 def _twilio(url: str, sender: str, recipient: str, body: str) -> SignedRequest:

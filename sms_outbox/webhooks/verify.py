@@ -66,12 +66,13 @@ def get_public_url(request: HttpRequest) -> str:
     return f"{parts.scheme}://{parts.netloc}{request.get_full_path()}"
 
 
-def _require(name: str) -> str:
+def require_secret(name: str, needed_for: str = "verify webhooks") -> str:
+    """Return the signing secret setting ``name``; raise if it is not set."""
     value: str | None = get_setting(name)
     if not value:
         raise SmsConfigurationError(
-            f"{name} is not set: webhooks (delivery receipts, inbound SMS) "
-            f"cannot be verified without it. Set {name} in your settings."
+            f"{name} is not set, and it is needed to {needed_for} (delivery "
+            f"receipts, inbound SMS). Set {name} in your settings."
         )
     return value
 
@@ -87,7 +88,7 @@ def verify_twilio(request: HttpRequest) -> None:
     """
     if twilio_validator is None:
         raise SmsImproperlyInstalled("twilio", "twilio")
-    validator = twilio_validator.RequestValidator(_require("TWILIO_AUTH_TOKEN"))
+    validator = twilio_validator.RequestValidator(require_secret("TWILIO_AUTH_TOKEN"))
     signature = request.headers.get("X-Twilio-Signature", "")
     options = {}
     settings_header = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
@@ -109,7 +110,7 @@ def verify_messagebird(request: HttpRequest) -> None:
     """
     if MessageBirdRequestValidator is None:
         raise SmsImproperlyInstalled("messagebird", "messagebird")
-    validator = MessageBirdRequestValidator(_require("MESSAGEBIRD_SIGNING_KEY"))
+    validator = MessageBirdRequestValidator(require_secret("MESSAGEBIRD_SIGNING_KEY"))
     signature = request.headers.get("MessageBird-Signature-JWT", "")
     url = get_public_url(request)
     try:
@@ -138,7 +139,7 @@ def verify_vonage(fields: QueryDict) -> None:
     """
     if VonageAuth is None:
         raise SmsImproperlyInstalled("vonage", "vonage")
-    secret = _require("VONAGE_SIGNATURE_SECRET")
+    secret = require_secret("VONAGE_SIGNATURE_SECRET")
     method = get_setting("VONAGE_SIGNATURE_METHOD")
     if method not in ("md5", "sha1", "sha256", "sha512"):
         raise SmsConfigurationError(

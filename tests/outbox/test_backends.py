@@ -15,7 +15,7 @@ from sms.exceptions import (
     SmsConfigurationError,
 )
 from sms.phone import mask_phone_number
-from sms_outbox.models import Message as Row
+from sms_outbox.models import Message as OutboxMessage
 from sms_outbox.signals import message_queued
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -35,7 +35,7 @@ class QueuedBackendTests(TestCase):
         self.assertEqual(len(queries), 1, [q["sql"] for q in queries])
         self.assertTrue(queries[0]["sql"].startswith("INSERT"))
         self.assertEqual(sms.outbox, [])
-        rows = list(Row.objects.order_by("id"))
+        rows = list(OutboxMessage.objects.order_by("id"))
         self.assertEqual([r.recipient for r in rows], [A, B, C])
         self.assertEqual(len({r.batch_id for r in rows}), 1)
         self.assertEqual(len({r.reference for r in rows}), 3)
@@ -52,13 +52,15 @@ class QueuedBackendTests(TestCase):
         data = [("One", None, [A]), ("Two", None, [B, C]), ("Three", "Other", [A])]
         with self.assertNumQueries(1):
             self.assertEqual(sms.send_mass_sms(data), 3)
-        self.assertEqual(Row.objects.count(), 4)
-        self.assertEqual(Row.objects.values("batch_id").distinct().count(), 3)
+        self.assertEqual(OutboxMessage.objects.count(), 4)
+        self.assertEqual(OutboxMessage.objects.values("batch_id").distinct().count(), 3)
 
     def test_numbers_are_normalised_and_repeats_dropped(self):
         sms.send_sms("Hi", None, ["+44 113 496 0000", A, "+1 (206) 555-0100"])
         self.assertEqual(
-            list(Row.objects.order_by("id").values_list("recipient", flat=True)),
+            list(
+                OutboxMessage.objects.order_by("id").values_list("recipient", flat=True)
+            ),
             [A, C],
         )
 
@@ -71,64 +73,66 @@ class QueuedBackendTests(TestCase):
             [(r.recipient, r.status, r.error) for r in message.results],
             [(A, "queued", None)],
         )
-        self.assertEqual(Row.objects.get().originator, "Acme")
+        self.assertEqual(OutboxMessage.objects.get().originator, "Acme")
 
     def test_invalid_recipient_stores_nothing(self):
         with self.assertRaises(InvalidPhoneNumber):
             sms.send_mass_sms([("ok", None, [A]), ("bad", None, [B, "+4412"])])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_fail_silently_skips_only_the_invalid_recipient(self):
         with self.assertLogs("sms_outbox.backends", "WARNING") as logs:
             count = sms.send_sms("Hi", None, [A, "+441134"], fail_silently=True)
         self.assertEqual(count, 1)
-        self.assertEqual(list(Row.objects.values_list("recipient", flat=True)), [A])
+        self.assertEqual(
+            list(OutboxMessage.objects.values_list("recipient", flat=True)), [A]
+        )
         self.assertNotIn("+441134", "".join(logs.output))
         self.assertIn("+4*****", "".join(logs.output))
 
     def test_fail_silently_with_only_invalid_recipients_queues_nothing(self):
         self.assertEqual(sms.send_sms("Hi", None, ["nope"], fail_silently=True), 0)
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_invalid_originator(self):
         with self.assertRaises(InvalidPhoneNumber):
             sms.send_sms("Hi", "Not a valid sender id", [A])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_empty_body(self):
         with self.assertRaises(InvalidMessage):
             sms.send_sms("  ", None, [A])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     @override_settings(SMS_MAX_SEGMENTS=1)
     def test_body_too_long(self):
         with self.assertRaises(MessageTooLong):
             sms.send_mass_sms([("short", None, [A]), ("x" * 161, None, [B])])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_rollback_queues_nothing(self):
         with self.assertRaises(RuntimeError), transaction.atomic():
             sms.send_sms("Hi", None, [A])
-            self.assertEqual(Row.objects.count(), 1)
+            self.assertEqual(OutboxMessage.objects.count(), 1)
             raise RuntimeError("the request failed")
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_priority_and_send_after_through_get_connection(self):
         later = timezone.now() + datetime.timedelta(hours=2)
         connection_ = sms.get_connection(priority=7, send_after=later)
         sms.send_sms("Hi", None, [A], connection=connection_)
-        row = Row.objects.get()
+        row = OutboxMessage.objects.get()
         self.assertEqual(
             (row.priority, row.send_after, row.next_attempt_at), (7, later, later)
         )
-        self.assertFalse(Row.objects.due().exists())
+        self.assertFalse(OutboxMessage.objects.due().exists())
 
     def test_send_after_in_the_past_is_due_now(self):
         earlier = timezone.now() - datetime.timedelta(hours=2)
         sms.send_sms("Hi", None, [A], connection=sms.get_connection(send_after=earlier))
-        row = Row.objects.get()
+        row = OutboxMessage.objects.get()
         self.assertGreater(row.next_attempt_at, earlier)
-        self.assertTrue(Row.objects.due().exists())
+        self.assertTrue(OutboxMessage.objects.due().exists())
 
     def test_message_queued_signal_and_no_post_send(self):
         queued, sent = [], []
@@ -174,16 +178,16 @@ class AutocommitTests(TransactionTestCase):
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(sms.send_sms("Hello", None, [A, B, C]), 1)
         self.assertEqual(len(queries), 1, [q["sql"] for q in queries])
-        stored = dict(Row.objects.values_list("pk", "recipient"))
+        stored = dict(OutboxMessage.objects.values_list("pk", "recipient"))
         self.assertEqual({row.pk: row.recipient for row in rows}, stored)
 
     def test_a_message_past_the_parameter_limit_is_stored_whole(self):
         numbers = [f"+4411349600{n:02d}" for n in range(100)]
         self.assertEqual(sms.send_sms("Hello", None, numbers), 1)
         self.assertEqual(
-            sorted(Row.objects.values_list("recipient", flat=True)), numbers
+            sorted(OutboxMessage.objects.values_list("recipient", flat=True)), numbers
         )
-        self.assertEqual(Row.objects.values("batch_id").distinct().count(), 1)
+        self.assertEqual(OutboxMessage.objects.values("batch_id").distinct().count(), 1)
 
 
 @override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
@@ -192,13 +196,13 @@ class DeliveryBackendSettingTests(TestCase):
     def test_missing_setting(self):
         with self.assertRaisesMessage(SmsConfigurationError, "SMS_OUTBOX_BACKEND"):
             sms.send_sms("Hi", None, [A])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     @override_settings(SMS_OUTBOX_BACKEND=QUEUED)
     def test_the_queued_backend_itself(self):
         with self.assertRaisesMessage(SmsConfigurationError, "queued backend itself"):
             sms.send_sms("Hi", None, [A])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     @override_settings(SMS_OUTBOX_BACKEND="nowhere.SmsBackend")
     def test_unimportable(self):
@@ -218,21 +222,23 @@ class BadBodyTests(TestCase):
                 InvalidMessage, "a NUL character (U+0000) at index 5"
             ):
                 sms.send_sms("Hello\x00", None, [A])
-            self.assertFalse(Row.objects.exists())
+            self.assertFalse(OutboxMessage.objects.exists())
             self.assertEqual(sms.send_sms("Hello", None, [A]), 1)
-        self.assertEqual(list(Row.objects.values_list("body", flat=True)), ["Hello"])
+        self.assertEqual(
+            list(OutboxMessage.objects.values_list("body", flat=True)), ["Hello"]
+        )
 
     def test_lone_surrogate_raises_invalid_message(self):
         with self.assertRaisesMessage(
             InvalidMessage, "a lone surrogate (U+D83D) at index 3"
         ):
             sms.send_sms("Hi \ud83d", None, [A])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_one_bad_body_stores_nothing_of_the_batch(self):
         with self.assertRaises(InvalidMessage):
             sms.send_mass_sms([("ok", None, [A]), ("bad\x00", None, [B])])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_non_str_bodies_raise_type_error_even_when_silent(self):
         for body in (b"hello", 12345):
@@ -241,7 +247,7 @@ class BadBodyTests(TestCase):
                     sms.send_sms(body, None, [A], fail_silently=True)
                 with self.assertRaisesMessage(TypeError, "must be a str"):
                     sms.send_mass_sms([("ok", None, [A]), (body, None, [B])])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_fail_silently_skips_the_bad_message_and_queues_the_others(self):
         data = [
@@ -254,7 +260,7 @@ class BadBodyTests(TestCase):
             count = sms.send_mass_sms(data, fail_silently=True)
         self.assertEqual(count, 2)
         self.assertEqual(
-            sorted(Row.objects.values_list("body", "recipient")),
+            sorted(OutboxMessage.objects.values_list("body", "recipient")),
             [("Four", C), ("One", A)],
         )
         output = "\n".join(logs.output)
@@ -270,7 +276,9 @@ class BadBodyTests(TestCase):
         messages = [sms.Message("bad\x00", None, [A]), sms.Message("ok", None, [B])]
         with self.assertLogs("sms_outbox.backends", "WARNING"):
             self.assertEqual(connection_.send_messages(messages), 1)
-        self.assertEqual(list(Row.objects.values_list("recipient", flat=True)), [B])
+        self.assertEqual(
+            list(OutboxMessage.objects.values_list("recipient", flat=True)), [B]
+        )
 
 
 @override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
@@ -282,7 +290,8 @@ class ConnectionOptionTests(TestCase):
             connection_ = sms.get_connection(priority=priority)
             sms.send_sms("Hi", None, [A], connection=connection_)
         self.assertEqual(
-            sorted(Row.objects.values_list("priority", flat=True)), [-32768, 32767]
+            sorted(OutboxMessage.objects.values_list("priority", flat=True)),
+            [-32768, 32767],
         )
 
     def test_out_of_range_priority(self):
@@ -356,7 +365,7 @@ class MessageQueuedSignalTests(TransactionTestCase):
             sms.send_sms("Hi", None, [A])
             raise RuntimeError("the request failed")
         self.assertEqual(heard, [])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_a_rolled_back_savepoint_is_not_announced(self):
         heard = self.listen()
@@ -366,7 +375,9 @@ class MessageQueuedSignalTests(TransactionTestCase):
                 sms.send_sms("Undone", None, [B])
                 raise RuntimeError("inner failure")
         self.assertEqual(heard, [[A]])
-        self.assertEqual(list(Row.objects.values_list("body", flat=True)), ["Kept"])
+        self.assertEqual(
+            list(OutboxMessage.objects.values_list("body", flat=True)), ["Kept"]
+        )
 
     def test_a_raising_receiver_is_logged_and_send_sms_returns_the_count(self):
         def broken(**kwargs):
@@ -377,7 +388,7 @@ class MessageQueuedSignalTests(TransactionTestCase):
             with transaction.atomic():
                 count = sms.send_sms("Hi", None, [A, B])
         self.assertEqual(count, 1)
-        self.assertEqual(Row.objects.count(), 2)
+        self.assertEqual(OutboxMessage.objects.count(), 2)
         self.assertEqual(heard, [[A, B]])
         self.assertIn("audit table is down", logs.output[0])
         self.assertIn("Traceback", logs.output[0])
@@ -389,4 +400,4 @@ class MessageQueuedSignalTests(TransactionTestCase):
         self.listen(broken)
         with self.assertLogs("django.dispatch", "ERROR"):
             self.assertEqual(sms.send_sms("Hi", None, [A]), 1)
-        self.assertEqual(Row.objects.count(), 1)
+        self.assertEqual(OutboxMessage.objects.count(), 1)

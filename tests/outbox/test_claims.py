@@ -7,9 +7,10 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 import sms
-from sms_outbox import claims
-from sms_outbox.claims import KEPT_DYING, LEASE_EXPIRED, claim_rows, release_rows
+from sms_outbox import requeue
+from sms_outbox.claims import claim_rows, release_rows
 from sms_outbox.models import Attempt, Message
+from sms_outbox.requeue import KEPT_DYING, LEASE_EXPIRED
 from tests.support.clock import Clock
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -176,8 +177,8 @@ class RequeueExpiredTests(TestCase):
         queue(A, B)
         expire(A, 0)
         expire(B, 2)
-        with self.assertLogs("sms_outbox.claims", "WARNING"):
-            self.assertEqual(claims.requeue_expired(), 2)
+        with self.assertLogs("sms_outbox.requeue", "WARNING"):
+            self.assertEqual(requeue.requeue_expired(), 2)
         a, b = row(A), row(B)
         self.assertEqual(
             (a.status, a.attempts, a.last_error), ("queued", 1, LEASE_EXPIRED)
@@ -202,8 +203,8 @@ class RequeueExpiredTests(TestCase):
             Message.objects.update(
                 lease_expires_at=timezone.now() - datetime.timedelta(seconds=1)
             )
-            with self.assertLogs("sms_outbox.claims", "WARNING") as logs:
-                self.assertEqual(claims.requeue_expired(), 1)
+            with self.assertLogs("sms_outbox.requeue", "WARNING") as logs:
+                self.assertEqual(requeue.requeue_expired(), 1)
             self.assertIn("Took back 1", logs.output[0])
             self.assertEqual((row(A).status, row(A).attempts), expected)
         self.assertIn("died or outlived its lease", row(A).last_error)
@@ -220,12 +221,12 @@ class RequeueExpiredTests(TestCase):
         # A host clock a day ahead must not take the row from a live worker.
         ahead = timezone.now() + datetime.timedelta(days=1)
         with mock.patch("django.utils.timezone.now", return_value=ahead):
-            self.assertEqual(claims.requeue_expired(), 0)
+            self.assertEqual(requeue.requeue_expired(), 0)
         self.assertEqual((row(A).claimed_by, row(A).attempts), ("alive:1:x", 0))
 
     def test_with_nothing_expired_it_only_reads(self):
         queue(A)
         claim_rows(10)
         with self.assertNumQueries(1):
-            self.assertEqual(claims.requeue_expired(), 0)
+            self.assertEqual(requeue.requeue_expired(), 0)
         self.assertFalse(Attempt.objects.exists())

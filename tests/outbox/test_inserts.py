@@ -10,7 +10,7 @@ from django.utils import timezone
 
 import sms
 from sms_outbox.inserts import insert_rows
-from sms_outbox.models import Message as Row
+from sms_outbox.models import Message as OutboxMessage
 from sms_outbox.signals import message_queued
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -19,7 +19,7 @@ A, B, C = "+441134960000", "+441134960999", "+12065550100"
 
 def row(reference):
     now = timezone.now()
-    return Row(
+    return OutboxMessage(
         batch_id=uuid.uuid4(),
         body="Hi",
         recipient=A,
@@ -48,10 +48,10 @@ class WithoutReturningTests(TransactionTestCase):
         self.queued.extend((r.pk, r.recipient, r.reference) for r in rows)
 
     def stored(self):
-        return sorted(Row.objects.values_list("pk", "recipient", "reference"))
+        return sorted(OutboxMessage.objects.values_list("pk", "recipient", "reference"))
 
     def test_receivers_see_the_stored_primary_keys(self):
-        Row.objects.bulk_create([row("older")])
+        OutboxMessage.objects.bulk_create([row("older")])
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(sms.send_sms("Hello", None, [A, B, C]), 1)
         # In a transaction of their own; BEGIN and COMMIT show on some databases.
@@ -73,7 +73,7 @@ class WithoutReturningTests(TransactionTestCase):
                 rows = [row(reference) for reference in references]
                 with self.assertRaisesMessage(ValueError, "unique, non-empty"):
                     insert_rows(rows)
-                self.assertFalse(Row.objects.exists())
+                self.assertFalse(OutboxMessage.objects.exists())
 
 
 @override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
@@ -82,4 +82,4 @@ class CharacterSetTests(TestCase):
         # Four bytes in UTF-8: MySQL's utf8mb3 would refuse it (docs/databases.md).
         body = "Your table is ready \U0001f37d\ufe0f \u2014 see you at 8"
         sms.send_sms(body, None, [A])
-        self.assertEqual(Row.objects.get().body, body)
+        self.assertEqual(OutboxMessage.objects.get().body, body)

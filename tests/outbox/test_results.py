@@ -180,21 +180,23 @@ class FencingTests(TestCase):
         self.assertEqual(row(B).status, "cancelled")
         self.assertEqual((row(C).status, row(C).attempts), ("queued", 1))
 
-    def test_a_flush_that_failed_writes_only_what_is_left(self):
+    def test_a_flush_that_failed_wrote_nothing_and_the_next_writes_it_once(self):
         taken = claim(A, B)
         recorder = Recorder("x.Backend", taken.token)
         recorder.pending = [
             result(taken, A, "sent", message_id="SM1"),
             result(taken, B, "retry", error_text="503"),
         ]
-        # The database goes away after the sent UPDATE.
+        # The database goes away after the sent UPDATE: the flush's
+        # transaction takes that UPDATE back with it.
         with mock.patch.object(
             Recorder, "_write_others", side_effect=OperationalError("gone")
         ):
             with self.assertRaises(OperationalError):
                 recorder.flush()
-        self.assertEqual(row(A).status, "sent")
-        recorder.flush()  # the next run writes the rest, and A only once
+        self.assertEqual(row(A).status, "sending")
+        self.assertFalse(Attempt.objects.exists())
+        recorder.flush()  # the next run writes it all, A only once
         self.assertEqual((row(B).status, row(B).attempts), ("queued", 1))
         self.assertEqual(
             sorted(Attempt.objects.values_list("outcome", flat=True)),

@@ -15,7 +15,7 @@ from sms.exceptions import (
     SmsConfigurationError,
     SmsImproperlyInstalled,
 )
-from sms_outbox.models import Message as Row
+from sms_outbox.models import Message as OutboxMessage
 from sms_outbox.tasks import drain_outbox, next_due, task_backends
 from sms_outbox.wakeups import get_task_options
 from tests.support.outbox_backends import ScriptedBackend
@@ -59,16 +59,18 @@ class ImmediateBackendTests(TaskTestCase):
         with transaction.atomic():
             self.assertEqual(sms.send_sms("Hello", None, [A, B]), 1)
             self.assertEqual(ScriptedBackend.sent, [])
-            self.assertEqual(Row.objects.get(recipient=A).status, "queued")
+            self.assertEqual(OutboxMessage.objects.get(recipient=A).status, "queued")
         self.assertEqual(sorted(m.recipients[0] for m in ScriptedBackend.sent), [A, B])
-        self.assertEqual(set(Row.objects.values_list("status", flat=True)), {"sent"})
+        self.assertEqual(
+            set(OutboxMessage.objects.values_list("status", flat=True)), {"sent"}
+        )
 
     def test_nothing_is_delivered_on_rollback(self):
         with self.assertRaises(RuntimeError), transaction.atomic():
             sms.send_sms("Hello", None, [A])
             raise RuntimeError("the request failed")
         self.assertEqual(ScriptedBackend.sent, [])
-        self.assertFalse(Row.objects.exists())
+        self.assertFalse(OutboxMessage.objects.exists())
 
     def test_autocommit_delivers_each_send_at_once(self):
         for n in range(3):
@@ -81,7 +83,7 @@ class ImmediateBackendTests(TaskTestCase):
             "Later", None, [A], connection=sms.get_connection(send_after=later)
         )
         self.assertEqual(ScriptedBackend.sent, [])
-        self.assertEqual(Row.objects.get().status, "queued")
+        self.assertEqual(OutboxMessage.objects.get().status, "queued")
 
     def test_a_bad_body_is_refused_before_any_drain(self):
         with self.assertRaises(InvalidMessage):
@@ -92,7 +94,7 @@ class ImmediateBackendTests(TaskTestCase):
     def test_disabled_enqueues_nothing(self):
         sms.send_sms("Hello", None, [A])
         self.assertEqual(ScriptedBackend.sent, [])
-        self.assertEqual(Row.objects.get().status, "queued")
+        self.assertEqual(OutboxMessage.objects.get().status, "queued")
 
 
 @override_settings(
@@ -109,7 +111,7 @@ class BoundedWakeUpTests(TaskTestCase):
         for n in range(1000):
             sms.send_sms(f"Hello {n}", None, [A])
         tasks = enqueued()
-        self.assertEqual(Row.objects.count(), 1000)
+        self.assertEqual(OutboxMessage.objects.count(), 1000)
         # One at once and one at the end of the hour; up to four if the
         # burst crossed an hour boundary.
         self.assertTrue(2 <= len(tasks) <= 4, tasks)
@@ -181,7 +183,7 @@ class DrainOutboxTests(TaskTestCase):
         with override_settings(SMS_OUTBOX_TASK={"enabled": False}):
             sms.send_sms("Hello", None, [A])
         counts = drain_outbox.call()
-        row = Row.objects.get()
+        row = OutboxMessage.objects.get()
         self.assertEqual((row.status, row.attempts), ("queued", 1))
         (task,) = enqueued()
         self.assertGreater(task.task.run_after, row.next_attempt_at)
@@ -291,7 +293,7 @@ class BrokerDownTests(TaskTestCase):
         with self.assertLogs("django.db.backends", "ERROR") as logs:
             self.assertEqual(sms.send_sms("Hello", None, [A]), 1)
         self.assertIn("broker unreachable", "\n".join(logs.output))
-        self.assertEqual(Row.objects.get().status, "queued")
+        self.assertEqual(OutboxMessage.objects.get().status, "queued")
         FlakyBroker.down = False
         sms.send_sms("Again", None, [B])
         # The failed wake-up was forgotten: this one goes at once.

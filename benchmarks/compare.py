@@ -1,0 +1,135 @@
+"""Drain the outbox and django-post-office side by side, each on a fresh database.
+
+For each size, three times over: a new database (created and dropped on the
+server, a new file for SQLite) is filled with N queued rows, then drained
+through the management command in a child process: ``send_queued_sms`` with
+the locmem SMS backend, and django-post-office 3.12's ``send_queued_mail``
+with the locmem e-mail backend. The figures are medians of the three runs,
+timed around the command only (not Django's start-up or the filling).
+django-post-office lives in a virtualenv of its own, ``.venv-post-office``
+(made on first use), never in the project's environment.
+
+    .venv/bin/python benchmarks/compare.py [--sizes 5000 50000] [--db postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.databases import fresh_database  # noqa: E402
+
+POST_OFFICE = "django-post-office==3.12.0"
+POST_OFFICE_VENV = ROOT / ".venv-post-office"
+RUNS = 3
+
+
+def post_office_python(db: str) -> str:
+    """Return the interpreter of the post_office virtualenv; make it if missing."""
+    python = POST_OFFICE_VENV / "bin" / "python"
+    driver = "mysqlclient>=2.2" if db == "mariadb" else "psycopg[binary]>=3.1"
+    module = "MySQLdb" if db == "mariadb" else "psycopg"
+    probe = "import importlib.util as u; assert u.find_spec('post_office') and "
+    probe += f"u.find_spec('{module}')"
+    check = [str(python), "-c", probe]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return str(python)
+    if not python.exists():
+        venv = [sys.executable, "-m", "venv", str(POST_OFFICE_VENV)]
+        subprocess.run(venv, check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", POST_OFFICE, driver]
+    subprocess.run(pip, check=True)
+    return str(python)
+
+
+def _run(python: str, args: list[str], env: dict) -> dict:
+    out = subprocess.run(
+        [python, str(ROOT / "benchmarks" / "drain_children.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        out.check_returncode()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(db: str, size: int, runs: int = RUNS) -> dict:
+    """Return median figures of ``runs`` drains of ``size`` rows by each library."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.support.proc_settings")
+    env.update(NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(ROOT))
+    env["OUTBOX_BACKEND"] = "sms.backends.locmem.SmsBackend"
+    ours, theirs = [], []
+    python = post_office_python(db)
+    for _ in range(runs):
+        with fresh_database(db) as url:
+            ours.append(
+                _run(sys.executable, ["--outbox", str(size)], env | {"OUTBOX_DB": url})
+            )
+        with fresh_database(db) as url:
+            po_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
+            theirs.append(_run(python, ["--post-office", str(size), url], po_env))
+    figures = {key: statistics.median(run[key] for run in ours) for key in ours[0]}
+    figures["post_office_msg_per_s"] = statistics.median(
+        run["msg_per_s"] for run in theirs
+    )
+    figures["ratio"] = figures["msg_per_s"] / figures["post_office_msg_per_s"]
+    return figures
+
+
+def compare_sizes(db: str, sizes: list[int], runs: int = RUNS) -> dict[int, dict]:
+    """Return ``compare()``'s figures for each of ``sizes`` on ``db``."""
+    return {size: compare(db, size, runs) for size in sizes}
+
+
+def table(results: dict[str, dict[int, dict]]) -> str:
+    """Return the comparison as Markdown, one column per database."""
+    dbs = list(results)
+    sizes = list(next(iter(results.values())))
+    lines = ["| median of 3, fresh database | " + " | ".join(dbs) + " |"]
+    lines.append("|---" * (len(dbs) + 1) + "|")
+    rows = [
+        ("send_queued_sms: messages/s", "{:,.0f}", "msg_per_s"),
+        ("queries per 100 messages", "{:.1f}", "queries_per_100"),
+        ("commits per 100 messages", "{:.1f}", "commits_per_100"),
+        ("of which wait for the log flush", "{:.1f}", "waiting_commits_per_100"),
+        (
+            "post_office send_queued_mail: messages/s",
+            "{:,.0f}",
+            "post_office_msg_per_s",
+        ),
+        ("outbox / post_office", "{:.2f}x", "ratio"),
+    ]
+    for size in sizes:
+        for label, fmt, key in rows:
+            cells = [fmt.format(results[db][size][key]) for db in dbs]
+            lines.append(f"| {size:,}: {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument(
+        "--db",
+        nargs="+",
+        choices=["sqlite", "postgres", "mariadb"],
+        default=["postgres"],
+    )
+    args = parser.parse_args()
+    results = {db: compare_sizes(db, args.sizes, args.runs) for db in args.db}
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The outbox's hand-written SQL, on the database the router gives the outbox.
+
+Sites often route a queue to a database of its own, so nothing here uses
+the default ``connection``: every statement runs on
+``connections[router.db_for_write(Message)]``. Two statements are written by
+hand because the ORM's versions cost more than the drain can afford: a
+multi-row INSERT (``bulk_create()`` opens a transaction and prepares every
+value through model instances) and the UPDATE that marks sent rows with
+their provider ids (``Case(When(...))`` for a hundred ids costs more CPU than
+sending the hundred messages). On PostgreSQL both pass their values as one
+array per column (``unnest``), so the statement's text is the same for every
+batch: psycopg converts it once and the server can reuse its plan.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+
+#: Rows of one CASE UPDATE outside PostgreSQL.
+_CASE_ROWS = 300
+
+
+def outbox_alias() -> str:
+    """Return the alias of the database the outbox's rows are written to."""
+    from sms_outbox.models import Message
+
+    return router.db_for_write(Message)
+
+
+def outbox_connection() -> BaseDatabaseWrapper:
+    """Return the connection to the outbox's database (see ``outbox_alias()``)."""
+    return connections[outbox_alias()]
+
+
+@contextmanager
+def result_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Run the statements of one result flush as one transaction: one commit.
+
+    On PostgreSQL the commit does not wait for the server to flush its log
+    to disk (``synchronous_commit = off``, for this transaction only): a
+    server crash can lose the results written in its last moments (at most
+    three times ``wal_writer_delay``, 0.6 s by default), never a claim, and
+    never leave a flush half-written. Their rows come back as still
+    ``sending`` under a claim nobody holds, and go out again once the lease
+    runs out, each logged with an ``unknown`` attempt, as if the worker had
+    died before writing them. A client or connection failure loses nothing
+    that was committed.
+    """
+    with transaction.atomic(using=connection.alias):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        yield
+
+
+def insert(
+    connection: BaseDatabaseWrapper,
+    model: type[Model],
+    fields: Sequence[Field[Any, Any]],
+    rows: Sequence[Sequence[object]],
+    returning: bool = False,
+) -> list[object]:
+    """INSERT ``rows`` (values already prepared for ``connection``) into ``model``.
+
+    Return the new primary keys in row order when ``returning`` (the database
+    must support ``INSERT ... RETURNING``), else an empty list. Runs in the
+    caller's transaction, or in autocommit one statement at a time: a caller
+    that needs all or nothing across statements opens the transaction.
+    """
+    # Takes Any: a concrete field's column is set, though typed Optional.
+    quote: Callable[[Any], str] = connection.ops.quote_name
+    head = f"INSERT INTO {quote(model._meta.db_table)} ("
+    head += ", ".join(quote(field.column) for field in fields) + ") "
+    tail = f" RETURNING {quote(model._meta.pk.column)}" if returning else ""
+    pks: list[object] = []
+    with connection.cursor() as cursor:
+        for sql, params in _insert_statements(connection, fields, rows):
+            cursor.execute(head + sql + tail, params)
+            if returning:
+                pks += [pk for (pk,) in cursor.fetchall()]
+    return pks
+
+
+def insert_statements(connection: BaseDatabaseWrapper, fields: int, rows: int) -> int:
+    """Return how many statements ``insert()`` runs for ``rows`` of ``fields``."""
+    if connection.vendor == "postgresql":
+        return 1
+    return -(-rows // _rows_per_values(connection, fields))
+
+
+def _rows_per_values(connection: BaseDatabaseWrapper, fields: int) -> int:
+    limit = connection.features.max_query_params or 65535
+    return max(1, limit // fields)
+
+
+def _insert_statements(
+    connection: BaseDatabaseWrapper,
+    fields: Sequence[Field[Any, Any]],
+    rows: Sequence[Sequence[object]],
+) -> Iterator[tuple[str, list[Any]]]:
+    """Yield (``SELECT``/``VALUES`` part, params) pairs that together hold ``rows``."""
+    if connection.vendor == "postgresql":
+        # One statement whatever the row count: one array per column.
+        arrays = ", ".join(f"%s::{_array_type(f, connection)}" for f in fields)
+        yield (
+            f"SELECT * FROM unnest({arrays})",
+            [list(c) for c in zip(*rows, strict=True)],
+        )
+        return
+    size = _rows_per_values(connection, len(fields))
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        yield (
+            "VALUES " + ", ".join([row_sql] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
+
+
+def _array_type(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> str:
+    """Return the PostgreSQL array type of ``field``'s column (``text[]``...)."""
+    return f"{field.cast_db_type(connection)}[]"
+
+
+def mark_sent(
+    connection: BaseDatabaseWrapper,
+    sent: Sequence[tuple[int, str]],
+    token: str,
+    backend: str,
+    now: datetime.datetime,
+) -> int:
+    """Mark rows claim ``token`` holds as sent; return how many it changed.
+
+    ``sent`` holds (row id, provider message id or "") pairs. The write is
+    fenced by the claim: a row no longer ``sending`` under ``token`` (another
+    worker took it back after the lease ran out) is left as it is.
+    """
+    from sms_outbox.models import Message
+
+    quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
+    column = {f.name: quote(f.column) for f in Message._meta.concrete_fields}
+    stamp = Message._meta.get_field("sent_at").get_db_prep_save(now, connection)
+    table = quote(Message._meta.db_table)
+    head = (
+        f"UPDATE {table} SET {column['status']} = %s, "
+        f"{column['provider_message_id']} = {{ids}}, "
+        f"{column['attempts']} = {table}.{column['attempts']} + 1, "
+        f"{column['last_error']} = '', {column['backend']} = %s, "
+        f"{column['sent_at']} = %s, {column['finished_at']} = %s, "
+        f"{column['claimed_by']} = '', {column['lease_expires_at']} = NULL, "
+        f"{column['updated_at']} = %s "
+    )
+    params = [backend[:255], stamp, stamp, stamp]
+    fence = f"{table}.{column['claimed_by']} = %s AND {table}.{column['status']} = %s"
+    fence_params = [token, Message.Status.SENDING.value]
+    written = 0
+    with connection.cursor() as cursor:
+        for sql, values in _sent_statements(connection, head, fence, sent):
+            status, (before, after) = Message.Status.SENT.value, values
+            cursor.execute(sql, [status, *before, *params, *after, *fence_params])
+            written += cursor.rowcount
+    return written
+
+
+def _sent_statements(
+    connection: BaseDatabaseWrapper,
+    head: str,
+    fence: str,
+    sent: Sequence[tuple[int, str]],
+) -> Iterator[tuple[str, tuple[list[Any], list[Any]]]]:
+    """Yield (SQL, (params before, params after the SET)) for ``mark_sent()``."""
+    from sms_outbox.models import Message
+
+    meta = Message._meta
+    quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
+    pk = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
+    if connection.vendor == "postgresql":
+        ids, provider_ids = zip(*((i, p[:64]) for i, p in sent), strict=True)
+        types = (meta.pk, meta.get_field("provider_message_id"))
+        arrays = ", ".join(f"%s::{_array_type(f, connection)}" for f in types)
+        sql = (
+            head.format(ids="v.provider_id")
+            + f"FROM unnest({arrays}) AS v(id, provider_id) "
+            + f"WHERE {pk} = v.id AND {fence}"
+        )
+        yield sql, ([], [list(ids), list(provider_ids)])
+        return
+    for start in range(0, len(sent), _CASE_ROWS):
+        chunk = sent[start : start + _CASE_ROWS]
+        with_id = [(i, p[:64]) for i, p in chunk if p]
+        case = "''"
+        if with_id:
+            case = f"CASE {pk} {' '.join(['WHEN %s THEN %s'] * len(with_id))} "
+            case += "ELSE '' END"
+        sql = head.format(ids=case) + f"WHERE {pk} IN ("
+        sql += ", ".join(["%s"] * len(chunk)) + f") AND {fence}"
+        before = [value for pair in with_id for value in pair]
+        yield sql, (before, [i for i, _ in chunk])

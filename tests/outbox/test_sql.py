@@ -1,0 +1,135 @@
+"""Tests for sms_outbox.sql: statements on the outbox's own database, fenced writes."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import TestCase
+from django.utils import timezone
+
+from sms_outbox import sql
+from sms_outbox.models import Attempt, Message
+from tests.support.processes import ROOT
+from tests.support.shared import shared_database
+
+
+def _queue(count, **fields):
+    now = timezone.now()
+    return Message.objects.bulk_create(
+        Message(
+            batch_id=uuid.uuid4(),
+            body=f"Hi {n}",
+            recipient="+441134960000",
+            next_attempt_at=now,
+            reference=uuid.uuid4().hex,
+            **fields,
+        )
+        for n in range(count)
+    )
+
+
+class MarkSentTests(TestCase):
+    def test_only_rows_the_claim_still_holds_are_marked_sent(self):
+        held = _queue(3, status=Message.Status.SENDING, claimed_by="me")
+        other = _queue(1, status=Message.Status.SENDING, claimed_by="other")[0]
+        now = timezone.now()
+        pairs = [(held[0].pk, "SM1"), (held[1].pk, ""), (held[2].pk, "SM3")]
+        written = sql.mark_sent(
+            sql.outbox_connection(), [*pairs, (other.pk, "SM4")], "me", "path", now
+        )
+        self.assertEqual(written, 3)
+        rows = Message.objects.in_bulk([row.pk for row in [*held, other]])
+        self.assertEqual(
+            [(rows[r.pk].status, rows[r.pk].provider_message_id) for r in held],
+            [("sent", "SM1"), ("sent", ""), ("sent", "SM3")],
+        )
+        self.assertEqual(
+            {
+                (rows[r.pk].attempts, rows[r.pk].claimed_by, rows[r.pk].sent_at)
+                for r in held
+            },
+            {(1, "", now)},
+        )
+        self.assertEqual(
+            (rows[other.pk].status, rows[other.pk].attempts), ("sending", 0)
+        )
+
+    def test_the_statement_text_does_not_change_with_the_batch_on_postgresql(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("PostgreSQL passes one array per column")
+        texts = []
+
+        def record(execute, sql_text, params, many, context):
+            texts.append(sql_text)
+            return execute(sql_text, params, many, context)
+
+        for size in (1, 7, 40):
+            rows = _queue(size, status=Message.Status.SENDING, claimed_by="me")
+            with connection.execute_wrapper(record):
+                written = sql.mark_sent(
+                    connection,
+                    [(r.pk, f"SM{r.pk}") for r in rows],
+                    "me",
+                    "x",
+                    timezone.now(),
+                )
+            self.assertEqual(written, size)
+        self.assertEqual(len(texts), 3)
+        self.assertEqual(len(set(texts)), 1, texts)
+
+
+class InsertTests(TestCase):
+    def test_every_row_is_stored_and_its_key_returned_in_order(self):
+        message = _queue(1)[0]
+        names = ("message", "outcome", "error_code", "error_text", "created_at")
+        fields = [Attempt._meta.get_field(name) for name in names]
+        stamp = fields[-1].get_db_prep_save(timezone.now(), connection)
+        rows = [[message.pk, "sent", "", f"note {n}", stamp] for n in range(500)]
+        returning = connection.features.can_return_rows_from_bulk_insert
+        pks = sql.insert(connection, Attempt, fields, rows, returning=returning)
+        stored = list(Attempt.objects.order_by("pk").values_list("pk", "error_text"))
+        self.assertEqual([text for _, text in stored], [r[3] for r in rows])
+        if returning:
+            self.assertEqual(pks, [pk for pk, _ in stored])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_outbox_routed_to_its_own_database_never_touches_default(tmp_path):
+    """Queue, drain (sent, retried, failed, a dead worker's row), a receipt, purge.
+
+    The child's ``default`` database has no outbox tables, so any statement
+    that ignored the router would fail the run.
+    """
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.support.routed_settings",
+        "ROUTED_DEFAULT_DB": str(tmp_path / "default.sqlite3"),
+        "OUTBOX_DB": shared_database(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.routed_child"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not [t for t in report["default_tables"] if t.startswith("sms_outbox")]
+    assert {"sms_outbox_message", "sms_outbox_attempt"} <= set(report["outbox_tables"])
+    assert report["status"] == {"sent": 150, "queued": 1, "failed": 1}
+    assert report["outcomes"] == {
+        "sent": 150,
+        "retry": 1,
+        "failed": 1,
+        "unknown": 1,
+        "receipt": 1,
+    }
+    assert report["provider_calls"] == 150
+    assert report["receipt"] == "recorded"
+    assert (report["purged"], report["left"]) == (150, 2)
