@@ -3,6 +3,7 @@
 # mysql://... runs it on that server (docs/databases.md). PYTHON, VENV and
 # DJANGO (a requirement such as "Django>=5.2,<6") pick a CI matrix leg.
 # `make docs` builds the documentation site into docs/_build/html.
+# `make typecheck` runs mypy --strict on sms and sms_outbox.
 PYTHON ?= python3
 VENV ?= .venv
 DJANGO ?=
@@ -15,7 +16,7 @@ MYSQL_STAMP := $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.mysql)
 INSTALL_LOG := $(VENV)/install.log
 PIP_INSTALL = $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test run lint docs clean
+.PHONY: demo test run lint typecheck docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,15 @@ $(VENV)/.docs: $(STAMP)
 # pytest exits 5 when it collects no tests, which fails the target too.
 test: $(STAMP) $(MYSQL_STAMP)
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+$(VENV)/.typing: $(STAMP)
+	@echo "== installing mypy and the stubs into $(VENV) (log: $(INSTALL_LOG))"
+	@$(PIP_INSTALL) --group typing >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $@
+
+# The settings and packages it checks are in pyproject.toml [tool.mypy].
+typecheck: $(VENV)/.typing
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -69,4 +79,4 @@ docs: $(VENV)/.docs
 	@echo "== the site is in docs/_build/html/index.html"
 
 clean:
-	rm -rf $(VENV) build *.egg-info docs/_build
+	rm -rf $(VENV) build *.egg-info docs/_build .mypy_cache

@@ -22,6 +22,10 @@ __all__ = [
     "send_sms",
 ]
 
+#: The messages the locmem backend sent, once it has sent some (it creates the
+#: list). Declared for type checkers only, like ``django.core.mail.outbox``.
+outbox: list[Message]
+
 
 def get_connection(
     backend: str | None = None, fail_silently: bool = False, **kwargs: Any
@@ -39,7 +43,7 @@ def get_connection(
             "get_connection()."
         )
     try:
-        klass = import_string(path)
+        klass: type[BaseSmsBackend] = import_string(path)
     except ImportError as err:
         raise SmsBackendImportError(
             f"The SMS backend {path!r} cannot be imported ({err}): check the "

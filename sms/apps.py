@@ -10,7 +10,7 @@ class SmsConfig(AppConfig):
     verbose_name = _("SMS")
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from sms.checks import check_sms_backend
 
         checks.register(check_sms_backend)

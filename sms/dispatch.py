@@ -99,7 +99,7 @@ def _signal_sent(messages: list[Message], count: int | None) -> int:
         if message.results:
             sent = all(result.ok for result in message.results)
         else:
-            sent = bool(count) and count >= len(messages)
+            sent = count is not None and count >= len(messages)
         if sent:
             sent_count += 1
             post_send.send(sender=type(message), instance=message)

@@ -10,7 +10,7 @@ from sms.exceptions import InvalidPhoneNumber
 try:
     import phonenumbers
 except ImportError:  # the optional extra django-sms[phonenumbers]
-    phonenumbers = None
+    phonenumbers = None  # type: ignore[assignment]
 
 __all__ = ["mask_phone_number", "normalize_phone_number", "validate_originator"]
 

@@ -8,13 +8,14 @@ provider.
 from __future__ import annotations
 
 import datetime
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from sms_outbox.admin_actions import MessageActions
@@ -28,7 +29,8 @@ from sms_outbox.models import Attempt, Message
 _EDITABLE_WHILE_QUEUED = ("priority",)
 
 
-class AttemptInline(admin.TabularInline):
+# The stubs make the admin classes generic; Django's cannot be subscripted.
+class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
     """The attempt log of one row: read-only history."""
 
     model = Attempt
@@ -38,10 +40,14 @@ class AttemptInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(
+        self, request: HttpRequest, obj: Message | None = None
+    ) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: Message | None = None
+    ) -> bool:
         return False
 
     @admin.display(description=_("duration (ms)"))
@@ -51,7 +57,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):
+class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
     """List, filter and search the outbox; resend, cancel or retry rows."""
 
     # One line per row that fits a laptop with both sidebars open: the body
@@ -132,7 +138,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):
     class Media:
         css = {"all": ["sms_outbox/admin.css"]}
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         health = path(
             "health/",
             self.admin_site.admin_view(self.health_view),
@@ -164,27 +170,37 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):
         )
 
     @admin.display(description=_("opted out now"), boolean=True)
-    def opted_out_now(self, obj):
+    def opted_out_now(self, obj: Message) -> bool:
         """Say whether the row's recipient is on the suppression list now."""
         from sms_outbox.admin_inbound import recipient_suppressed
 
         return recipient_suppressed(obj)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Message | None = None
+    ) -> list[str]:
         # Rows are written by send_sms() and the drain. Staff may only
         # reprioritise a row that is still waiting; sent rows are history.
-        fields = [
-            field for fieldset in self.fieldsets for field in fieldset[1]["fields"]
-        ]
+        # Every entry of the fieldsets above is one field name.
+        fields = cast(
+            "list[str]",
+            [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]],
+        )
         if obj is not None and obj.status == Message.Status.QUEUED:
             return [f for f in fields if f not in _EDITABLE_WHILE_QUEUED]
         return fields
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         # Rows come from send_sms(), which validates numbers and bodies.
         return False
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         # A row that left the queue has nothing to save: hide the buttons.
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and obj.status != Message.Status.QUEUED:
@@ -195,7 +211,9 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Message, form: Any, change: bool
+    ) -> None:
         # A full save would write back the status read when the form was
         # opened: if a drain sent the row meanwhile, it would be queued again.
         # Update only the editable fields, and only while the row is queued.

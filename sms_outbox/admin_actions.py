@@ -6,16 +6,25 @@ maintenance methods; delivery stays with ``send_queued_sms``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
-from sms_outbox.models import Message
+from sms_outbox.models import MessageQuerySet
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    # Type checkers see the ModelAdmin the mixin is combined with.
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 
-class MessageActions:
+class MessageActions(_ModelAdmin):
     """The change list's actions, each reporting what it did and skipped."""
 
     def _report(
@@ -23,8 +32,8 @@ class MessageActions:
         request: HttpRequest,
         done: int,
         selected: int,
-        done_text: str,
-        skipped_reason: str,
+        done_text: StrOrPromise,
+        skipped_reason: StrOrPromise,
     ) -> None:
         """Tell staff how many rows the action changed, and why others were not."""
         self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
@@ -42,7 +51,7 @@ class MessageActions:
             )
 
     @admin.action(description=_("Resend selected messages"), permissions=["change"])
-    def resend(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def resend(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
         """Queue a new copy of each sent, failed or cancelled row."""
         selected = queryset.count()
         self._report(
@@ -58,7 +67,7 @@ class MessageActions:
         )
 
     @admin.action(description=_("Cancel selected messages"), permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def cancel(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
         """Cancel queued rows; rows already sending or final are left alone."""
         selected = queryset.count()
         self._report(
@@ -72,7 +81,7 @@ class MessageActions:
         )
 
     @admin.action(description=_("Retry selected messages now"), permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def retry_now(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
         """Make failed rows, and queued rows waiting for a retry, due now."""
         selected = queryset.count()
         self._report(

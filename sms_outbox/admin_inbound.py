@@ -7,10 +7,12 @@ its reason and source ("admin").
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +20,12 @@ from django.utils.translation import ngettext
 
 from sms.exceptions import InvalidPhoneNumber
 from sms.phone import mask_phone_number, normalize_phone_number
-from sms_outbox.models import InboundMessage, Suppression, SuppressionChange
+from sms_outbox.models import (
+    InboundMessage,
+    Message,
+    Suppression,
+    SuppressionChange,
+)
 from sms_outbox.suppression import suppress, unsuppress
 
 __all__ = [
@@ -32,14 +39,22 @@ __all__ = [
 _BODY_PREVIEW_CHARS = 40
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
+# The stubs make ModelAdmin and ModelForm generic; Django's own classes
+# cannot be subscripted at run time.
+class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return False
 
 
@@ -73,7 +88,7 @@ class InboundMessageAdmin(_ReadOnlyAdmin):
         return Truncator(obj.body).chars(_BODY_PREVIEW_CHARS)
 
 
-class SuppressionForm(forms.ModelForm):
+class SuppressionForm(forms.ModelForm):  # type: ignore[type-arg]
     """Add a number: normalised to E.164, refused if listed already."""
 
     class Meta:
@@ -97,7 +112,7 @@ class ReasonActionForm(ActionForm):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The numbers no SMS goes to: add one, or remove some with a reason."""
 
     form = SuppressionForm
@@ -108,15 +123,19 @@ class SuppressionAdmin(admin.ModelAdmin):
     search_fields = ("phone_number", "reason")
     date_hierarchy = "created_at"
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: Suppression | None = None
+    ) -> bool:
         # Edits would bypass the change log: remove and add instead.
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Suppression | None = None
+    ) -> bool:
         # Deleting goes through the "remove" action, which asks for a reason.
         return False
 
-    def get_actions(self, request):
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         if not request.user.has_perm("sms_outbox.delete_suppression"):
             actions.pop("remove_numbers", None)
@@ -126,7 +145,9 @@ class SuppressionAdmin(admin.ModelAdmin):
     def masked_number(self, obj: Suppression) -> str:
         return mask_phone_number(obj.phone_number)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Suppression, form: Any, change: bool
+    ) -> None:
         reason = obj.reason or f"added in the admin by {request.user}"
         suppress(obj.phone_number, reason, Suppression.Source.ADMIN)
         # The admin's log entry and redirect need the stored row.
@@ -134,7 +155,9 @@ class SuppressionAdmin(admin.ModelAdmin):
         obj.pk, obj.source, obj.created_at = stored.pk, stored.source, stored.created_at
 
     @admin.action(description=_("Remove from the suppression list (give a reason)"))
-    def remove_numbers(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def remove_numbers(
+        self, request: HttpRequest, queryset: QuerySet[Suppression]
+    ) -> None:
         reason = request.POST.get("reason", "").strip()
         if not reason:
             self.message_user(
@@ -174,14 +197,14 @@ class SuppressionChangeAdmin(_ReadOnlyAdmin):
         return mask_phone_number(obj.phone_number)
 
 
-def with_suppressed(queryset: QuerySet) -> QuerySet:
+def with_suppressed(queryset: QuerySet[Message]) -> QuerySet[Message]:
     """Annotate outbox rows with ``recipient_suppressed``, in the same query."""
     listed = Suppression.objects.filter(phone_number=OuterRef("recipient"))
     return queryset.annotate(recipient_suppressed=Exists(listed))
 
 
 @admin.display(description=_("opted out now"), boolean=True)
-def recipient_suppressed(obj) -> bool:
+def recipient_suppressed(obj: Message) -> bool:
     """Return whether an outbox row's recipient is on the suppression list now.
 
     Reads the ``with_suppressed()`` annotation, else asks the database.

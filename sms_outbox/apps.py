@@ -10,7 +10,7 @@ class SmsOutboxConfig(AppConfig):
     verbose_name = _("SMS outbox")
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from sms_outbox.checks import (
             check_mysql_server,
             check_outbox_backend,

@@ -20,6 +20,7 @@ from sms.phone import mask_phone_number, normalize_phone_number, validate_origin
 
 if TYPE_CHECKING:
     from sms.message import Message
+    from sms_outbox.models import Message as OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def get_delivery_backend_path() -> str:
     Raise ``SmsConfigurationError`` when it is unset, cannot be imported, or
     names the queued backend itself (which would queue forever).
     """
-    path = get_setting("SMS_OUTBOX_BACKEND")
+    path: str | None = get_setting("SMS_OUTBOX_BACKEND")
     if not path:
         raise SmsConfigurationError(
             "SMS_OUTBOX_BACKEND is not set: set it to the backend that delivers "
@@ -112,7 +113,9 @@ class QueuedSmsBackend(BaseSmsBackend):
                 wake_on_commit(router.db_for_write(OutboxMessage), due)
         return len(queued)
 
-    def _rows_for(self, message: Message, due: datetime.datetime) -> list:
+    def _rows_for(
+        self, message: Message, due: datetime.datetime
+    ) -> list[OutboxMessage]:
         """Return unsaved rows for ``message``, one per recipient queued.
 
         All share one ``batch_id``. Under ``fail_silently`` a message that
@@ -187,7 +190,9 @@ class QueuedSmsBackend(BaseSmsBackend):
         return originator, recipients
 
 
-def _announce_on_commit(model: type, messages: list[Message], rows: list) -> None:
+def _announce_on_commit(
+    model: type[OutboxMessage], messages: list[Message], rows: list[OutboxMessage]
+) -> None:
     """Send ``message_queued`` once the caller's transaction commits.
 
     Receivers hear only of rows that exist for good: a rollback discards the

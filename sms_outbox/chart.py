@@ -8,12 +8,14 @@ tooltip with its time and count. The template draws what this returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from sms_outbox.health import BUCKET, Bucket
+from sms_outbox.health import BUCKET
+from sms_outbox.health_figures import Bucket
 
 BAR_STEP = 5  # viewBox units per bucket; bars are one unit narrower
 STRIP_HEIGHT = 48
@@ -47,7 +49,7 @@ def _span(bucket: Bucket) -> str:
     return f"{date_format(start, 'H:i')}–{date_format(end, 'H:i')}"
 
 
-def lay_out_chart(buckets: list[Bucket]) -> dict:
+def lay_out_chart(buckets: list[Bucket]) -> dict[str, Any]:
     """Return the chart's size, strips and axis ticks for ``buckets``."""
     strips = []
     top = 0

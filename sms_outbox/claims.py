@@ -18,11 +18,12 @@ import uuid
 from typing import NamedTuple
 
 from django.db import transaction
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
 from sms.conf import get_setting
 from sms_outbox import sql
-from sms_outbox.models import Message
+from sms_outbox.models import Message, MessageQuerySet
 from sms_outbox.transient import retry_when_locked
 
 logger = logging.getLogger(__name__)
@@ -96,16 +97,16 @@ def _lease_seconds() -> float:
     return float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
 
 
-def _lease_end():
+def _lease_end() -> CombinedExpression:
     return Now() + datetime.timedelta(seconds=_lease_seconds())
 
 
-def messages():
+def messages() -> MessageQuerySet:
     """Return the outbox's rows on the database it writes to, reads included."""
     return Message.objects.using(sql.outbox_alias())
 
 
-def held(token: str, ids: list[int]):
+def held(token: str, ids: list[int]) -> MessageQuerySet:
     return messages().filter(
         pk__in=ids, claimed_by=token, status=Message.Status.SENDING
     )

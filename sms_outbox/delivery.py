@@ -15,6 +15,7 @@ import traceback
 from sms.backends.base import BaseSmsBackend
 from sms.exceptions import SmsError
 from sms.message import Message as SmsMessage
+from sms.message import RecipientResult
 from sms.phone import mask_phone_number
 from sms.recipients import recipients_checked
 from sms.signals import post_send
@@ -77,7 +78,10 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
 
 
 def _results(
-    backend: BaseSmsBackend, rows: list[ClaimedRow], answers: list, started: float
+    backend: BaseSmsBackend,
+    rows: list[ClaimedRow],
+    answers: list[RecipientResult | None],
+    started: float,
 ) -> list[AttemptResult]:
     """Return one result per row from the backend's answers; announce the sent.
 
@@ -120,7 +124,9 @@ def _check_call_wide(rows: list[ClaimedRow], error: object) -> None:
         raise GroupRefused(str(error))
 
 
-def _answers(message: SmsMessage, rows: list[ClaimedRow]) -> list[object]:
+def _answers(
+    message: SmsMessage, rows: list[ClaimedRow]
+) -> list[RecipientResult | None]:
     """Return the backend's result for each row's number (None if it kept none).
 
     A backend that records no results but returned counts every row sent.
@@ -132,7 +138,9 @@ def _answers(message: SmsMessage, rows: list[ClaimedRow]) -> list[object]:
     return [by_number.get(row.recipient) for row in rows]
 
 
-def _announce(backend: BaseSmsBackend, row: ClaimedRow, answer: object) -> None:
+def _announce(
+    backend: BaseSmsBackend, row: ClaimedRow, answer: RecipientResult | None
+) -> None:
     """Fire ``post_send`` for a delivered row; log what receivers raise."""
     message = SmsMessage(row.body, row.originator, [row.recipient], backend)
     message.reference = row.reference

@@ -21,6 +21,8 @@ from sms_outbox.models import Attempt, Suppression
 from sms_outbox.suppression import enforced_among, suppress
 
 if TYPE_CHECKING:
+    import uuid
+
     from sms.message import Message as SmsMessage
     from sms_outbox.claims import ClaimedRow
     from sms_outbox.models import Message as OutboxMessage
@@ -78,7 +80,7 @@ def drop_opted_out(
         first = next(row.recipient for row in rows if row.recipient in refused)
         raise opted_out_error(first)
     kept_rows, kept_messages = [], []
-    batches: dict = {}
+    batches: dict[uuid.UUID, list[OutboxMessage]] = {}
     for row in rows:
         batches.setdefault(row.batch_id, []).append(row)
     for message, batch in zip(messages, batches.values(), strict=True):

@@ -132,7 +132,9 @@ def _log_run(result: DrainResult) -> None:
     )
 
 
-def _work_in_thread(run, backend, path, batch_size):
+def _work_in_thread(
+    run: Run, backend: BaseSmsBackend, path: str, batch_size: int
+) -> None:
     try:
         _work(run, backend, path, batch_size)
     except BaseException as err:  # noqa: BLE001 - re-raised by send_queued()

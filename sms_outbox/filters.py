@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sms_outbox.health import ERROR_OUTCOMES, WINDOW
-from sms_outbox.models import Attempt
+from sms_outbox.models import Attempt, Message, MessageQuerySet
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    Lookups = tuple[tuple[str, StrOrPromise], ...]
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -19,22 +26,28 @@ class QueueFilter(admin.SimpleListFilter):
     title = _("queue")
     parameter_name = "queue"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> Lookups:
         return (
             ("due", _("due now")),
             ("waiting", _("waiting (scheduled or retry)")),
             ("lease_expired", _("sending, lease expired")),
         )
 
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> QuerySet[Message]:
+        # The outbox admin's rows: Message.objects, a MessageQuerySet.
+        rows = cast(MessageQuerySet, queryset)
         now = timezone.now()
         if self.value() == "due":
-            return queryset.queued().due(now)
+            return rows.queued().due(now)
         if self.value() == "waiting":
-            return queryset.queued().filter(next_attempt_at__gt=now)
+            return rows.queued().filter(next_attempt_at__gt=now)
         if self.value() == "lease_expired":
-            return queryset.expired(now)
-        return queryset
+            return rows.expired(now)
+        return rows
 
 
 class FinishedFilter(admin.SimpleListFilter):
@@ -44,10 +57,12 @@ class FinishedFilter(admin.SimpleListFilter):
     parameter_name = "finished"
     _SPANS = {"1h": datetime.timedelta(hours=1), "24h": WINDOW}
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> Lookups:
         return (("1h", _("in the last hour")), ("24h", _("in the last 24 hours")))
 
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         span = self._SPANS.get(self.value() or "")
         if span is None:
             return queryset
@@ -64,11 +79,13 @@ class ErrorCodeFilter(admin.SimpleListFilter):
     title = _("error code (24 h)")
     parameter_name = "error_code"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> Lookups:
         value = self.value()
         return ((value, value),) if value else ()
 
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if not self.value():
             return queryset
         rows = Attempt.objects.order_by().filter(

@@ -10,8 +10,11 @@ a partial index of the attempt log that successful sends never enter.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from django.db import NotSupportedError, connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BooleanField,
     Count,
@@ -19,13 +22,17 @@ from django.db.models import (
     Func,
     IntegerField,
     Min,
+    Model,
+    QuerySet,
     Value,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from sms_outbox.health_figures import Bucket, QueueHealth
 from sms_outbox.models import Attempt, Message
+from sms_outbox.querysets import MessageQuerySet
 
 #: The chart covers this window, in buckets of ``BUCKET``.
 WINDOW = datetime.timedelta(hours=24)
@@ -38,6 +45,7 @@ ERROR_OUTCOMES = (
     Attempt.Outcome.FAILED,
     Attempt.Outcome.UNKNOWN,
 )
+_Params = tuple[Any, ...]  # SQL parameters, as Django's compiler returns them
 
 
 class _Bucket(Func):
@@ -48,18 +56,22 @@ class _Bucket(Func):
     def __init__(self, expression: str, start: datetime.datetime) -> None:
         super().__init__(expression, Value(start, output_field=DateTimeField()))
 
-    def _parts(self, compiler):
+    def _parts(self, compiler: SQLCompiler) -> tuple[str, _Params, str, _Params]:
         when, when_params = compiler.compile(self.source_expressions[0])
         start, start_params = compiler.compile(self.source_expressions[1])
-        return when, list(when_params), start, list(start_params)
+        return when, tuple(when_params), start, tuple(start_params)
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(  # *_ and **__: Func.as_sql's function, template, arg_joiner
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, *_: Any, **__: Any
+    ) -> NoReturn:
         raise NotSupportedError(
             f"The outbox health figures do not support {connection.vendor} yet; "
             "they run on PostgreSQL, SQLite, MariaDB and MySQL."
         )
 
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, _Params]:
         when, when_params, start, start_params = self._parts(compiler)
         seconds = int(BUCKET.total_seconds())
         sql = (
@@ -67,21 +79,25 @@ class _Bucket(Func):
         )
         return sql, when_params + start_params
 
-    def as_mysql(self, compiler, connection, **extra_context):
+    def as_mysql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, _Params]:
         when, when_params, start, start_params = self._parts(compiler)
         micro = int(BUCKET.total_seconds()) * 1_000_000
         elapsed = f"TIMESTAMPDIFF(MICROSECOND, {start}, {when})"
         sql = f"CAST(FLOOR({elapsed} / {micro}) AS SIGNED)"
         return sql, start_params + when_params
 
-    def as_sqlite(self, compiler, connection, **extra_context):
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, _Params]:
         when, when_params, start, start_params = self._parts(compiler)
         per_day = int(datetime.timedelta(days=1) / BUCKET)
         sql = f"CAST((julianday({when}) - julianday({start})) * {per_day} AS INTEGER)"
         return sql, when_params + start_params
 
 
-def _literal_in(model, column: str, values) -> RawSQL:
+def _literal_in(model: type[Model], column: str, values: Sequence[str]) -> RawSQL:
     """Return the condition ``column IN ('a', ...)`` with the values in the SQL.
 
     SQLite uses a partial index only when the query repeats the index's
@@ -136,7 +152,7 @@ def get_queue_health(now: datetime.datetime | None = None) -> QueueHealth:
     )
 
 
-def _count_by_status(messages) -> dict[str, int]:
+def _count_by_status(messages: MessageQuerySet) -> dict[str, int]:
     """Return the number of rows in each status, 0 for a status with none."""
     counts = {
         row["status"]: row["n"]
@@ -145,7 +161,12 @@ def _count_by_status(messages) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in Message.Status.values}
 
 
-def _count_finished(messages, buckets: list[Bucket], start, now) -> dict:
+def _count_finished(
+    messages: MessageQuerySet,
+    buckets: list[Bucket],
+    start: datetime.datetime,
+    now: datetime.datetime,
+) -> dict[str, list[int]]:
     """Count the rows sent and failed into ``buckets``; return the totals.
 
     Each total is ``[in the window, in its last hour]``.
@@ -169,7 +190,9 @@ def _count_finished(messages, buckets: list[Bucket], start, now) -> dict:
     return totals
 
 
-def _count_retries(attempts, buckets: list[Bucket], start) -> None:
+def _count_retries(
+    attempts: QuerySet[Attempt], buckets: list[Bucket], start: datetime.datetime
+) -> None:
     """Count the retries among ``attempts`` into ``buckets``."""
     retries = (
         attempts.filter(outcome=Attempt.Outcome.RETRY)
@@ -181,7 +204,7 @@ def _count_retries(attempts, buckets: list[Bucket], start) -> None:
             buckets[index].retried = n
 
 
-def _top_errors(attempts) -> list[tuple[str, int]]:
+def _top_errors(attempts: QuerySet[Attempt]) -> list[tuple[str, int]]:
     """Return the commonest error codes among ``attempts``, with their counts."""
     return list(
         attempts.exclude(error_code="")

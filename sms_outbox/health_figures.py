@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Bucket", "QueueHealth"]
 
@@ -50,7 +51,7 @@ class QueueHealth:
         """Return the retries logged in the last 24 hours."""
         return sum(bucket.retried for bucket in self.buckets)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Return the figures as JSON-ready values (ISO 8601 times, seconds)."""
         return {
             "at": self.at.isoformat(),

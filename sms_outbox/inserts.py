@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
 
 from sms_outbox import sql
 
+if TYPE_CHECKING:
+    from sms_outbox.models import Message
 
-def insert_rows(objs: list[Model]) -> None:
+
+def insert_rows(objs: Sequence[Message]) -> None:
     """INSERT ``objs`` (outbox rows, each with a unique ``reference``); set their pks.
 
     Like ``bulk_create()``, but ``bulk_create()`` opens a transaction even
@@ -47,7 +53,11 @@ def insert_rows(objs: list[Model]) -> None:
         setattr(obj, model._meta.pk.attname, pk)
 
 
-def _insert(connection, objs: list[Model], fields: list) -> list[object]:
+def _insert(
+    connection: BaseDatabaseWrapper,
+    objs: Sequence[Message],
+    fields: list[Field[Any, Any]],
+) -> list[object]:
     """INSERT ``objs``, in a transaction if that takes more than one statement.
 
     Return their primary keys, in order.
@@ -67,7 +77,9 @@ def _insert(connection, objs: list[Model], fields: list) -> list[object]:
         return pks if returning else _read_back_pks(connection, objs)
 
 
-def _read_back_pks(connection, objs: list[Model]) -> list[object]:
+def _read_back_pks(
+    connection: BaseDatabaseWrapper, objs: Sequence[Message]
+) -> list[object]:
     """Return the primary keys of the just-inserted ``objs``, found by reference.
 
     In primary-key order, so that were a reference ever repeated from an

@@ -105,5 +105,5 @@ def retry_delay(attempts: int) -> float:
     """
     base = float(get_setting("SMS_OUTBOX_RETRY_DELAY"))
     cap = float(get_setting("SMS_OUTBOX_RETRY_MAX_DELAY"))
-    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    delay: float = min(cap, base * 2 ** max(attempts - 1, 0))
     return delay / 2 + random.uniform(0, delay / 2)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from sms_outbox.models import Message  # noqa: F401 - the base class names it
 
-class MessageQuerySet(models.QuerySet):
+
+class MessageQuerySet(models.QuerySet["Message"]):
     """The queries the drain, the admin and the purge run on the outbox.
 
     ``sms_outbox.models`` imports this module to build ``Message.objects``, so

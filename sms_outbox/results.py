@@ -12,7 +12,9 @@ import datetime
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper as Connection
 from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -111,7 +113,7 @@ class Recorder:
         return lost
 
     def _write_sent(
-        self, connection, sent: list[AttemptResult], now: datetime.datetime
+        self, connection: Connection, sent: list[AttemptResult], now: datetime.datetime
     ) -> set[int]:
         """Mark ``sent`` rows sent, each with its provider id; return lost ids."""
         pairs = [(o.row.id, o.message_id) for o in sent]
@@ -121,7 +123,10 @@ class Recorder:
         return _not_written(connection, sent, now)
 
     def _write_others(
-        self, connection, others: list[AttemptResult], now: datetime.datetime
+        self,
+        connection: Connection,
+        others: list[AttemptResult],
+        now: datetime.datetime,
     ) -> set[int]:
         """Put retried rows back with their delay, fail the rest; return lost ids."""
         rows = []
@@ -153,7 +158,7 @@ class Recorder:
 
 
 def _not_written(
-    connection, outcomes: list[AttemptResult], now: datetime.datetime
+    connection: Connection, outcomes: list[AttemptResult], now: datetime.datetime
 ) -> set[int]:
     """Return the ids of ``outcomes`` whose rows this flush did not change.
 
@@ -192,7 +197,7 @@ def _warn_lost(outcomes: list[AttemptResult], lost: set[int]) -> None:
         )
 
 
-def _log_entry(o: AttemptResult, lost: bool) -> tuple:
+def _log_entry(o: AttemptResult, lost: bool) -> tuple[Any, ...]:
     """Return the attempt-log values of ``o`` (``lost``: its row was taken over)."""
     text = o.error_text
     if lost:
@@ -223,14 +228,19 @@ _ATTEMPT_COLUMNS = (
 )
 
 
-def _insert_attempts(connection, attempts: list[tuple], now: datetime.datetime) -> None:
+def _insert_attempts(
+    connection: Connection,
+    attempts: list[tuple[Any, ...]],
+    now: datetime.datetime,
+) -> None:
     """INSERT attempt-log rows made at ``now``: one statement on PostgreSQL.
 
     The values are ints, strings and floats every driver takes as they are,
     so nothing goes through model instances; the one datetime is prepared
     once.
     """
-    fields = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
+    # Concrete fields: Django's typing cannot tell get_field() returns a Field.
+    fields: list[Any] = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
     stamp = fields[-1].get_db_prep_save(now, connection)
     rows = [(*attempt, stamp) for attempt in attempts]
     sql.insert(connection, Attempt, fields, rows)

@@ -15,8 +15,9 @@ batch: psycopg converts it once and the server can reuse its plan.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -62,7 +63,7 @@ def result_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
 def insert(
     connection: BaseDatabaseWrapper,
     model: type[Model],
-    fields: Sequence[Field],
+    fields: Sequence[Field[Any, Any]],
     rows: Sequence[Sequence[object]],
     returning: bool = False,
 ) -> list[object]:
@@ -73,7 +74,8 @@ def insert(
     caller's transaction, or in autocommit one statement at a time: a caller
     that needs all or nothing across statements opens the transaction.
     """
-    quote = connection.ops.quote_name
+    # Takes Any: a concrete field's column is set, though typed Optional.
+    quote: Callable[[Any], str] = connection.ops.quote_name
     head = f"INSERT INTO {quote(model._meta.db_table)} ("
     head += ", ".join(quote(field.column) for field in fields) + ") "
     tail = f" RETURNING {quote(model._meta.pk.column)}" if returning else ""
@@ -98,7 +100,11 @@ def _rows_per_values(connection: BaseDatabaseWrapper, fields: int) -> int:
     return max(1, limit // fields)
 
 
-def _insert_statements(connection, fields, rows):
+def _insert_statements(
+    connection: BaseDatabaseWrapper,
+    fields: Sequence[Field[Any, Any]],
+    rows: Sequence[Sequence[object]],
+) -> Iterator[tuple[str, list[Any]]]:
     """Yield (``SELECT``/``VALUES`` part, params) pairs that together hold ``rows``."""
     if connection.vendor == "postgresql":
         # One statement whatever the row count: one array per column.
@@ -118,7 +124,7 @@ def _insert_statements(connection, fields, rows):
         )
 
 
-def _array_type(field: Field, connection: BaseDatabaseWrapper) -> str:
+def _array_type(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> str:
     """Return the PostgreSQL array type of ``field``'s column (``text[]``...)."""
     return f"{field.cast_db_type(connection)}[]"
 
@@ -138,7 +144,7 @@ def mark_sent(
     """
     from sms_outbox.models import Message
 
-    quote = connection.ops.quote_name
+    quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
     column = {f.name: quote(f.column) for f in Message._meta.concrete_fields}
     stamp = Message._meta.get_field("sent_at").get_db_prep_save(now, connection)
     table = quote(Message._meta.db_table)
@@ -163,13 +169,18 @@ def mark_sent(
     return written
 
 
-def _sent_statements(connection, head, fence, sent):
+def _sent_statements(
+    connection: BaseDatabaseWrapper,
+    head: str,
+    fence: str,
+    sent: Sequence[tuple[int, str]],
+) -> Iterator[tuple[str, tuple[list[Any], list[Any]]]]:
     """Yield (SQL, (params before, params after the SET)) for ``mark_sent()``."""
     from sms_outbox.models import Message
 
     meta = Message._meta
-    pk = f"{connection.ops.quote_name(meta.db_table)}."
-    pk += connection.ops.quote_name(meta.pk.column)
+    quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
+    pk = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
     if connection.vendor == "postgresql":
         ids, provider_ids = zip(*((i, p[:64]) for i, p in sent), strict=True)
         types = (meta.pk, meta.get_field("provider_message_id"))

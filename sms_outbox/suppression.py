@@ -7,7 +7,8 @@ list and its audit trail (``SuppressionChange``) in one transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import connections, router, transaction
 
@@ -44,7 +45,8 @@ def suppressed_among(numbers: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     connection = connections[router.db_for_read(Suppression)]
-    quote = connection.ops.quote_name
+    # Takes Any: a concrete field's column is set, though typed Optional.
+    quote: Callable[[Any], str] = connection.ops.quote_name
     column = quote(Suppression._meta.get_field("phone_number").column)
     select = f"SELECT {column} FROM {quote(Suppression._meta.db_table)} WHERE "
     found: set[str] = set()
@@ -116,7 +118,7 @@ def unsuppress(number: str, reason: str, source: str) -> bool:
     return bool(deleted)
 
 
-def _log_change(using: str, number: str, change: str, reason: str, source: str):
+def _log_change(using: str, number: str, change: str, reason: str, source: str) -> None:
     SuppressionChange.objects.using(using).create(
         phone_number=number, change=change, reason=reason, source=source
     )

@@ -11,7 +11,9 @@ from sms.exceptions import SmsConfigurationError
 __all__ = ["check_task_settings"]
 
 
-def check_task_settings(app_configs: Any = None, **kwargs: Any) -> list:
+def check_task_settings(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Report an ``SMS_OUTBOX_TASK`` that cannot work or works only in part."""
     from sms_outbox.wakeups import get_task_options
 
@@ -43,9 +45,9 @@ def check_task_settings(app_configs: Any = None, **kwargs: Any) -> list:
     return _check_backend(task_backends[alias], options)
 
 
-def _check_backend(backend: Any, options: dict[str, Any]) -> list:
+def _check_backend(backend: Any, options: dict[str, Any]) -> list[checks.CheckMessage]:
     alias, queue = options["backend"], options["queue_name"]
-    found = []
+    found: list[checks.CheckMessage] = []
     if backend.queues and queue not in backend.queues:
         found.append(
             checks.Error(

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Min
 from django.utils import timezone
 
+# The ignores: mypy types these names by the first import (django-stubs'
+# django.tasks) and cannot model the backport or None in its place.
 try:  # Django 6 ships the framework; Django 5.2 has the django-tasks backport.
     from django.tasks import task, task_backends
 except ImportError:
     try:
-        from django_tasks import task, task_backends
+        from django_tasks import task, task_backends  # type: ignore[no-redef,assignment]
     except ImportError:
-        task = task_backends = None
+        task = task_backends = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["drain_outbox", "next_due", "task_backends"]
+__all__ = ["drain_outbox", "next_due", "task", "task_backends"]
 
 # After a drain stopped on an account or configuration error, wait this long
 # before the next wake-up instead of hammering a provider that refuses us.
@@ -58,14 +61,14 @@ def drain_outbox() -> dict[str, Any]:
     }
 
 
-def _ask_for_help_once():
+def _ask_for_help_once() -> Callable[[object], None]:
     """Return a ``progress`` callback that asks for help at its first call."""
     from sms_outbox.models import Message
     from sms_outbox.wakeups import ask_for_help
 
     asked = False
 
-    def progress(result) -> None:
+    def progress(result: object) -> None:
         nonlocal asked
         if not asked:
             asked = True
@@ -91,4 +94,5 @@ def next_due() -> datetime.datetime | None:
 if task is not None:
     # Defined with the framework's defaults; the queue, priority, backend and
     # run_after of each wake-up come from SMS_OUTBOX_TASK through .using().
-    drain_outbox = task()(drain_outbox)
+    # A Task from here on; without a framework it stays a plain function.
+    drain_outbox = task()(drain_outbox)  # type: ignore[assignment]

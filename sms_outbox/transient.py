@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 # SQLite without an IMMEDIATE transaction mode can refuse a write at once with
@@ -27,7 +28,7 @@ def is_lock_conflict(err: BaseException) -> bool:
     return "database is locked" in str(err) or "database table is locked" in str(err)
 
 
-def retry_when_locked(function: Callable[..., T], *args: object, **kwargs: object) -> T:
+def retry_when_locked(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``function(*args, **kwargs)``; on a lock conflict, wait and call again.
 
     ``function`` must be safe to run again: one statement in autocommit, or a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from sms.conf import DEFAULTS, get_setting
 from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
+
+if TYPE_CHECKING:
+    from django.tasks import Task
 
 __all__ = ["ask_for_help", "get_task_options", "wake_on_commit", "wake_up"]
 
@@ -216,4 +219,5 @@ def _enqueue(options: dict[str, Any], backend: Any, when: Any) -> None:
         changes["priority"] = options["priority"]
     if when is not None:
         changes["run_after"] = when
-    drain_outbox.using(**changes).enqueue()
+    # A Task: get_task_options() refuses to enable wake-ups without one.
+    cast("Task[[], dict[str, Any]]", drain_outbox).using(**changes).enqueue()

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
@@ -54,7 +54,7 @@ class _Backoff:
 
 def drain_until_stopped(
     loop: bool = False, interval: float = 5.0, **options: Any
-) -> Iterator[DrainResult]:
+) -> Generator[DrainResult, None, None]:
     """Yield the result of ``send_queued(**options)``, once or every ``interval``.
 
     With ``loop``, run until SIGTERM or SIGINT, which end the run after the

@@ -20,7 +20,7 @@ try:
     import requests
     from urllib3.exceptions import ProtocolError
 except ImportError:  # only the provider SDKs bring requests along
-    requests = ProtocolError = None
+    requests = ProtocolError = None  # type: ignore[assignment,misc]
 
 # Provider texts quote the number they refuse ("The 'To' number +1... is not
 # valid"); mask anything that looks like one before it reaches our messages.
@@ -177,9 +177,7 @@ def transport_failure(provider: str, recipient: str, kind: str) -> SmsSendError:
     return provider_error(cls, provider, recipient, reason, code=kind)
 
 
-def transport_error(
-    provider: str, recipient: str, err: requests.RequestException
-) -> SmsSendError:
+def transport_error(provider: str, recipient: str, err: Exception) -> SmsSendError:
     """Map a ``requests`` error raised while talking to ``provider``.
 
     A failure to connect means the request never left: retry later. A read

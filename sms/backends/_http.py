@@ -8,7 +8,7 @@ from typing import Any
 try:
     import requests
 except ImportError:  # only the provider SDKs bring requests along
-    requests = None
+    requests = None  # type: ignore[assignment]
 
 
 def retarget(url: str, api_url: str | None, host: str = r"[^/]+") -> str:
@@ -64,7 +64,7 @@ class PooledClient:
         )
 
 
-class PooledSession(requests.Session if requests else object):
+class PooledSession(requests.Session if requests else object):  # type: ignore[misc]
     """A ``requests.Session`` that bounds every call and may send it elsewhere.
 
     For an SDK that takes a session of its own: every call waits at most

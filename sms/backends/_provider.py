@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sms.backends import _results
@@ -25,7 +25,7 @@ from sms.phone import validate_originator
 try:
     import requests
 except ImportError:  # only the provider SDKs bring requests along
-    requests = None
+    requests = None  # type: ignore[assignment]
 
 
 class ProviderBackend(BaseSmsBackend):
@@ -66,7 +66,7 @@ class ProviderBackend(BaseSmsBackend):
     credentials: Mapping[str, str] = {}
     options: Mapping[str, str] = {}
     sdk_errors: tuple[type[Exception], ...] = ()
-    error_classes: Mapping[object, type[SmsSendError]] = {}
+    error_classes: Mapping[Any, type[SmsSendError]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -195,13 +195,15 @@ class ProviderBackend(BaseSmsBackend):
             for number, outcome in zip(numbers, outcomes, strict=True)
         ]
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         """Hand one request for ``numbers`` to the SDK; return its answer."""
         raise NotImplementedError("provider backends must implement _send_request()")
 
     def _parse_response(
         self, answer: Any, numbers: list[str]
-    ) -> list[Accepted | SmsSendError]:
+    ) -> Sequence[Accepted | SmsSendError]:
         """Return one ``Accepted`` or error per number from the SDK's answer."""
         raise NotImplementedError("provider backends must implement _parse_response()")
 

@@ -34,7 +34,7 @@ def failed(recipient: str, error: SmsSendError) -> RecipientResult:
     return RecipientResult(recipient, None, status_for(error), error)
 
 
-def refused(number: str, error: Exception) -> RecipientResult:
+def refused(number: str, error: SmsSendError) -> RecipientResult:
     """Return the result for a number an installed recipient check refused."""
     logger.warning("Not sending to %s: %s", mask_phone_number(number), error)
     return RecipientResult(number, None, "rejected", error)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sms.backends._errors import MaskNumbers, transport_failure
 from sms.backends._outcomes import Accepted, Fault
@@ -29,7 +29,7 @@ try:
         ReadTimeoutError,
     )
 except ImportError:  # the optional extra django-sms[aws]
-    boto3 = ClientError = BotoCoreError = None
+    boto3 = ClientError = BotoCoreError = None  # type: ignore[assignment,misc]
 
 SMS_TYPES = ("Transactional", "Promotional")
 
@@ -72,6 +72,11 @@ class SmsBackend(ProviderBackend):
         "sms_type": "AWS_SMS_TYPE",
         "max_price": "AWS_SMS_MAX_PRICE",
     }
+    # Set from ``options`` when the backend is built.
+    region_name: str | None
+    sender_id: str | None
+    sms_type: str | None
+    max_price: str | float | None
     sdk_errors = (ClientError,) if boto3 else ()
     # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
     # and the errors every AWS query API shares. "OptedOut" (OptedOutException)
@@ -144,9 +149,11 @@ class SmsBackend(ProviderBackend):
             return originator  # SNS picks a number of the account's
         return super()._check_originator(originator)
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         [number] = numbers
-        attributes = {}
+        attributes: dict[str, str] = {}
         if self.sender_id or any(c.isalpha() for c in originator):
             attributes["AWS.SNS.SMS.SenderID"] = self.sender_id or originator
         elif originator:
@@ -171,8 +178,9 @@ class SmsBackend(ProviderBackend):
         return [Accepted(answer.get("MessageId"))]
 
     def _describe(self, err: Exception) -> Fault:
-        error = err.response.get("Error", {})
-        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        response = cast("ClientError", err).response  # one of sdk_errors
+        error = response.get("Error", {})
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return Fault(status, error.get("Code"), error.get("Message"))
 
     def _transport_errors(self) -> tuple[type[Exception], ...]:
@@ -184,7 +192,7 @@ class SmsBackend(ProviderBackend):
         return transport_failure(self.provider, number, next(found, "transport_error"))
 
 
-def _session(**keywords: str | None) -> Any:
+def _session(**keywords: Any) -> Any:
     """Return a boto3 session that has credentials and a region, or raise."""
     session = boto3.session.Session(**keywords)
     if session.get_credentials() is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any
+from typing import IO, Any, cast
 
 from sms.backends.console import SmsBackend as ConsoleSmsBackend
 from sms.conf import get_setting
@@ -20,8 +20,15 @@ class SmsBackend(ConsoleSmsBackend):
     it is created when missing and must be writable.
     """
 
+    #: The log file, opened for each send and None in between; binary, unlike
+    #: the console backend's text stream.
+    stream: IO[bytes] | None
+
     def __init__(
-        self, *args: Any, file_path: str | os.PathLike[str] | None = None, **kwargs
+        self,
+        *args: Any,
+        file_path: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
     ) -> None:
         if file_path is None:
             file_path = get_setting("SMS_FILE_PATH")
@@ -62,7 +69,9 @@ class SmsBackend(ConsoleSmsBackend):
 
     def write_message(self, message: Message) -> None:
         """Append one message's record to the file, UTF-8 encoded."""
-        self.stream.write(format_message(message).encode())
+        # send_messages() opened the file before calling this.
+        stream = cast("IO[bytes]", self.stream)
+        stream.write(format_message(message).encode())
 
     def open(self) -> bool:
         """Open the file for appending; return True if this call opened it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 from sms.backends._http import PooledClient
@@ -73,7 +73,9 @@ class PooledHttpClient(PooledClient, HttpClient):
             "Content-Type": "application/json; charset=UTF-8",
         }
         url = urljoin(self.endpoint, path)
-        response = self.session_request(method, url, headers=headers, **body)
+        response: requests.Response = self.session_request(
+            method, url, headers=headers, **body
+        )
         if response.status_code not in _SDK_STATUSES:
             response.raise_for_status()
         if format is ResponseFormat.binary:
@@ -121,8 +123,10 @@ class SmsBackend(ProviderBackend):
         )
         return super()._deliver(message, originator, numbers)
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
-        params = {}
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
+        params: dict[str, str] = {}
         if self.status_callback:
             params["reportUrl"] = self.status_callback
         if self._reference:
@@ -146,7 +150,8 @@ class SmsBackend(ProviderBackend):
             return Fault(
                 None, getattr(first, "code", None), first and first.description
             )
-        response = err.response  # an HTTPError the SDK let through (429, 5xx)
+        # An HTTPError the SDK let through (429, 5xx).
+        response = cast("requests.HTTPError", err).response
         try:
             first = (json.loads(response.text).get("errors") or [{}])[0]
             code, detail = first.get("code"), first.get("description")

@@ -69,6 +69,7 @@ class SmsBackend(ProviderBackend):
         "auth_token": "TWILIO_AUTH_TOKEN",
     }
     options = {"messaging_service_sid": "TWILIO_MESSAGING_SERVICE_SID"}
+    messaging_service_sid: str | None  # set from ``options``
     sdk_errors = (TwilioException,) if Client else ()
     # https://www.twilio.com/docs/api/errors. The recipient's own problems;
     # the credentials, a suspended account or a From number that is not
@@ -98,7 +99,9 @@ class SmsBackend(ProviderBackend):
             return originator
         return super()._check_originator(originator)
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         # Exactly to/from_/body unless an option is configured (docs/
         # compatibility.md, "Provider backends").
         [number] = numbers

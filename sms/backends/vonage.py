@@ -78,7 +78,9 @@ class SmsBackend(ProviderBackend):
         """Close the session's pooled connections; the next call opens new ones."""
         self.session.close()
 
-    def _send_request(self, message: Message, originator: str, numbers: list[str]):
+    def _send_request(
+        self, message: Message, originator: str, numbers: list[str]
+    ) -> Any:
         [number] = numbers
         options: dict[str, Any] = {}
         if message.encoding != "GSM-7":

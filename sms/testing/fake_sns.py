@@ -71,9 +71,12 @@ class FakeSns(FakeProvider):
         return Reply(200, body, content_type="text/xml")
 
 
-def _attributes(form: dict[str, str]) -> dict[str, str]:
-    """Return ``{name: value}`` from the ``MessageAttributes.entry.N`` fields."""
-    attributes = {}
+def _attributes(form: dict[str, str]) -> dict[str, str | None]:
+    """Return ``{name: value}`` from the ``MessageAttributes.entry.N`` fields.
+
+    A value is None for an attribute sent without a ``StringValue``.
+    """
+    attributes: dict[str, str | None] = {}
     for n in range(1, 11):
         name = form.get(f"MessageAttributes.entry.{n}.Name")
         if name is None:

@@ -58,7 +58,7 @@ class FakeVonage(FakeProvider):
             return request.basic_auth == (self.api_key, self.api_secret)
         if form.get("api_key") != self.api_key or "sig" not in form:
             return False
-        return self._auth().check_signature(dict(form))
+        return bool(self._auth().check_signature(dict(form)))
 
     def respond(self, request: RecordedRequest) -> Reply:
         if request.method != "POST" or request.path != "/sms/json":

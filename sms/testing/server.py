@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +57,7 @@ def closed_port_url() -> str:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, so pooled clients reuse sockets
     timeout = 30
     # Headers and body go out in two writes: without TCP_NODELAY, Nagle's
@@ -105,6 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    fake: FakeProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The client hung up (it timed out, or closed its pool): not an error.
@@ -127,7 +130,11 @@ class FakeProvider:
         self.failure_ratio = failure_ratio
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._script: collections.deque[Any] = collections.deque()
+        # A scripted answer: a Reply, a function of the request returning one
+        # (or None), or None for the normal answer.
+        self._script: collections.deque[
+            Reply | Callable[[RecordedRequest], Reply | None] | None
+        ] = collections.deque()
         self._server: _Server | None = None
         self.requests: list[RecordedRequest] = []
         #: What the provider accepted, in order (see the subclasses).
@@ -137,8 +144,10 @@ class FakeProvider:
     @property
     def url(self) -> str:
         """Return the base URL, such as ``http://127.0.0.1:8765``."""
+        if self._server is None:
+            raise RuntimeError("The fake provider has no URL before start().")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> FakeProvider:
         """Start serving in a background thread; return self."""

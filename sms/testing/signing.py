@@ -40,4 +40,5 @@ def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
     """
     from twilio.request_validator import RequestValidator
 
-    return RequestValidator(auth_token).compute_signature(url, params)
+    signature: str = RequestValidator(auth_token).compute_signature(url, params)
+    return signature

@@ -16,13 +16,16 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
-def inbound_endpoint(provider: str) -> Callable:
+_View = Callable[[HttpRequest], HttpResponse]
+
+
+def inbound_endpoint(provider: str) -> Callable[[_View], _View]:
     """Wrap an inbound view: refuse big bodies (413), turn ``BadRequest`` into 400.
 
     The size is checked before the signature or anything else reads the body.
     """
 
-    def decorate(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    def decorate(view: _View) -> _View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest) -> HttpResponse:
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, QueryDict
@@ -44,7 +46,7 @@ def get_report_fields(request: HttpRequest) -> QueryDict:
             raise BadRequest("The body is not JSON.") from err
         if not isinstance(body, dict):
             raise BadRequest("The JSON body is not an object.")
-        items = body.items()
+        items: Iterable[tuple[str, Any]] = body.items()
     else:
         items = request.POST.lists()
     for name, value in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -167,7 +168,7 @@ def _apply(row: Message, report: DeliveryReport, using: str) -> bool:
         error_text=f"{text}: {report.reason}" if report.reason else text,
     )
     old_status = row.delivery_status
-    row.delivery_status = report.status
+    row.delivery_status = cast(str, report.status)  # record_report() refused None
     row.delivery_status_raw = report.raw_status
     row.delivery_error_code = report.error_code
     row.delivery_updated_at = report.timestamp or now

@@ -22,7 +22,7 @@ except ImportError:  # the optional extra django-sms[twilio]
 try:
     import jwt
 except ImportError:  # comes with the optional extra django-sms[messagebird]
-    jwt = None
+    jwt = None  # type: ignore[assignment]
 
 try:
     from vonage import Auth as VonageAuth

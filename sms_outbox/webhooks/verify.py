@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied
@@ -67,7 +68,7 @@ def get_public_url(request: HttpRequest) -> str:
 
 def require_secret(name: str, needed_for: str = "verify webhooks") -> str:
     """Return the signing secret setting ``name``; raise if it is not set."""
-    value = get_setting(name)
+    value: str | None = get_setting(name)
     if not value:
         raise SmsConfigurationError(
             f"{name} is not set, and it is needed to {needed_for} (delivery "
@@ -145,7 +146,8 @@ def verify_vonage(fields: QueryDict) -> None:
             f"VONAGE_SIGNATURE_METHOD is {method!r}: set it to the signature "
             "method of your Vonage account: 'md5', 'sha1', 'sha256' or 'sha512'."
         )
-    params = {name: fields[name] for name in fields}
+    # A parsed QueryDict has a value for every key; the stubs allow a list.
+    params = cast("dict[str, str]", {name: fields[name] for name in fields})
     auth = VonageAuth(api_key="-", signature_secret=secret, signature_method=method)
     try:
         age = abs(time.time() - int(params.get("timestamp", "")))

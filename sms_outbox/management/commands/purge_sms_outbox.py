@@ -1,6 +1,8 @@
 """Delete outbox rows that were sent, failed or cancelled more than N days ago."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sms_outbox.models import Message
 
@@ -11,10 +13,10 @@ class Command(BaseCommand):
         "that reached that state more than --days days ago."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, required=True)
 
-    def handle(self, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["days"] < 0:
             raise CommandError("--days must be 0 or more.")
         deleted = Message.objects.purge(options["days"])

@@ -1,17 +1,19 @@
 """Send the SMS waiting in the outbox: once (for cron) or in a loop (a worker)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from sms.exceptions import SmsConfigurationError
-from sms_outbox.engine import DEFAULT_BATCH_SIZE
+from sms_outbox.engine import DEFAULT_BATCH_SIZE, DrainResult
 from sms_outbox.worker import drain_until_stopped
 
 
 class Command(BaseCommand):
     help = "Send due SMS from the outbox through SMS_OUTBOX_BACKEND."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, help="Send at most this many.")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
         parser.add_argument("--rate", type=float, help="At most this many per second.")
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--loop", action="store_true", help="Run until stopped.")
         parser.add_argument("--interval", type=float, default=5.0)
 
-    def handle(self, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         for name in ("limit", "batch_size", "rate", "concurrency", "interval"):
             if options[name] is not None and options[name] <= 0:
                 flag = "--" + name.replace("_", "-")
@@ -54,6 +56,6 @@ class Command(BaseCommand):
         finally:
             results.close()
 
-    def _progress(self, result):
+    def _progress(self, result: DrainResult) -> None:
         self.stdout.write(f"\r{result}", ending="")
         self.stdout.flush()

@@ -1,17 +1,18 @@
 """Post a signed inbound SMS to this site's webhook, as a provider would."""
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 from django.urls import reverse
 
 from sms.conf import get_setting
 from sms.exceptions import InvalidPhoneNumber
 from sms.phone import normalize_phone_number
-from sms_outbox.webhooks.simulate import PROVIDERS, sign_inbound
+from sms_outbox.webhooks.simulate import PROVIDERS, SignedRequest, sign_inbound
 
 
 class Command(BaseCommand):
@@ -20,14 +21,14 @@ class Command(BaseCommand):
         "like the provider signs it: in-process, or over HTTP to --url."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("body")
         parser.add_argument("--from", dest="sender", required=True)
         parser.add_argument("--to", dest="recipient", default="+12065550100")
         parser.add_argument("--provider", choices=PROVIDERS, default="twilio")
         parser.add_argument("--url", help="the webhook's full URL on a running site")
 
-    def handle(self, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             sender = normalize_phone_number(options["sender"])
             recipient = normalize_phone_number(options["recipient"])
@@ -56,7 +57,7 @@ def _local_base() -> str:
     return f"http://{hosts[0].lstrip('.') if hosts else 'localhost'}"
 
 
-def _send(request, in_process: bool) -> int:
+def _send(request: SignedRequest, in_process: bool) -> int:
     """Send ``request``; return the HTTP status of the answer."""
     parts = urlsplit(request.url)
     if in_process:
@@ -83,7 +84,8 @@ def _send(request, in_process: bool) -> int:
     )
     try:
         with urllib.request.urlopen(http_request, timeout=10) as response:
-            return response.status
+            status: int = response.status
+            return status
     except urllib.error.HTTPError as err:
         return err.code
     except urllib.error.URLError as err:

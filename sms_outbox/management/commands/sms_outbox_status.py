@@ -1,10 +1,12 @@
 """Print the outbox's queue health; exit non-zero when the queue looks stuck."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sms_outbox.health import get_queue_health
+from sms_outbox.health_figures import QueueHealth
 
 
 class Command(BaseCommand):
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         "due row's wait, expired leases and the last 24 hours."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print JSON.")
         parser.add_argument(
             "--max-age",
@@ -22,7 +24,7 @@ class Command(BaseCommand):
             help="Exit with status 1 when the oldest due row has waited longer.",
         )
 
-    def handle(self, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         max_age = options["max_age"]
         if max_age is not None and max_age < 0:
             raise CommandError(f"--max-age must be 0 or more seconds, not {max_age}.")
@@ -39,7 +41,7 @@ class Command(BaseCommand):
             )
 
 
-def _text(health) -> str:
+def _text(health: QueueHealth) -> str:
     statuses = ", ".join(f"{name} {n}" for name, n in health.by_status.items())
     errors = ", ".join(f"{code} ×{n}" for code, n in health.top_errors) or "none"
     return "\n".join(
