@@ -30,36 +30,7 @@ class SmsBackend(ConsoleSmsBackend):
         file_path: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        if file_path is None:
-            file_path = get_setting("SMS_FILE_PATH")
-        if file_path is not None:
-            # os.fsdecode raises the TypeError 0.7.0 callers expect for a
-            # non-path value ("expected str, bytes or os.PathLike object, not
-            # object"), before any check of ours.
-            file_path = os.fsdecode(file_path)
-        if not file_path:
-            raise SmsConfigurationError(
-                "The file SMS backend needs a directory: set SMS_FILE_PATH or pass "
-                "file_path to get_connection()."
-            )
-        self.file_path = os.path.abspath(file_path)
-        try:
-            os.makedirs(self.file_path, exist_ok=True)
-        except FileExistsError as err:
-            raise SmsConfigurationError(
-                f"SMS_FILE_PATH {self.file_path!r} exists but is not a directory: "
-                "point it at a directory."
-            ) from err
-        except OSError as err:
-            raise SmsConfigurationError(
-                f"Could not create the SMS_FILE_PATH directory {self.file_path!r} "
-                f"({err.strerror}): create it or choose another path."
-            ) from err
-        if not os.access(self.file_path, os.W_OK):
-            raise SmsConfigurationError(
-                f"The SMS_FILE_PATH directory {self.file_path!r} is not writable: "
-                "fix its permissions or choose another path."
-            )
+        self.file_path = _usable_directory(file_path)
         timestamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self._fname = os.path.join(self.file_path, f"{timestamp}-{abs(id(self))}.log")
         kwargs["stream"] = None
@@ -87,3 +58,42 @@ class SmsBackend(ConsoleSmsBackend):
                 self.stream.close()
         finally:
             self.stream = None
+
+
+def _usable_directory(file_path: str | os.PathLike[str] | None) -> str:
+    """Return ``file_path`` (or ``SMS_FILE_PATH``) made absolute, created if missing.
+
+    Raise ``SmsConfigurationError`` saying what to fix when it is unset, not
+    a directory or not writable.
+    """
+    if file_path is None:
+        file_path = get_setting("SMS_FILE_PATH")
+    if file_path is not None:
+        # os.fsdecode raises the TypeError 0.7.0 callers expect for a
+        # non-path value ("expected str, bytes or os.PathLike object, not
+        # object"), before any check of ours.
+        file_path = os.fsdecode(file_path)
+    if not file_path:
+        raise SmsConfigurationError(
+            "The file SMS backend needs a directory: set SMS_FILE_PATH or pass "
+            "file_path to get_connection()."
+        )
+    path = os.path.abspath(file_path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError as err:
+        raise SmsConfigurationError(
+            f"SMS_FILE_PATH {path!r} exists but is not a directory: "
+            "point it at a directory."
+        ) from err
+    except OSError as err:
+        raise SmsConfigurationError(
+            f"Could not create the SMS_FILE_PATH directory {path!r} "
+            f"({err.strerror}): create it or choose another path."
+        ) from err
+    if not os.access(path, os.W_OK):
+        raise SmsConfigurationError(
+            f"The SMS_FILE_PATH directory {path!r} is not writable: "
+            "fix its permissions or choose another path."
+        )
+    return path
