@@ -89,7 +89,7 @@ class ClaimRowsTests(TestCase):
         queue(A)
         before = timezone.now()
         # A host clock decades behind must not shorten the lease others see.
-        past = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC)
+        past = datetime.datetime(2001, 1, 1, tzinfo=datetime.timezone.utc)
         with mock.patch("django.utils.timezone.now", return_value=past):
             claim_rows(10)
         lease_end = row(A).lease_expires_at
