@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import PermissionDenied
 
 from sms.conf import get_setting
-from sms.exceptions import SmsImproperlyInstalled
+from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
 
 try:
     from cryptography import x509
@@ -65,6 +65,17 @@ _keys: dict[str, rsa.RSAPublicKey] = {}
 _MAX_KEYS = 16
 
 
+def get_list_setting(name: str) -> tuple[str, ...]:
+    """Return the list setting ``name`` as a tuple; a lone string is a mistake."""
+    value = get_setting(name) or ()
+    if isinstance(value, str):
+        raise SmsConfigurationError(
+            f"{name} is the string {value!r}: set it to a list of strings, "
+            f"such as [{value!r}]."
+        )
+    return tuple(value)
+
+
 def is_sns_url(url: str) -> bool:
     """Return True if ``url`` is one SNS serves: https on ``sns.<region>...``.
 
@@ -77,7 +88,7 @@ def is_sns_url(url: str) -> bool:
     except ValueError:
         return False
     host = parts.hostname or ""
-    extra = tuple(get_setting("AWS_SNS_CERT_HOSTS") or ())
+    extra = get_list_setting("AWS_SNS_CERT_HOSTS")
     if host and (parts.netloc in extra or host in extra):
         return parts.scheme in ("http", "https")
     return (
@@ -132,7 +143,7 @@ def verify_sns(message: dict[str, Any]) -> None:
     """
     if x509 is None:
         raise SmsImproperlyInstalled("cryptography", "aws")
-    topics = tuple(get_setting("AWS_SNS_INBOUND_TOPIC_ARNS") or ())
+    topics = get_list_setting("AWS_SNS_INBOUND_TOPIC_ARNS")
     # The topic first: no certificate is fetched for a topic we never listed.
     if message["TopicArn"] not in topics:
         raise PermissionDenied("The SNS TopicArn is not in AWS_SNS_INBOUND_TOPIC_ARNS.")

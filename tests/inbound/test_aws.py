@@ -5,6 +5,7 @@ import json
 from django.core.exceptions import BadRequest
 from django.test import SimpleTestCase, TestCase, override_settings
 
+from sms.exceptions import SmsConfigurationError
 from sms.testing.server import Reply
 from sms_outbox.models import InboundMessage, Suppression
 from sms_outbox.signals import sms_received
@@ -70,6 +71,12 @@ class SnsUrlTests(SimpleTestCase):
         self.assertTrue(sns.is_sns_url("http://127.0.0.1:8000/cert.pem"))
         self.assertFalse(sns.is_sns_url("http://127.0.0.1:8001/cert.pem"))
         self.assertFalse(sns.is_sns_url("ftp://127.0.0.1:8000/cert.pem"))
+
+    @override_settings(AWS_SNS_CERT_HOSTS="127.0.0.1:8000")
+    def test_a_lone_string_is_a_configuration_error(self):
+        message = "AWS_SNS_CERT_HOSTS is the string '127.0.0.1:8000': set it to a list"
+        with self.assertRaisesMessage(SmsConfigurationError, message):
+            sns.is_sns_url("http://127.0.0.1:8000/cert.pem")
 
 
 class AwsInboundTests(TestCase):
