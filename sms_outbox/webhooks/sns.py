@@ -147,8 +147,9 @@ def verify_sns(message: dict[str, Any]) -> None:
     # The topic first: no certificate is fetched for a topic we never listed.
     if message["TopicArn"] not in topics:
         raise PermissionDenied("The SNS TopicArn is not in AWS_SNS_INBOUND_TOPIC_ARNS.")
+    version = message.get("SignatureVersion")
     hashers = {"1": hashes.SHA1, "2": hashes.SHA256}
-    hasher = hashers.get(message.get("SignatureVersion"))  # type: ignore[arg-type]
+    hasher = hashers.get(version) if isinstance(version, str) else None
     if hasher is None:
         raise PermissionDenied("The SNS SignatureVersion is not 1 or 2.")
     cert_url = message.get("SigningCertURL")

@@ -146,6 +146,9 @@ class AwsInboundTests(TestCase):
             "no signature": {k: v for k, v in good.items() if k != "Signature"},
             "not base64": {**good, "Signature": "!!!"},
             "version 3": {**good, "SignatureVersion": "3"},
+            "version a list": {**good, "SignatureVersion": ["1"]},
+            "signature a list": {**good, "Signature": ["x"]},
+            "cert URL a number": {**good, "SigningCertURL": 5},
             "v1 signed, sent as v2": {**good, "SignatureVersion": "2"},
         }
         for name, message in cases.items():
