@@ -141,6 +141,8 @@ for _name, _default in SMS_DEFAULTS.items():
         _cast = int
     elif isinstance(_default, float):
         _cast = float
+    elif isinstance(_default, tuple):
+        _cast = list  # comma-separated
     else:
         _cast = str
     globals()[_name] = env.get_value(_name, cast=_cast)

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "AWS_SMS_SENDER_ID": None,
     "AWS_SMS_TYPE": None,
     "AWS_SMS_MAX_PRICE": None,
+    "AWS_SNS_INBOUND_TOPIC_ARNS": (),
+    "AWS_SNS_CERT_HOSTS": (),
     "VONAGE_API_KEY": None,
     "VONAGE_API_SECRET": None,
     "VONAGE_SIGNATURE_SECRET": None,

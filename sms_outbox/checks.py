@@ -159,14 +159,14 @@ def check_receipt_settings(
     the secret to verify with is missing), so a missing secret loses every
     delivery receipt, or every inbound SMS, without a trace.
     """
-    return _check_messagebird_reports() + _check_vonage_secret()
+    return _check_messagebird_reports() + _check_vonage_secret() + _check_sns_topics()
 
 
 def _check_messagebird_reports() -> list[CheckMessage]:
     # MessageBird signs reports with a signing key of its own, not the access key.
-    if not get_setting("SMS_STATUS_CALLBACK_URL") or get_setting(
-        "MESSAGEBIRD_SIGNING_KEY"
-    ):
+    if get_setting("MESSAGEBIRD_SIGNING_KEY"):
+        return []
+    if not get_setting("SMS_STATUS_CALLBACK_URL"):
         return []
     from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 
@@ -207,6 +207,17 @@ def _check_vonage_secret() -> list[CheckMessage]:
             id="sms_outbox.W006",
         )
     ]
+
+
+def _check_sns_topics() -> list[CheckMessage]:
+    from sms.backends.aws import SmsBackend as AwsBackend
+
+    arns, names = get_setting("AWS_SNS_INBOUND_TOPIC_ARNS"), ("sms_outbox:aws_inbound",)
+    if arns or _setting_using(AwsBackend) is None or not _routed(names):
+        return []
+    message = "AWS_SNS_INBOUND_TOPIC_ARNS is empty: inbound/aws/ refuses every SMS."
+    hint = "List the ARNs of your two-way SMS SNS topics in AWS_SNS_INBOUND_TOPIC_ARNS."
+    return [Warning(message, hint=hint, id="sms_outbox.W007")]
 
 
 #: The outbox's URL names that verify with ``VONAGE_SIGNATURE_SECRET``.

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from sms_outbox import views
+from sms_outbox.webhooks.inbound_aws import aws_inbound
 from sms_outbox.webhooks.inbound_messagebird import messagebird_inbound
 from sms_outbox.webhooks.inbound_twilio import twilio_inbound
 from sms_outbox.webhooks.inbound_vonage import vonage_inbound
@@ -29,4 +30,5 @@ urlpatterns = [
     path("inbound/twilio/", twilio_inbound, name="twilio_inbound"),
     path("inbound/messagebird/", messagebird_inbound, name="messagebird_inbound"),
     path("inbound/vonage/", vonage_inbound, name="vonage_inbound"),
+    path("inbound/aws/", aws_inbound, name="aws_inbound"),
 ]

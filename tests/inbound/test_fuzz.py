@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from sms_outbox.webhooks import sns
 from tests.support.fuzz import FUZZ, encode, text
 from tests.support.inbound import (
     MESSAGEBIRD_INBOUND,
@@ -24,6 +25,7 @@ from tests.support.receipts import (
     messagebird_jwt,
     twilio_signature,
 )
+from tests.support.sns import TOPIC_ARN, FakeSns, post_sns
 
 names = st.sampled_from(
     [
@@ -45,6 +47,11 @@ names = st.sampled_from(
         "type",
         "keyword",
         "message-timestamp",
+        "originationNumber",
+        "destinationNumber",
+        "messageBody",
+        "inboundMessageId",
+        "messageKeyword",
     ]
 )
 values = text | st.sampled_from(
@@ -62,6 +69,7 @@ values = text | st.sampled_from(
         "binary",
         "unicode",
         "2026-11-30 12:00:05",
+        "cae173d2-66b9-564c-8309-21f858e9fb84",
     ]
 )
 fields = st.lists(st.tuples(names | text, values), max_size=8)
@@ -151,3 +159,40 @@ class InboundFuzzTests(TestCase):
         forged = {**dict(pairs), "sig": signature, "timestamp": str(int(time.time()))}
         response = self.client.get(f"{VONAGE_INBOUND}?{urlencode(forged)}")
         self.assertEqual(response.status_code, 403)
+
+
+class AwsInboundFuzzTests(TestCase):
+    """Signed SNS notifications with any SMS inside, and any unsigned body."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeSns().start()
+        cls.addClassCleanup(cls.fake.stop)
+        sns._keys.clear()  # a key cached for an earlier fake on the same port
+        cls.enterClassContext(
+            override_settings(
+                AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN],
+                AWS_SNS_CERT_HOSTS=[cls.fake.host],
+            )
+        )
+
+    @FUZZ
+    @given(fields | st.lists(st.tuples(names, text | st.integers() | st.none())))
+    def test_signed_notifications(self, pairs):
+        message = self.fake.notification({})
+        message["Message"] = json.dumps(dict(pairs))
+        response = post_sns(self.client, self.fake.sign(message))
+        self.assertIn(response.status_code, (200, 400), response.content[:200])
+
+    @FUZZ
+    @given(st.binary(max_size=300) | text.map(str.encode), text)
+    def test_unsigned_bodies(self, body, message_type):
+        response = self.client.generic(
+            "POST",
+            "/sms/inbound/aws/",
+            body,
+            "text/plain",
+            HTTP_X_AMZ_SNS_MESSAGE_TYPE=message_type,
+        )
+        self.assertIn(response.status_code, (400, 403), response.content[:200])

@@ -1,0 +1,244 @@
+"""Amazon's inbound SMS: signed SNS messages stored once, the rest refused."""
+
+import json
+
+from django.core.exceptions import BadRequest
+from django.test import SimpleTestCase, TestCase, override_settings
+
+from sms.exceptions import SmsConfigurationError
+from sms.testing.server import Reply
+from sms_outbox.models import InboundMessage, Suppression
+from sms_outbox.signals import sms_received
+from sms_outbox.webhooks import sns
+from sms_outbox.webhooks.inbound_aws import parse_aws_inbound
+from sms_outbox.webhooks.inbound_guard import MAX_BODY_BYTES
+from tests.support.inbound import CUSTOMER, OUR_NUMBER
+from tests.support.sns import (
+    AWS_INBOUND,
+    TOPIC_ARN,
+    FakeSns,
+    inbound_sms,
+    make_key_and_cert,
+    post_sns,
+)
+
+MESSAGE_ID = "cae173d2-66b9-564c-8309-21f858e9fb84"
+
+
+class ParseTests(SimpleTestCase):
+    def test_reads_the_documented_fields(self):
+        sms_in = parse_aws_inbound(json.dumps(inbound_sms(MESSAGE_ID, " Hi there ")))
+        self.assertEqual(
+            (sms_in.provider, sms_in.provider_message_id, sms_in.sender),
+            ("aws", MESSAGE_ID, CUSTOMER),
+        )
+        self.assertEqual((sms_in.recipient, sms_in.body), (OUR_NUMBER, " Hi there "))
+
+    def test_malformed_payloads_raise_bad_request(self):
+        cases = {
+            "not json": "STOP",
+            "a list": "[]",
+            "no id": json.dumps(inbound_sms("", "Hi")),
+            "long id": json.dumps(inbound_sms("x" * 65, "Hi")),
+            "sender": json.dumps(inbound_sms(MESSAGE_ID, "Hi", sender="nobody")),
+            "number body": json.dumps(inbound_sms(MESSAGE_ID, 5)),
+            "NUL": json.dumps(inbound_sms(MESSAGE_ID, "a\x00b")),
+        }
+        for name, text in cases.items():
+            with self.subTest(name), self.assertRaises(BadRequest):
+                parse_aws_inbound(text)
+
+
+class SnsUrlTests(SimpleTestCase):
+    def test_only_https_sns_hosts_pass(self):
+        cases = {
+            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-a.pem": True,
+            "https://sns.cn-north-1.amazonaws.com.cn/cert.pem": True,
+            "http://sns.eu-west-1.amazonaws.com/cert.pem": False,
+            "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem": False,
+            "https://evil.example/sns.eu-west-1.amazonaws.com/cert.pem": False,
+            "https://x@sns.eu-west-1.amazonaws.com/cert.pem": False,
+            "https://sns.eu-west-1.amazonaws.com:8443/cert.pem": False,
+            "http://127.0.0.1:8000/cert.pem": False,
+            "https://[::1/cert.pem": False,
+        }
+        for url, expected in cases.items():
+            with self.subTest(url):
+                self.assertIs(sns.is_sns_url(url), expected)
+
+    @override_settings(AWS_SNS_CERT_HOSTS=["127.0.0.1:8000"])
+    def test_listed_hosts_pass_over_http(self):
+        self.assertTrue(sns.is_sns_url("http://127.0.0.1:8000/cert.pem"))
+        self.assertFalse(sns.is_sns_url("http://127.0.0.1:8001/cert.pem"))
+        self.assertFalse(sns.is_sns_url("ftp://127.0.0.1:8000/cert.pem"))
+
+    @override_settings(AWS_SNS_CERT_HOSTS="127.0.0.1:8000")
+    def test_a_lone_string_is_a_configuration_error(self):
+        message = "AWS_SNS_CERT_HOSTS is the string '127.0.0.1:8000': set it to a list"
+        with self.assertRaisesMessage(SmsConfigurationError, message):
+            sns.is_sns_url("http://127.0.0.1:8000/cert.pem")
+
+
+class AwsInboundTests(TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeSns().start()
+        cls.addClassCleanup(cls.fake.stop)
+
+    def setUp(self):
+        self.fake.reset()
+        sns._keys.clear()
+        settings = override_settings(
+            AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN], AWS_SNS_CERT_HOSTS=[self.fake.host]
+        )
+        settings.enable()
+        self.addCleanup(settings.disable)
+        self.received = []
+        receiver = lambda **kw: self.received.append(kw)  # noqa: E731
+        sms_received.connect(receiver)
+        self.addCleanup(sms_received.disconnect, receiver)
+
+    def post(self, message, **kwargs):
+        with self.captureOnCommitCallbacks(execute=True):
+            return post_sns(self.client, message, **kwargs)
+
+    def assertRefused(self, response, status):
+        self.assertEqual(response.status_code, status, response.content)
+        self.assertFalse(InboundMessage.objects.exists())
+        self.assertEqual(self.received, [])
+
+    def test_a_signed_notification_is_stored_once_and_announced(self):
+        for version in ("1", "2"):
+            with self.subTest(version):
+                message = self.fake.notification(inbound_sms(f"id-{version}", "Hi"))
+                response = self.post(self.fake.sign(message, version=version))
+                self.assertEqual((response.status_code, response.content), (200, b""))
+        replay = self.post(self.fake.notification(inbound_sms("id-1", "Hi")))
+        self.assertEqual(replay.status_code, 200)
+        rows = InboundMessage.objects.order_by("id")
+        self.assertEqual(
+            [
+                (r.provider, r.provider_message_id, r.sender, r.recipient, r.body)
+                for r in rows
+            ],
+            [("aws", f"id-{v}", CUSTOMER, OUR_NUMBER, "Hi") for v in ("1", "2")],
+        )
+        self.assertEqual([kw["message"] for kw in self.received], list(rows))
+        # The certificate was fetched once, then taken from the cache.
+        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+
+    def test_stop_opts_the_sender_out(self):
+        response = self.post(self.fake.notification(inbound_sms(MESSAGE_ID, "STOP")))
+        self.assertEqual(response.status_code, 200)
+        suppression = Suppression.objects.get()
+        self.assertEqual(
+            (suppression.phone_number, suppression.source), (CUSTOMER, "keyword")
+        )
+        self.assertEqual(InboundMessage.objects.get().action, "opt_out")
+
+    def test_forged_or_changed_messages_are_refused(self):
+        other_key, _ = make_key_and_cert()
+        good = self.fake.notification(inbound_sms(MESSAGE_ID, "Hi"))
+        cases = {
+            "other key": self.fake.sign(dict(good), key=other_key),
+            "changed": {**good, "Message": json.dumps(inbound_sms(MESSAGE_ID, "STOP"))},
+            "no signature": {k: v for k, v in good.items() if k != "Signature"},
+            "not base64": {**good, "Signature": "!!!"},
+            "version 3": {**good, "SignatureVersion": "3"},
+            "version a list": {**good, "SignatureVersion": ["1"]},
+            "signature a list": {**good, "Signature": ["x"]},
+            "cert URL a number": {**good, "SigningCertURL": 5},
+            "v1 signed, sent as v2": {**good, "SignatureVersion": "2"},
+        }
+        for name, message in cases.items():
+            with self.subTest(name):
+                self.assertRefused(self.post(message), 403)
+
+    def test_a_topic_not_listed_is_refused_without_fetching(self):
+        other = TOPIC_ARN.replace("inbound-sms", "other")
+        self.assertRefused(
+            self.post(self.fake.notification(inbound_sms("a", "Hi"), topic=other)), 403
+        )
+        with self.settings(AWS_SNS_INBOUND_TOPIC_ARNS=[]):
+            self.assertRefused(
+                self.post(self.fake.notification(inbound_sms("b", "Hi"))), 403
+            )
+        self.assertEqual(self.fake.requests, [])
+
+    def test_a_certificate_host_not_allowed_is_refused_without_fetching(self):
+        sms = inbound_sms(MESSAGE_ID, "Hi")
+        for url in (
+            f"http://localhost:{self.fake.host.split(':')[1]}/cert.pem",
+            "http://sns.eu-west-1.amazonaws.com/cert.pem",
+        ):
+            with self.subTest(url):
+                message = self.fake.notification(sms, SigningCertURL=url)
+                self.assertRefused(self.post(message), 403)
+        self.assertEqual(self.fake.requests, [])
+
+    def test_a_certificate_that_is_not_pem_is_refused(self):
+        message = self.fake.notification(inbound_sms(MESSAGE_ID, "Hi"))
+        self.fake.script(Reply(200, "not a certificate"))
+        self.assertRefused(self.post(message), 403)
+
+    def test_sns_unreachable_gets_503_so_sns_retries(self):
+        message = self.fake.notification(inbound_sms(MESSAGE_ID, "Hi"))
+        self.fake.script(Reply(drop=True))
+        self.assertRefused(self.post(message), 503)
+
+    def test_malformed_messages_get_400(self):
+        good = self.fake.notification(inbound_sms(MESSAGE_ID, "Hi"))
+        cases = {
+            "not json": b"STOP",
+            "a list": b"[]",
+            "no type": {k: v for k, v in good.items() if k != "Type"},
+            "unknown type": {**good, "Type": "Surprise"},
+            "number topic": {**good, "TopicArn": 5},
+            "no message id": {k: v for k, v in good.items() if k != "MessageId"},
+        }
+        for name, message in cases.items():
+            with self.subTest(name):
+                if isinstance(message, bytes):
+                    response = self.client.post(AWS_INBOUND, message, "text/plain")
+                else:
+                    response = self.post(message)
+                self.assertRefused(response, 400)
+        # A signed notification whose SMS inside is malformed: 400 as well.
+        bad = self.fake.notification(
+            inbound_sms(MESSAGE_ID, "Hi", originationNumber="x")
+        )
+        self.assertRefused(self.post(bad), 400)
+        header = self.post(good, message_type="SubscriptionConfirmation")
+        self.assertRefused(header, 400)
+
+    def test_oversized_bodies_get_413_before_anything_reads_them(self):
+        body = json.dumps({"Message": "x" * MAX_BODY_BYTES})
+        response = self.client.post(AWS_INBOUND, body, "text/plain")
+        self.assertRefused(response, 413)
+        self.assertEqual(self.fake.requests, [])
+
+    def test_only_post_is_allowed(self):
+        self.assertEqual(self.client.get(AWS_INBOUND).status_code, 405)
+
+    def test_a_subscription_confirmation_gets_the_subscribe_url(self):
+        response = self.post(self.fake.confirmation())
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            [(r.method, r.path) for r in self.fake.requests],
+            [("GET", "/cert.pem"), ("GET", "/")],
+        )
+        self.assertEqual(self.fake.requests[1].query["Action"], ["ConfirmSubscription"])
+        self.assertFalse(InboundMessage.objects.exists())
+
+    def test_a_confirmation_for_another_topic_or_host_confirms_nothing(self):
+        other = TOPIC_ARN.replace("inbound-sms", "other")
+        self.assertRefused(self.post(self.fake.confirmation(topic=other)), 403)
+        evil = self.fake.confirmation(SubscribeURL="https://evil.example/?Action=x")
+        self.assertRefused(self.post(evil), 403)
+        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+
+    def test_an_unsubscribe_confirmation_is_acknowledged(self):
+        message = self.fake.confirmation(Type="UnsubscribeConfirmation")
+        self.assertEqual(self.post(message).status_code, 200)
+        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
