@@ -11,7 +11,11 @@ from urllib.parse import urlencode
 
 from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 from sms.backends.twilio import SmsBackend as TwilioBackend
-from sms.testing.signing import messagebird_signature, twilio_signature
+from sms.testing.signing import (
+    messagebird_signature,
+    twilio_signature,
+    twilio_status_fields,
+)
 
 TWILIO_AUTH_TOKEN = "twilio-auth-token-for-benchmarks-0123456789"
 MESSAGEBIRD_SIGNING_KEY = "messagebird-signing-key-for-benchmarks-0123456789"
@@ -27,16 +31,7 @@ RECEIPT_SETTINGS = {
 
 def signed_twilio_callback(sid: str, status: str, to: str) -> tuple[str, dict]:
     """Return the form body and headers of Twilio's status callback for ``sid``."""
-    fields = {
-        "AccountSid": "AC" + "0" * 32,
-        "ApiVersion": "2010-04-01",
-        "From": "+14155552671",
-        "MessageSid": sid,
-        "MessageStatus": status,
-        "SmsSid": sid,
-        "SmsStatus": status,
-        "To": to,
-    }
+    fields = twilio_status_fields(sid, status, to)
     url = "http://testserver" + TWILIO_PATH
     signature = twilio_signature(url, fields, TWILIO_AUTH_TOKEN)
     return urlencode(fields), {"HTTP_X_TWILIO_SIGNATURE": signature}

@@ -42,3 +42,17 @@ def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
 
     signature: str = RequestValidator(auth_token).compute_signature(url, params)
     return signature
+
+
+def twilio_status_fields(sid: str, status: str, to: str) -> dict[str, str]:
+    """Return the form fields of Twilio's status callback for message ``sid``."""
+    return {
+        "AccountSid": "AC" + "0" * 32,
+        "ApiVersion": "2010-04-01",
+        "From": "+14155552671",
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "To": to,
+    }

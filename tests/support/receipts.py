@@ -8,7 +8,7 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from sms.testing import FakeVonage
-from sms.testing.signing import messagebird_signature
+from sms.testing.signing import messagebird_signature, twilio_status_fields
 from sms_outbox.models import Message
 
 TWILIO_AUTH_TOKEN = "twilio-auth-token-for-tests-0123456789"
@@ -43,16 +43,7 @@ def post_twilio(client, fields, *, url=None, path=TWILIO_PATH, **extra):
 
 def twilio_fields(sid, status, to="+441134960000", **more):
     """Return the fields of a Twilio status callback."""
-    fields = {
-        "AccountSid": "AC" + "0" * 32,
-        "ApiVersion": "2010-04-01",
-        "From": "+14155552671",
-        "MessageSid": sid,
-        "MessageStatus": status,
-        "SmsSid": sid,
-        "SmsStatus": status,
-        "To": to,
-    }
+    fields = twilio_status_fields(sid, status, to)
     fields.update(more)
     return fields
 
