@@ -94,6 +94,7 @@ def _results(
         _check_call_wide(rows, getattr(answers[0], "error", None))
     results: list[AttemptResult] = []
     stop: tuple[Exception, ClaimedRow] | None = None
+    announce = post_send.has_listeners(SmsMessage)
     for row, answer in zip(rows, answers, strict=True):
         error = getattr(answer, "error", None)
         if error is not None and stops_drain(error):
@@ -104,7 +105,8 @@ def _results(
             message_id = str(getattr(answer, "message_id", None) or "")
             elapsed = (time.perf_counter() - started) * 1000
             results.append(AttemptResult(row, SENT, message_id, "", "", elapsed))
-            _announce(backend, row, answer)
+            if announce:
+                _announce(backend, row, answer)
     if stop is not None:
         raise _stop(*stop, results)
     return results

@@ -6,7 +6,7 @@ import datetime
 import uuid
 from typing import TYPE_CHECKING
 
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -101,12 +101,15 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """
         from sms_outbox.models import Attempt  # models.py imports this module
 
+        # Deleting is writing: unless using() named a database, ask the
+        # router where the outbox writes (self.db is where it reads).
+        alias = self._db or router.db_for_write(self.model)
         cutoff = timezone.now() - datetime.timedelta(days=days)
-        old = self.final().filter(finished_at__lt=cutoff)
+        old = self.using(alias).final().filter(finished_at__lt=cutoff)
         deleted = 0
         while ids := list(old.values_list("pk", flat=True)[:batch_size]):
-            with transaction.atomic(using=self.db):
-                Attempt.objects.using(self.db).filter(message_id__in=ids).delete()
-                rows = self.model.objects.using(self.db).filter(pk__in=ids)
+            with transaction.atomic(using=alias):
+                Attempt.objects.using(alias).filter(message_id__in=ids).delete()
+                rows = self.model.objects.using(alias).filter(pk__in=ids)
                 deleted += rows.delete()[1].get(self.model._meta.label, 0)
         return deleted

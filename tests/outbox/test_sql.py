@@ -33,6 +33,16 @@ def _queue(count, **fields):
 
 
 class MarkSentTests(TestCase):
+    def test_any_provider_id_is_stored_whole(self):
+        rows = _queue(len(HOSTILE), status=Message.Status.SENDING, claimed_by="me")
+        pairs = [(row.pk, text[:64]) for row, text in zip(rows, HOSTILE, strict=True)]
+        written = sql.mark_sent(connection, pairs, "me", "path", timezone.now())
+        self.assertEqual(written, len(rows))
+        stored = Message.objects.in_bulk([row.pk for row in rows])
+        self.assertEqual(
+            [stored[pk].provider_message_id for pk, _ in pairs], [p for _, p in pairs]
+        )
+
     def test_only_rows_the_claim_still_holds_are_marked_sent(self):
         held = _queue(3, status=Message.Status.SENDING, claimed_by="me")
         other = _queue(1, status=Message.Status.SENDING, claimed_by="other")[0]
@@ -95,6 +105,37 @@ class InsertTests(TestCase):
         self.assertEqual([text for _, text in stored], [r[3] for r in rows])
         if returning:
             self.assertEqual(pks, [pk for pk, _ in stored])
+
+    def test_any_text_and_null_survive_the_statement_whole(self):
+        # On PostgreSQL each column goes as one array literal written by hand.
+        message = _queue(1)[0]
+        texts = HOSTILE + [f"{text} {n}" for n, text in enumerate(HOSTILE)]
+        names = ("message", "outcome", "error_code", "error_text", "duration_ms")
+        fields = [Attempt._meta.get_field(name) for name in (*names, "created_at")]
+        stamp = fields[-1].get_db_prep_save(timezone.now(), connection)
+        rows = [
+            [message.pk, "failed", text[:32], text, None if n % 2 else n / 3, stamp]
+            for n, text in enumerate(texts)
+        ]
+        sql.insert(connection, Attempt, fields, rows)
+        stored = Attempt.objects.order_by("pk").values_list(
+            "error_code", "error_text", "duration_ms"
+        )
+        self.assertEqual(list(stored), [(r[2], r[3], r[4]) for r in rows])
+
+
+#: Text that an array literal must quote or escape to keep whole.
+HOSTILE = [
+    "",
+    "NULL",
+    'say "hi"',
+    'back\\slash \\" end',
+    "{braces}, commas, and ] brackets [",
+    "  leading and trailing spaces  ",
+    "new\nline\ttab",
+    "emoji 😀 and ümlaut",
+    "'); DROP TABLE sms_outbox_message; --",
+]
 
 
 @pytest.mark.slow
