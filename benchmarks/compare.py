@@ -95,13 +95,14 @@ def table(results: dict[str, dict[int, dict]]) -> str:
     """Return the comparison as Markdown, one column per database."""
     dbs = list(results)
     sizes = list(next(iter(results.values())))
-    lines = ["| median of 3, fresh database | " + " | ".join(dbs) + " |"]
+    lines = ["| medians, a fresh database each run | " + " | ".join(dbs) + " |"]
     lines.append("|---" * (len(dbs) + 1) + "|")
     rows = [
         ("send_queued_sms: messages/s", "{:,.0f}", "msg_per_s"),
         ("queries per 100 messages", "{:.1f}", "queries_per_100"),
         ("commits per 100 messages", "{:.1f}", "commits_per_100"),
         ("of which wait for the log flush", "{:.1f}", "waiting_commits_per_100"),
+        ("WAL bytes per message (PostgreSQL)", "{:,.0f}", "wal_bytes_per_message"),
         (
             "post_office send_queued_mail: messages/s",
             "{:,.0f}",
@@ -111,7 +112,8 @@ def table(results: dict[str, dict[int, dict]]) -> str:
     ]
     for size in sizes:
         for label, fmt, key in rows:
-            cells = [fmt.format(results[db][size][key]) for db in dbs]
+            values = [results[db][size][key] for db in dbs]
+            cells = [fmt.format(v) if v == v else "-" for v in values]  # NaN: "-"
             lines.append(f"| {size:,}: {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

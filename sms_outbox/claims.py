@@ -146,9 +146,9 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
         if connection.vendor == "postgresql":
             # Walk the claim index in send order and stop at ``size`` rows: right
             # after a burst of enqueues the statistics still say the queue is
-            # tiny, and the planner would fetch and sort all of it.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL enable_sort = off")
+            # tiny, and the planner would fetch and sort all of it, and then
+            # find the chosen rows by scanning the table.
+            sql.set_local(connection, {"enable_sort": "off", **sql.BY_PRIMARY_KEY})
         rows = [ClaimedRow(*v) for v in candidates.values_list(*_CLAIM_FIELDS)[:size]]
         if not rows:
             return []

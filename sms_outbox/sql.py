@@ -42,6 +42,33 @@ def outbox_connection() -> BaseDatabaseWrapper:
     return connections[outbox_alias()]
 
 
+#: PostgreSQL planner settings for statements that find claimed rows by
+#: primary key. A drain leaves behind an index entry for every row version
+#: it replaces, and nothing vacuums them until it ends; the claim index's
+#: ``sending`` entries pile up by thousands, while the statistics (taken
+#: before the drain, or never, right after a burst of enqueues) say the table
+#: is small and ``sending`` rare. Left to choose, the planner scans those
+#: entries (a bitmap scan visits the heap for each one, every time) or the
+#: whole table, once per write: a 50,000-row drain spent 189 µs a message
+#: marking rows sent, against 20 µs by primary key.
+BY_PRIMARY_KEY = {
+    "enable_seqscan": "off",
+    "enable_bitmapscan": "off",
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+}
+
+
+def set_local(connection: BaseDatabaseWrapper, settings: dict[str, str]) -> None:
+    """Change PostgreSQL ``settings`` for the current transaction, in one statement.
+
+    The names and values are this module's constants, written into the text.
+    """
+    calls = ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items())
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {calls}")
+
+
 @contextmanager
 def result_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
     """Run the statements of one result flush as one transaction: one commit.
@@ -58,8 +85,7 @@ def result_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
     """
     with transaction.atomic(using=connection.alias):
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
+            set_local(connection, {"synchronous_commit": "off", **BY_PRIMARY_KEY})
         yield
 
 
@@ -196,7 +222,12 @@ def mark_sent(
         f"{column['updated_at']} = %s "
     )
     params = [backend[:255], stamp, stamp, stamp]
-    fence = f"{table}.{column['claimed_by']} = %s AND {table}.{column['status']} = %s"
+    status = f"{table}.{column['status']}"
+    if connection.vendor == "postgresql":
+        # An expression, so no index on status can drive the UPDATE: the rows
+        # are found by primary key (see BY_PRIMARY_KEY).
+        status = f"({status} || '')"
+    fence = f"{table}.{column['claimed_by']} = %s AND {status} = %s"
     fence_params = [token, Message.Status.SENDING.value]
     written = 0
     with connection.cursor() as cursor:
