@@ -15,11 +15,12 @@ import os
 import socket
 import time
 import uuid
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import transaction
+from django.db.models import Value
 from django.db.models.expressions import CombinedExpression
-from django.db.models.functions import Now
+from django.db.models.functions import Concat, Now
 
 from sms.conf import get_setting
 from sms_outbox import sql
@@ -67,7 +68,7 @@ class Claim:
         """
         shared = rows[0].reference
         others = [row.id for row in rows[1:]]
-        changed = retry_when_locked(held(self.token, others).update, reference=shared)
+        changed = retry_when_locked(update_held, self.token, others, reference=shared)
         if changed != len(others):
             return None
         return [row._replace(reference=shared) for row in rows]
@@ -82,9 +83,12 @@ class Claim:
             return []
         started = time.monotonic()
         ids = [row.id for row in rows]
-        mine = held(self.token, ids)
         renewed = retry_when_locked(
-            mine.update, lease_expires_at=_lease_end(), updated_at=Now()
+            update_held,
+            self.token,
+            ids,
+            lease_expires_at=_lease_end(),
+            updated_at=Now(),
         )
         self.deadline = started + _lease_seconds()
         if renewed == len(rows):
@@ -107,9 +111,30 @@ def messages() -> MessageQuerySet:
 
 
 def held(token: str, ids: list[int]) -> MessageQuerySet:
-    return messages().filter(
-        pk__in=ids, claimed_by=token, status=Message.Status.SENDING
+    """Return the rows of ``ids`` that claim ``token`` still holds.
+
+    The status is compared as an expression, so that no index on it can
+    drive the query: the rows are found by primary key (see
+    ``sql.BY_PRIMARY_KEY``).
+    """
+    return (
+        messages()
+        .alias(held_status=Concat("status", Value("")))
+        .filter(pk__in=ids, claimed_by=token, held_status=Message.Status.SENDING)
     )
+
+
+def update_held(token: str, ids: list[int], **values: Any) -> int:
+    """Set ``values`` on the rows of ``ids`` claim ``token`` holds; return how many.
+
+    One UPDATE, by primary key whatever the statistics say: on PostgreSQL in
+    a transaction of its own with ``sql.BY_PRIMARY_KEY``.
+    """
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        if connection.vendor == "postgresql":
+            sql.set_local(connection, sql.BY_PRIMARY_KEY)
+        return held(token, ids).update(**values)
 
 
 def new_token() -> str:
@@ -181,7 +206,9 @@ def release_rows(token: str, ids: list[int]) -> int:
     if not ids:
         return 0
     return retry_when_locked(
-        held(token, ids).update,
+        update_held,
+        token,
+        ids,
         status=Message.Status.QUEUED,
         claimed_by="",
         lease_expires_at=None,

@@ -20,7 +20,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from sms_outbox import sql
-from sms_outbox.claims import ClaimedRow
+from sms_outbox.claims import ClaimedRow, held
 from sms_outbox.models import Attempt, Message
 from sms_outbox.policy import Decision, decide
 from sms_outbox.transient import retry_when_locked
@@ -148,10 +148,8 @@ class Recorder:
                     updated_at=now,
                 )
             )
-        held = Message.objects.using(connection.alias).filter(
-            claimed_by=self.token, status=Message.Status.SENDING
-        )
-        written = held.bulk_update(rows, _OTHERS_FIELDS)
+        mine = held(self.token, [o.row.id for o in others])
+        written = mine.bulk_update(rows, _OTHERS_FIELDS)
         if written == len(others):
             return set()
         return _not_written(connection, others, now)
