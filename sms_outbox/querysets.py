@@ -103,7 +103,8 @@ class MessageQuerySet(models.QuerySet["Message"]):
 
         # Deleting is writing: unless using() named a database, ask the
         # router where the outbox writes (self.db is where it reads).
-        alias = self._db or router.db_for_write(self.model)
+        # (_db is the alias using() named; the stubs do not declare it.)
+        alias = getattr(self, "_db", None) or router.db_for_write(self.model)
         cutoff = timezone.now() - datetime.timedelta(days=days)
         old = self.using(alias).final().filter(finished_at__lt=cutoff)
         deleted = 0
