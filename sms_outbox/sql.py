@@ -10,7 +10,7 @@ their provider ids (``Case(When(...))`` for a hundred ids costs more CPU than
 sending the hundred messages). On PostgreSQL both pass their values as one
 array per column (``unnest``), so the statement's text is the same for every
 batch: psycopg converts it once and the server can reuse its plan. Each
-array goes as one text parameter written here (``array_literal()``): psycopg
+array goes as one text parameter (``sms_outbox.arrays.literal()``): psycopg
 would adapt a Python list element by element, which cost more than the
 statements' execution on the server.
 """
@@ -25,6 +25,8 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
+
+from sms_outbox import arrays
 
 #: Rows of one CASE UPDATE outside PostgreSQL.
 _CASE_ROWS = 300
@@ -50,7 +52,7 @@ def outbox_connection() -> BaseDatabaseWrapper:
 #: is small and ``sending`` rare. Left to choose, the planner scans those
 #: entries (a bitmap scan visits the heap for each one, every time) or the
 #: whole table, once per write: a 50,000-row drain spent 189 µs a message
-#: marking rows sent, against 20 µs by primary key.
+#: marking rows sent, against 38 µs by primary key.
 BY_PRIMARY_KEY = {
     "enable_seqscan": "off",
     "enable_bitmapscan": "off",
@@ -137,10 +139,10 @@ def _insert_statements(
     """Yield (``SELECT``/``VALUES`` part, params) pairs that together hold ``rows``."""
     if connection.vendor == "postgresql":
         # One statement whatever the row count: one array per column.
-        arrays = ", ".join(f"%s::{_array_type(f, connection)}" for f in fields)
+        casts = ", ".join(f"%s::{arrays.array_type(f, connection)}" for f in fields)
         yield (
-            f"SELECT * FROM unnest({arrays})",
-            [array_literal(c) for c in zip(*rows, strict=True)],
+            f"SELECT * FROM unnest({casts})",
+            [arrays.literal(c) for c in zip(*rows, strict=True)],
         )
         return
     size = _rows_per_values(connection, len(fields))
@@ -151,46 +153,6 @@ def _insert_statements(
             "VALUES " + ", ".join([row_sql] * len(chunk)),
             [value for row in chunk for value in row],
         )
-
-
-def array_literal(values: Sequence[object]) -> str:
-    """Return ``values`` as a PostgreSQL array literal, for one text parameter.
-
-    Numbers go as written, None as NULL; everything else (strings, datetimes,
-    UUIDs) is double-quoted with backslash escapes, so any text survives and
-    the column's type parses it, as it would the driver's own literal.
-    """
-    kinds = set(map(type, values))
-    if kinds == {int}:
-        return "{" + ",".join(map(str, values)) + "}"
-    if kinds == {str}:
-        return "{" + ",".join(map(_quoted, values)) + "}"  # type: ignore[arg-type]
-    return "{" + ",".join(map(_element, values)) + "}"
-
-
-def _quoted(text: str) -> str:
-    if "\\" in text or '"' in text:
-        text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def _element(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):  # Django's backend passes int subclasses
-        return str(int(value))
-    if isinstance(value, float):
-        return repr(float(value))
-    if isinstance(value, bytes | bytearray | memoryview):
-        raise TypeError("Binary values cannot go in an array literal.")
-    return _quoted(str(value))
-
-
-def _array_type(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> str:
-    """Return the PostgreSQL array type of ``field``'s column (``text[]``...)."""
-    return f"{field.cast_db_type(connection)}[]"
 
 
 def mark_sent(
@@ -253,13 +215,13 @@ def _sent_statements(
     if connection.vendor == "postgresql":
         ids, provider_ids = zip(*((i, p[:64]) for i, p in sent), strict=True)
         types = (meta.pk, meta.get_field("provider_message_id"))
-        arrays = ", ".join(f"%s::{_array_type(f, connection)}" for f in types)
+        casts = ", ".join(f"%s::{arrays.array_type(f, connection)}" for f in types)
         sql = (
             head.format(ids="v.provider_id")
-            + f"FROM unnest({arrays}) AS v(id, provider_id) "
+            + f"FROM unnest({casts}) AS v(id, provider_id) "
             + f"WHERE {pk} = v.id AND {fence}"
         )
-        yield sql, ([], [array_literal(ids), array_literal(provider_ids)])
+        yield sql, ([], [arrays.literal(ids), arrays.literal(provider_ids)])
         return
     for start in range(0, len(sent), _CASE_ROWS):
         chunk = sent[start : start + _CASE_ROWS]
