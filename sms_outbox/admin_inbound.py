@@ -135,8 +135,16 @@ class SuppressionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # Deleting goes through the "remove" action, which asks for a reason.
         return False
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = None
+    ) -> dict[str, Any]:
+        # Django 6.1 passes where the actions show (and warns about overrides
+        # that cannot take it); Django 5.2 passes nothing.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            # The stubs do not know the parameter yet.
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
         if not request.user.has_perm("sms_outbox.delete_suppression"):
             actions.pop("remove_numbers", None)
         return actions
