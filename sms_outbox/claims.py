@@ -29,7 +29,8 @@ from sms_outbox.transient import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
-_CLAIM_FIELDS = ("id", "body", "originator", "recipient", "reference", "attempts")
+#: The columns of a claimed row, in ``ClaimedRow``'s order.
+CLAIM_FIELDS = ("id", "body", "originator", "recipient", "reference", "attempts")
 
 
 class ClaimedRow(NamedTuple):
@@ -90,19 +91,20 @@ class Claim:
             lease_expires_at=_lease_end(),
             updated_at=Now(),
         )
-        self.deadline = started + _lease_seconds()
+        self.deadline = started + lease_seconds()
         if renewed == len(rows):
             return rows
         still = set(held(self.token, ids).values_list("pk", flat=True))
         return [row for row in rows if row.id in still]
 
 
-def _lease_seconds() -> float:
+def lease_seconds() -> float:
+    """Return ``SMS_OUTBOX_LEASE_SECONDS``: how long a claim holds its rows."""
     return float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
 
 
 def _lease_end() -> CombinedExpression:
-    return Now() + datetime.timedelta(seconds=_lease_seconds())
+    return Now() + datetime.timedelta(seconds=lease_seconds())
 
 
 def messages() -> MessageQuerySet:
@@ -156,33 +158,31 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
     token = new_token()
     started = time.monotonic()
     rows = retry_when_locked(_claim, size, token, skip)
-    return Claim(token, rows, started + _lease_seconds())
+    return Claim(token, rows, started + lease_seconds())
 
 
 def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
     connection = sql.outbox_connection()
     with transaction.atomic(using=connection.alias):
-        candidates = messages().queued().due().in_send_order()
-        if skip:
-            candidates = candidates.exclude(pk__in=skip)
+        if connection.vendor == "postgresql":
+            from sms_outbox import ahead  # it builds on this module
+
+            sql.set_local(connection, ahead.CLAIM_SETTINGS)
+            with connection.cursor() as cursor:
+                cursor.execute(*ahead.claim_statement(connection, size, token, skip))
+                return ahead.claimed_rows(cursor.fetchall())
+        due = candidates(skip)
         locking = connection.features.has_select_for_update_skip_locked
         if locking:
-            candidates = candidates.select_for_update(skip_locked=True)
-        if connection.vendor == "postgresql":
-            # Walk the claim index in send order and stop at ``size`` rows: right
-            # after a burst of enqueues the statistics still say the queue is
-            # tiny, and the planner would fetch and sort all of it, and then
-            # find the chosen rows by scanning the table.
-            sql.set_local(connection, {"enable_sort": "off", **sql.BY_PRIMARY_KEY})
-        rows = [ClaimedRow(*v) for v in candidates.values_list(*_CLAIM_FIELDS)[:size]]
+            due = due.select_for_update(skip_locked=True)
+        rows = [ClaimedRow(*v) for v in due.values_list(*CLAIM_FIELDS)[:size]]
         if not rows:
             return []
         chosen = messages().filter(pk__in=[row.id for row in rows])
         if not locking:
             # Without row locks, repeat the condition (an atomic conditional
             # UPDATE): a row another worker took since the SELECT is not taken
-            # twice. Locked rows cannot change, and on PostgreSQL the extra
-            # condition can steer the planner away from the primary key.
+            # twice.
             chosen = chosen.queued().due()
         taken = chosen.update(
             status=Message.Status.SENDING,
@@ -195,6 +195,12 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
             mine = set(held.values_list("pk", flat=True))
             rows = [row for row in rows if row.id in mine]
     return rows
+
+
+def candidates(skip: frozenset[int]) -> MessageQuerySet:
+    """Return the due queued rows in send order, but those in ``skip``."""
+    due = messages().queued().due().in_send_order()
+    return due.exclude(pk__in=skip) if skip else due
 
 
 def release_rows(token: str, ids: list[int]) -> int:

@@ -15,17 +15,20 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError
+from sms_outbox import sql
+from sms_outbox.ahead import ClaimAhead
 from sms_outbox.backends import get_delivery_backend_path
-from sms_outbox.claims import claim_rows
+from sms_outbox.claims import claim_rows, release_rows
 from sms_outbox.requeue import requeue_expired
 from sms_outbox.run import DrainResult, Run
 from sms_outbox.sending import send_claim, settle_unsettled
+from sms_outbox.writer import Writer
 
 logger = logging.getLogger(__name__)
 
@@ -144,29 +147,92 @@ def _work_in_thread(
 
 
 def _work(run: Run, backend: BaseSmsBackend, path: str, batch_size: int) -> None:
-    """Claim, send and record batches until the queue, the limit or the run ends."""
-    lease_seconds = float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
-    target = min(_BATCH_SECONDS, lease_seconds / 4)
-    size = min(_FIRST_BATCH, batch_size)
+    """Claim, send and record batches until the queue, the limit or the run ends.
+
+    With a writer (PostgreSQL), the next claim is sent once half of the
+    current one is sent (``sms_outbox.ahead``); a claim left over when the
+    run ends gives its rows back.
+    """
+    pace = _Pace(run, batch_size)
+    writer = Writer.for_connection(sql.outbox_connection())
+    ahead: tuple[ClaimAhead, int] | None = None
+
+    def claim_ahead(tried: int) -> None:
+        nonlocal ahead
+        if writer is None or run.should_stop():
+            return
+        wanted = run.take(pace.size_after(tried))
+        if wanted:
+            ahead = (ClaimAhead(writer, wanted, run.skip()), wanted)
+
     try:
         backend.open()
         while not run.should_stop():
-            if run.interval:
-                # Under --rate, never claim more than can go out in time.
-                size = min(size, max(1, int(target / run.interval)))
-            wanted = run.take(size)
-            if not wanted:
-                break
-            claim = claim_rows(wanted, run.skip())
+            if ahead is not None:
+                (pending, wanted), ahead = ahead, None
+                claim = pending.claim()
+            else:
+                wanted = run.take(pace.size_after(0))
+                if not wanted:
+                    break
+                claim = claim_rows(wanted, run.skip())
             run.give_back(wanted - len(claim.rows))
             if not claim.rows:
                 break
-            batch_started = time.monotonic()
-            tried = send_claim(run, backend, path, claim)
-            if tried:
-                per_message = (time.monotonic() - batch_started) / tried
-                size = max(1, min(batch_size, int(target / max(per_message, 1e-6))))
+            pace.start()
+            prefetch = claim_ahead if writer is not None else None
+            tried = send_claim(run, backend, path, claim, writer, prefetch)
+            pace.done(tried)
     finally:
-        backend.close()
-        if run.progress:
-            run.progress(run.result)
+        try:
+            if ahead is not None:
+                _give_back(run, *ahead)
+        finally:
+            if writer is not None:
+                writer.close()
+            backend.close()
+            if run.progress:
+                run.progress(run.result)
+
+
+class _Pace:
+    """Size claims so that sending one takes about two seconds (see above)."""
+
+    def __init__(self, run: Run, batch_size: int) -> None:
+        lease_seconds = float(get_setting("SMS_OUTBOX_LEASE_SECONDS"))
+        self.run = run
+        self.batch_size = batch_size
+        self.target = min(_BATCH_SECONDS, lease_seconds / 4)
+        self.size = min(_FIRST_BATCH, batch_size)
+        self.started = time.monotonic()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    def done(self, tried: int) -> None:
+        """Size the next claim from the pace of this one (``tried`` sends)."""
+        self.size = self.size_after(tried)
+
+    def size_after(self, tried: int) -> int:
+        """Return the next claim's size, from ``tried`` sends of this one so far."""
+        size = self.size
+        if tried:
+            per_message = (time.monotonic() - self.started) / tried
+            size = int(self.target / max(per_message, 1e-6))
+            size = max(1, min(self.batch_size, size))
+        if self.run.interval:
+            # Under --rate, never claim more than can go out in time.
+            size = min(size, max(1, int(self.target / self.run.interval)))
+        return size
+
+
+def _give_back(run: Run, pending: ClaimAhead, wanted: int) -> None:
+    """Put the rows of a claim the run did not get to back in the queue."""
+    run.give_back(wanted)
+    try:
+        claim = pending.claim()
+        release_rows(claim.token, [row.id for row in claim.rows])
+    except DatabaseError as err:
+        # The run is ending on a database error already: the claim's rows,
+        # if it was made, go back when its lease runs out.
+        logger.warning("Could not give back a claim sent ahead: %s", err)

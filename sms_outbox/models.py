@@ -101,9 +101,16 @@ class Message(models.Model):
             models.Index(
                 fields=["status", "-priority", "id"], name="sms_outbox_claim_idx"
             ),
-            models.Index(fields=["recipient"], name="sms_outbox_recipient_idx"),
+            # No index on recipient: nothing the outbox does looks rows up by
+            # number alone (the admin's search is a substring search, which
+            # no B-tree serves), and it cost each status change an entry.
+            # Partial: a claimed row has no provider id yet, so claiming one
+            # (queued -> sending) writes nothing here. Lookups by provider id
+            # repeat the condition (sms_outbox.webhooks.record).
             models.Index(
-                fields=["provider_message_id"], name="sms_outbox_provider_id_idx"
+                fields=["provider_message_id"],
+                name="sms_outbox_provider_id_idx",
+                condition=~Q(provider_message_id=""),
             ),
             models.Index(fields=["reference"], name="sms_outbox_reference_idx"),
             # Queue health (sms_outbox.health). Partial, so a claim (queued ->

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper as Connection
 from django.db.models import Value
 from django.db.models.functions import Now
@@ -22,8 +24,9 @@ from django.utils import timezone
 from sms_outbox import sql
 from sms_outbox.claims import ClaimedRow, held
 from sms_outbox.models import Attempt, Message
-from sms_outbox.policy import Decision, decide
+from sms_outbox.policy import SENT, Decision, decide
 from sms_outbox.transient import retry_when_locked
+from sms_outbox.writer import Write, Writer
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +67,34 @@ class Recorder:
     lease lasts.
     """
 
-    def __init__(self, backend_path: str, token: str) -> None:
+    def __init__(
+        self, backend_path: str, token: str, writer: Writer | None = None
+    ) -> None:
         self.backend_path = backend_path[:255]
         self.token = token
         self.pending: list[AttemptResult] = []
         self.last_flush = time.monotonic()
+        #: Where batches of sent results go without waiting (PostgreSQL).
+        self.writer = writer
+        self._in_flight: list[AttemptResult] = []
+        self._in_flight_at = timezone.now()
+        self._in_flight_write: Write | None = None
 
     def add(self, outcome: AttemptResult) -> bool:
-        """Buffer ``outcome``; flush if due. Return True if it flushed."""
+        """Buffer ``outcome``; flush if due. Return True if it flushed.
+
+        With a writer, a batch of sent results is sent to the database
+        without waiting for the answer (``sms_outbox.writer``).
+        """
         self.pending.append(outcome)
         if (
             len(self.pending) >= FLUSH_EVERY_MESSAGES
             or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
         ):
-            self.flush()
+            if self.writer is not None and all(o.kind == SENT for o in self.pending):
+                self._send()
+            else:
+                self.flush()
             return True
         return False
 
@@ -87,14 +104,65 @@ class Recorder:
         One commit per flush: the sent rows in one UPDATE, the retried and
         failed ones in another, their attempt-log entries in one INSERT. A
         flush that fails (the database went away) wrote nothing and keeps its
-        outcomes, so calling again writes them whole, once.
+        outcomes, so calling again writes them whole, once. A write still in
+        flight is waited for first.
         """
         self.last_flush = time.monotonic()
+        self._finish()
         if not self.pending:
             return
         lost = retry_when_locked(self._write, timezone.now())
         _warn_lost(self.pending, lost)
         self.pending = []
+
+    def _send(self) -> None:
+        """Send the buffered (all sent) outcomes' write; read its answer later.
+
+        If the writer has something else unanswered (a claim sent ahead),
+        write them here and now instead (see ``sms_outbox.writer``).
+        """
+        assert self.writer is not None
+        self._finish()
+        if not self.writer.idle():
+            self.flush()
+            return
+        now = timezone.now()
+        connection, token = self.writer.connection, self.token
+        pairs = [(o.row.id, o.message_id) for o in self.pending]
+        entries = [_log_entry(o, False) for o in self.pending]
+        self._in_flight_write = self.writer.send(
+            [
+                (sql.set_local_sql(sql.RESULT_SETTINGS), []),
+                *sql.mark_sent_sql(connection, pairs, token, self.backend_path, now),
+                *_attempts_sql(connection, entries, now),
+            ]
+        )
+        self._in_flight, self._in_flight_at, self.pending = self.pending, now, []
+        self.last_flush = time.monotonic()
+
+    def _finish(self) -> None:
+        """Wait for the write in flight; log rows it found taken over.
+
+        If it failed, its outcomes go back in front of the buffer.
+        """
+        write = self._in_flight_write
+        if write is None or self.writer is None:
+            return
+        outcomes, now = self._in_flight, self._in_flight_at
+        self._in_flight, self._in_flight_write = [], None
+        try:
+            counts = self.writer.wait(write).counts()
+        except DatabaseError:
+            self.pending = outcomes + self.pending
+            raise
+        lost: set[int] = set()
+        if counts[1] != len(outcomes):  # the UPDATE, after the settings
+            lost = _not_written(self.writer.connection, outcomes, now)
+            entries = Attempt.objects.using(self.writer.connection.alias)
+            entries.filter(message_id__in=lost, created_at=now).update(
+                error_text=_LOST_SENT
+            )
+        _warn_lost(outcomes, lost)
 
     def _write(self, now: datetime.datetime) -> set[int]:
         """Run the flush's statements in one transaction; return the lost ids."""
@@ -237,8 +305,19 @@ def _insert_attempts(
     so nothing goes through model instances; the one datetime is prepared
     once.
     """
+    with connection.cursor() as cursor:
+        for statement, params in _attempts_sql(connection, attempts, now):
+            cursor.execute(statement, params)
+
+
+def _attempts_sql(
+    connection: Connection,
+    attempts: list[tuple[Any, ...]],
+    now: datetime.datetime,
+) -> Iterator[tuple[str, list[Any]]]:
+    """Yield the (SQL, params) statements of ``_insert_attempts()``."""
     # Concrete fields: Django's typing cannot tell get_field() returns a Field.
     fields: list[Any] = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
     stamp = fields[-1].get_db_prep_save(now, connection)
     rows = [(*attempt, stamp) for attempt in attempts]
-    sql.insert(connection, Attempt, fields, rows)
+    return sql.insert_sql(connection, Attempt, fields, rows)

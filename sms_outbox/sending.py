@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from django.db import DatabaseError
 
@@ -27,6 +28,7 @@ from sms_outbox.delivery import GroupRefused, StopDraining, deliver
 from sms_outbox.enforcement import refuse_opted_out
 from sms_outbox.results import AttemptResult, Recorder
 from sms_outbox.run import Run
+from sms_outbox.writer import Writer
 
 Group = list[ClaimedRow]
 
@@ -37,13 +39,22 @@ _unsettled: list[tuple[Recorder, str, list[int]]] = []
 _unsettled_lock = threading.Lock()
 
 
-def send_claim(run: Run, backend: BaseSmsBackend, path: str, claim: Claim) -> int:
+def send_claim(
+    run: Run,
+    backend: BaseSmsBackend,
+    path: str,
+    claim: Claim,
+    writer: Writer | None = None,
+    halfway: Callable[[int], None] | None = None,
+) -> int:
     """Send the rows of ``claim``; return how many were tried.
 
     Rows whose number opted out since it was queued fail without a provider
-    call (one query per claim).
+    call (one query per claim). Results go through ``writer`` when given
+    (``sms_outbox.writer``). ``halfway`` is called once, with the number
+    tried, when half of the rows have been.
     """
-    recorder = Recorder(path, claim.token)
+    recorder = Recorder(path, claim.token, writer)
     rows, refused = refuse_opted_out(claim.rows)
     _record(run, recorder, refused)
     groups = group_rows(rows, _group_size(backend))
@@ -74,6 +85,9 @@ def send_claim(run: Run, backend: BaseSmsBackend, path: str, claim: Claim) -> in
             groups.pop(0)
             tried += len(results)
             _record(run, recorder, results, flush=len(results) > 1)
+            if halfway is not None and 2 * tried >= len(claim.rows):
+                halfway(tried)
+                halfway = None
     finally:
         _settle(recorder, claim.token, [row.id for group in groups for row in group])
     return tried

@@ -66,9 +66,18 @@ def set_local(connection: BaseDatabaseWrapper, settings: dict[str, str]) -> None
 
     The names and values are this module's constants, written into the text.
     """
-    calls = ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items())
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {calls}")
+        cursor.execute(set_local_sql(settings))
+
+
+def set_local_sql(settings: dict[str, str]) -> str:
+    """Return the statement ``set_local()`` runs for ``settings``."""
+    calls = ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items())
+    return f"SELECT {calls}"
+
+
+#: What a result flush sets for its transaction on PostgreSQL.
+RESULT_SETTINGS = {"synchronous_commit": "off", **BY_PRIMARY_KEY}
 
 
 @contextmanager
@@ -87,7 +96,7 @@ def result_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
     """
     with transaction.atomic(using=connection.alias):
         if connection.vendor == "postgresql":
-            set_local(connection, {"synchronous_commit": "off", **BY_PRIMARY_KEY})
+            set_local(connection, RESULT_SETTINGS)
         yield
 
 
@@ -105,18 +114,30 @@ def insert(
     caller's transaction, or in autocommit one statement at a time: a caller
     that needs all or nothing across statements opens the transaction.
     """
+    pks: list[object] = []
+    with connection.cursor() as cursor:
+        for sql, params in insert_sql(connection, model, fields, rows, returning):
+            cursor.execute(sql, params)
+            if returning:
+                pks += [pk for (pk,) in cursor.fetchall()]
+    return pks
+
+
+def insert_sql(
+    connection: BaseDatabaseWrapper,
+    model: type[Model],
+    fields: Sequence[Field[Any, Any]],
+    rows: Sequence[Sequence[object]],
+    returning: bool = False,
+) -> Iterator[tuple[str, list[Any]]]:
+    """Yield the (SQL, params) statements ``insert()`` runs: one on PostgreSQL."""
     # Takes Any: a concrete field's column is set, though typed Optional.
     quote: Callable[[Any], str] = connection.ops.quote_name
     head = f"INSERT INTO {quote(model._meta.db_table)} ("
     head += ", ".join(quote(field.column) for field in fields) + ") "
     tail = f" RETURNING {quote(model._meta.pk.column)}" if returning else ""
-    pks: list[object] = []
-    with connection.cursor() as cursor:
-        for sql, params in _insert_statements(connection, fields, rows):
-            cursor.execute(head + sql + tail, params)
-            if returning:
-                pks += [pk for (pk,) in cursor.fetchall()]
-    return pks
+    for sql, params in _insert_statements(connection, fields, rows):
+        yield head + sql + tail, params
 
 
 def insert_statements(connection: BaseDatabaseWrapper, fields: int, rows: int) -> int:
@@ -168,6 +189,22 @@ def mark_sent(
     fenced by the claim: a row no longer ``sending`` under ``token`` (another
     worker took it back after the lease ran out) is left as it is.
     """
+    written = 0
+    with connection.cursor() as cursor:
+        for sql, params in mark_sent_sql(connection, sent, token, backend, now):
+            cursor.execute(sql, params)
+            written += cursor.rowcount
+    return written
+
+
+def mark_sent_sql(
+    connection: BaseDatabaseWrapper,
+    sent: Sequence[tuple[int, str]],
+    token: str,
+    backend: str,
+    now: datetime.datetime,
+) -> Iterator[tuple[str, list[Any]]]:
+    """Yield the (SQL, params) statements ``mark_sent()`` runs: one on PostgreSQL."""
     from sms_outbox.models import Message
 
     quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
@@ -191,13 +228,9 @@ def mark_sent(
         status = f"({status} || '')"
     fence = f"{table}.{column['claimed_by']} = %s AND {status} = %s"
     fence_params = [token, Message.Status.SENDING.value]
-    written = 0
-    with connection.cursor() as cursor:
-        for sql, values in _sent_statements(connection, head, fence, sent):
-            status, (before, after) = Message.Status.SENT.value, values
-            cursor.execute(sql, [status, *before, *params, *after, *fence_params])
-            written += cursor.rowcount
-    return written
+    sent_status = Message.Status.SENT.value
+    for sql, (before, after) in _sent_statements(connection, head, fence, sent):
+        yield sql, [sent_status, *before, *params, *after, *fence_params]
 
 
 def _sent_statements(

@@ -84,6 +84,7 @@ def _note_opt_out(report: DeliveryReport) -> None:
     number = report.recipient or (
         Message.objects.using(sql.outbox_alias())
         .filter(provider_message_id=report.message_id)
+        .exclude(provider_message_id="")  # the index's condition
         .values_list("recipient", flat=True)
         .first()
     )
@@ -114,7 +115,9 @@ def _find_row(report: DeliveryReport, using: str) -> Message | None:
         if value:  # a blank value would match every row not yet sent
             # No ORDER BY: it would lead the planner to walk the primary key
             # instead of the id index. A match is one row, or a few at most.
-            matches = list(rows.filter(**{field: value})[:10])
+            # Excluding "" repeats the provider id index's condition, so the
+            # planner can use it whatever the value.
+            matches = list(rows.filter(**{field: value}).exclude(**{field: ""})[:10])
             if matches:
                 return max(matches, key=lambda row: row.pk)
     return None
