@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_OUTBOX_LEASE_SECONDS": 300,
     "SMS_OUTBOX_ACCOUNT_ERROR_DELAY": 60,
     "SMS_OUTBOX_GROUP_SENDS": True,
+    "SMS_OUTBOX_PIPELINE": True,
     # Hand the drain to django.tasks (sms_outbox.wakeups); keys given in the
     # setting override these one by one.
     "SMS_OUTBOX_TASK": {

@@ -27,6 +27,11 @@ def literal(values: Sequence[object]) -> str:
         return "{" + ",".join(map(str, values)) + "}"
     if kinds == {str}:
         return "{" + ",".join(map(_quoted, values)) + "}"  # type: ignore[arg-type]
+    if kinds == {float}:
+        return "{" + ",".join(map(repr, values)) + "}"
+    if len(kinds) == 1 and values and all(v == values[0] for v in values):
+        # One value for every row (a batch's timestamp): written once.
+        return "{" + ",".join([_element(values[0])] * len(values)) + "}"
     return "{" + ",".join(map(_element, values)) + "}"
 
 

@@ -118,14 +118,13 @@ class Recorder:
     def _send(self) -> None:
         """Send the buffered (all sent) outcomes' write; read its answer later.
 
-        If the writer has something else unanswered (a claim sent ahead),
-        write them here and now instead (see ``sms_outbox.writer``).
+        Whatever the writer sent before (a claim sent ahead) is answered
+        first: a batch of results never waits behind anything
+        (``sms_outbox.writer``).
         """
         assert self.writer is not None
         self._finish()
-        if not self.writer.idle():
-            self.flush()
-            return
+        self.writer.wait_idle()
         now = timezone.now()
         connection, token = self.writer.connection, self.token
         pairs = [(o.row.id, o.message_id) for o in self.pending]

@@ -52,7 +52,9 @@ def send_claim(
     Rows whose number opted out since it was queued fail without a provider
     call (one query per claim). Results go through ``writer`` when given
     (``sms_outbox.writer``). ``halfway`` is called once, with the number
-    tried, when half of the rows have been.
+    tried, once half of the rows have been, right after a batch of results
+    went out (so that the next batch finds the writer done with ``halfway``'s
+    work), or at the last row.
     """
     recorder = Recorder(path, claim.token, writer)
     rows, refused = refuse_opted_out(claim.rows)
@@ -84,8 +86,9 @@ def send_claim(
                 break
             groups.pop(0)
             tried += len(results)
-            _record(run, recorder, results, flush=len(results) > 1)
-            if halfway is not None and 2 * tried >= len(claim.rows):
+            flushed = _record(run, recorder, results, flush=len(results) > 1)
+            done = tried >= len(claim.rows)
+            if halfway and 2 * tried >= len(claim.rows) and (flushed or done):
                 halfway(tried)
                 halfway = None
     finally:
@@ -123,8 +126,10 @@ def _group_size(backend: BaseSmsBackend) -> int:
 
 def _record(
     run: Run, recorder: Recorder, results: list[AttemptResult], flush: bool = False
-) -> None:
+) -> bool:
     """Count and buffer ``results``; write them at once if ``flush``.
+
+    Return True if a batch of results was written (or sent to be written).
 
     A grouped call's results are written at once, so that its rows carry the
     provider's message id before most delivery reports can arrive.
@@ -138,6 +143,7 @@ def _record(
         flushed = True
     if flushed and run.progress:
         run.progress(run.result)
+    return flushed
 
 
 def _renew(

@@ -7,16 +7,17 @@ pipeline mode, and sends over it, without waiting for the answer:
 
 - each full batch of sent results: the transaction's settings, the UPDATE
   and the attempt-log INSERT, which PostgreSQL runs as one transaction;
-- the next claim, once half of the current one is sent.
+- the next claim, once half of the current one is sent, right after a
+  batch of results, so that the server has claimed by the next batch.
 
 The server works on one core while the drain sends on the other. A batch's
 answer (how many rows the UPDATE changed) is read before the next batch goes
 out, so at most one batch of results is ever unanswered, and before the
 claim is settled, so a lost lease is still found and logged. A batch goes
-out only when everything sent before it is answered (else it is written on
-the drain's own connection, and waited for): a server that finds its client
-gone ends the connection after the transaction it is running, so nothing
-may queue a batch of results behind a claim. A claim's rows
+out only when everything sent before it is answered (the drain waits for
+that, if it must): a server that finds its client gone ends the connection
+after the transaction it is running, so nothing may queue a batch of
+results behind a claim. A claim's rows
 are read before any of them is sent, so a claim still commits before its
 first provider call. A worker killed after sending a batch does not lose it:
 PostgreSQL runs a transaction it has received to its end whether or not the
@@ -24,8 +25,9 @@ client is left to read the answer.
 
 Inside a transaction (a ``TestCase``, or a caller's ``atomic()`` block) the
 drain's rows are not committed yet, and a second connection would wait on
-their locks: there, and on other databases or drivers, everything runs on
-the drain's own connection and is waited for.
+their locks: there, on other databases or drivers, and with
+``SMS_OUTBOX_PIPELINE = False``, everything runs on the drain's own
+connection and is waited for.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from typing import Any
 
 from django.db import DatabaseError, OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from sms.conf import get_setting
 
 try:
     import psycopg
@@ -61,14 +65,11 @@ class Write:
     def rows(self, statement: int) -> list[list[str | None]]:
         """Return the rows statement number ``statement`` returned, as text."""
         result = self.results[statement]
+        value, columns = result.get_value, range(result.nfields)
         return [
-            [_text(result.get_value(row, column)) for column in range(result.nfields)]
+            [None if (v := value(row, c)) is None else v.decode() for c in columns]
             for row in range(result.ntuples)
         ]
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode()
 
 
 class Writer:
@@ -86,7 +87,11 @@ class Writer:
         """Return a writer for ``connection``'s database, or None where it can't."""
         # The driver module: ``Database`` is set by each backend, untyped.
         driver = getattr(getattr(connection, "Database", None), "__name__", "")
-        if driver != "psycopg" or connection.in_atomic_block:
+        if (
+            driver != "psycopg"
+            or connection.in_atomic_block
+            or not get_setting("SMS_OUTBOX_PIPELINE")
+        ):
             return None
         return cls(connection)
 
@@ -129,14 +134,14 @@ class Writer:
             raise write.error
         return write
 
-    def idle(self) -> bool:
-        """Return True if everything sent so far is answered (reads, never waits)."""
-        if self._queue:
-            try:
-                self._read()
-            except psycopg.Error as err:
-                self._lost(err)
-        return not self._queue
+    def wait_idle(self) -> None:
+        """Wait until everything sent so far is answered.
+
+        Raise only for the last write's failure: the others' are raised to
+        whoever waits for them.
+        """
+        while self._queue:
+            self.wait(self._queue[-1])
 
     def close(self) -> None:
         """Close the connection; a transaction it sent still runs to its end."""

@@ -71,25 +71,32 @@ def test_rows_claimed_ahead_go_out_once_each_in_send_order():
 
 @override_settings(SMS_OUTBOX_BACKEND=LOCMEM)
 def test_a_claim_made_ahead_goes_back_unsent_when_the_run_stops():
-    _queue(400)
+    _queue(2000)
     sms.outbox = []
     stop = threading.Event()
+    made, make = [], ClaimAhead.__init__
 
-    def stop_after_30(sender, instance, **kwargs):
-        # The first claim holds 50 rows; the next is made after its 25th.
-        if len(sms.outbox) >= 30:
+    def claim_ahead(self, *args):
+        make(self, *args)
+        made.append(self)
+
+    def stop_once_two_were_made(sender, instance, **kwargs):
+        if len(made) == 2:  # the second is in flight: stop before it is read
             stop.set()
 
-    post_send.connect(stop_after_30)
+    post_send.connect(stop_once_two_were_made)
     try:
-        with _claims_ahead() as claimed:
+        with (
+            mock.patch.object(ClaimAhead, "__init__", claim_ahead),
+            _claims_ahead() as claimed,
+        ):
             result = engine.send_queued(stop=stop)
     finally:
-        post_send.disconnect(stop_after_30)
-    assert claimed.call_count == 1  # the claim made ahead, read to give it back
-    assert result.sent == 30
+        post_send.disconnect(stop_once_two_were_made)
+    # The first claim made ahead was sent; the second read only to give it back.
+    assert (len(made), claimed.call_count) == (2, 2)
     statuses = dict(Message.objects.values_list("status").annotate(n=Count("pk")))
-    assert statuses == {"sent": result.sent, "queued": 400 - result.sent}
+    assert statuses == {"sent": result.sent, "queued": 2000 - result.sent}
     assert result.sent == len(sms.outbox)
     waiting = Message.objects.filter(status="queued")
     assert set(waiting.values_list("attempts", "claimed_by")) == {(0, "")}

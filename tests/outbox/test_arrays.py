@@ -33,6 +33,18 @@ def test_other_values_go_as_their_text():
     )
 
 
+def test_floats_and_a_value_repeated_for_every_row():
+    moment = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    assert arrays.literal([2.5, 0.1, 1e-07]) == "{2.5,0.1,1e-07}"
+    assert (
+        arrays.literal([moment] * 3)
+        == "{" + ",".join(['"2026-12-01 10:00:00+00:00"'] * 3) + "}"
+    )
+    assert arrays.literal([None, None]) == "{NULL,NULL}"
+    # Equal values of different types are each written as their own.
+    assert arrays.literal([1, True, 1.0]) == "{1,t,1.0}"
+
+
 def test_an_empty_list_is_an_empty_array():
     assert arrays.literal([]) == "{}"
 

@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.test import override_settings
 
 import sms
 from sms_outbox import engine
@@ -56,8 +57,11 @@ def _backend_pid(writer):
     return writer._raw.info.backend_pid
 
 
-def test_no_writer_inside_a_transaction_or_on_another_driver():
+def test_no_writer_inside_a_transaction_or_when_switched_off():
+    assert Writer.for_connection(connection) is not None
     with transaction.atomic():
+        assert Writer.for_connection(connection) is None
+    with override_settings(SMS_OUTBOX_PIPELINE=False):
         assert Writer.for_connection(connection) is None
 
 
