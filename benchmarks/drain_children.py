@@ -23,14 +23,15 @@ from benchmarks.databases import database_settings  # noqa: E402
 class WriterCount:
     """Count the statements and transactions the drain sends over its writer.
 
-    On PostgreSQL full batches of results go over a second connection
-    (``sms_outbox.writer``), as one query of several statements, which the
-    Django connection's counters never see. Each is one transaction, whose
-    commit does not wait for the log flush (``synchronous_commit = off``).
+    On PostgreSQL full batches of results and claims made ahead go over a
+    second connection (``sms_outbox.writer``), each as one transaction of
+    several statements, which the Django connection's counters never see. A
+    claim's commit waits for the log flush; a batch of results, which sets
+    ``synchronous_commit = off``, does not.
     """
 
     def __init__(self) -> None:
-        self.queries = self.commits = 0
+        self.queries = self.commits = self.waiting = 0
 
     def __enter__(self) -> WriterCount:
         from sms_outbox.writer import Writer
@@ -40,6 +41,7 @@ class WriterCount:
         def counted_send(writer, statements):
             self.queries += len(statements)
             self.commits += 1
+            self.waiting += "'synchronous_commit', 'off'" not in statements[0][0]
             return send(writer, statements)
 
         Writer.send = counted_send
@@ -114,7 +116,7 @@ def _child_outbox(size: int) -> dict:
         "msg_per_s": size / seconds,
         "queries_per_100": 100 * (counter.queries + writer.queries) / size,
         "commits_per_100": 100 * (counter.commits + writer.commits) / size,
-        "waiting_commits_per_100": 100 * counter.waiting / size,
+        "waiting_commits_per_100": 100 * (counter.waiting + writer.waiting) / size,
         "wal_bytes_per_message": _wal_bytes_since(connection, wal) / size,
     }
 

@@ -91,6 +91,7 @@ class Writer:
             driver != "psycopg"
             or connection.in_atomic_block
             or not get_setting("SMS_OUTBOX_PIPELINE")
+            or not psycopg.Pipeline.is_supported()  # libpq older than 14
         ):
             return None
         return cls(connection)
