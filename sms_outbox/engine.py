@@ -159,7 +159,8 @@ def _work(run: Run, backend: BaseSmsBackend, path: str, batch_size: int) -> None
 
     def claim_ahead(tried: int) -> None:
         nonlocal ahead
-        if writer is None or run.should_stop():
+        assert writer is not None  # only passed on when there is a writer
+        if run.should_stop():
             return
         wanted = run.take(pace.size_after(tried))
         if wanted:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +75,10 @@ class Recorder:
         self.last_flush = time.monotonic()
         #: Where batches of sent results go without waiting (PostgreSQL).
         self.writer = writer
-        self._in_flight: list[AttemptResult] = []
-        self._in_flight_at = timezone.now()
-        self._in_flight_write: Write | None = None
+        #: The batch sent through the writer and not answered yet: its
+        #: write, its outcomes and the time it was stamped with.
+        self._in_flight: tuple[Write, list[AttemptResult], datetime.datetime] | None
+        self._in_flight = None
 
     def add(self, outcome: AttemptResult) -> bool:
         """Buffer ``outcome``; flush if due. Return True if it flushed.
@@ -129,14 +129,15 @@ class Recorder:
         connection, token = self.writer.connection, self.token
         pairs = [(o.row.id, o.message_id) for o in self.pending]
         entries = [_log_entry(o, False) for o in self.pending]
-        self._in_flight_write = self.writer.send(
+        log = _attempt_rows(entries, now, connection)
+        write = self.writer.send(
             [
                 (sql.set_local_sql(sql.RESULT_SETTINGS), []),
                 *sql.mark_sent_sql(connection, pairs, token, self.backend_path, now),
-                *_attempts_sql(connection, entries, now),
+                *sql.insert_sql(connection, Attempt, *log),
             ]
         )
-        self._in_flight, self._in_flight_at, self.pending = self.pending, now, []
+        self._in_flight, self.pending = (write, self.pending, now), []
         self.last_flush = time.monotonic()
 
     def _finish(self) -> None:
@@ -144,11 +145,9 @@ class Recorder:
 
         If it failed, its outcomes go back in front of the buffer.
         """
-        write = self._in_flight_write
-        if write is None or self.writer is None:
+        if self._in_flight is None or self.writer is None:
             return
-        outcomes, now = self._in_flight, self._in_flight_at
-        self._in_flight, self._in_flight_write = [], None
+        (write, outcomes, now), self._in_flight = self._in_flight, None
         try:
             counts = self.writer.wait(write).counts()
         except DatabaseError:
@@ -304,19 +303,16 @@ def _insert_attempts(
     so nothing goes through model instances; the one datetime is prepared
     once.
     """
-    with connection.cursor() as cursor:
-        for statement, params in _attempts_sql(connection, attempts, now):
-            cursor.execute(statement, params)
+    sql.insert(connection, Attempt, *_attempt_rows(attempts, now, connection))
 
 
-def _attempts_sql(
-    connection: Connection,
+def _attempt_rows(
     attempts: list[tuple[Any, ...]],
     now: datetime.datetime,
-) -> Iterator[tuple[str, list[Any]]]:
-    """Yield the (SQL, params) statements of ``_insert_attempts()``."""
+    connection: Connection,
+) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """Return the attempt log's fields and ``attempts`` as rows stamped ``now``."""
     # Concrete fields: Django's typing cannot tell get_field() returns a Field.
     fields: list[Any] = [Attempt._meta.get_field(name) for name in _ATTEMPT_COLUMNS]
     stamp = fields[-1].get_db_prep_save(now, connection)
-    rows = [(*attempt, stamp) for attempt in attempts]
-    return sql.insert_sql(connection, Attempt, fields, rows)
+    return fields, [(*attempt, stamp) for attempt in attempts]
