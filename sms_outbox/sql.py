@@ -246,13 +246,20 @@ def _sent_statements(
     quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
     pk = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
     if connection.vendor == "postgresql":
+        # The rows are found by ``id = ANY(ids)``, an index condition on the
+        # primary key, and each takes its provider id by its place in the
+        # array. Joined to ``unnest(ids, provider_ids)`` instead, the planner
+        # (which expects the fence to match almost no row: the claim's token
+        # is in no statistics) walked the whole primary key and compared each
+        # claimed row with every element: 8 ms a batch of 100 at 5,000 rows,
+        # against 1.2 ms this way.
         ids, provider_ids = zip(*((i, p[:64]) for i, p in sent), strict=True)
-        types = (meta.pk, meta.get_field("provider_message_id"))
-        casts = ", ".join(f"%s::{arrays.array_type(f, connection)}" for f in types)
+        id_type = arrays.array_type(meta.pk, connection)
+        pid_type = arrays.array_type(meta.get_field("provider_message_id"), connection)
         sql = (
-            head.format(ids="v.provider_id")
-            + f"FROM unnest({casts}) AS v(id, provider_id) "
-            + f"WHERE {pk} = v.id AND {fence}"
+            head.format(ids=f"v.provider_ids[array_position(v.ids, {pk})]")
+            + f"FROM (SELECT %s::{id_type} AS ids, %s::{pid_type} AS provider_ids) "
+            + f"AS v WHERE {pk} = ANY(v.ids) AND {fence}"
         )
         yield sql, ([], [arrays.literal(ids), arrays.literal(provider_ids)])
         return

@@ -91,6 +91,34 @@ class MarkSentTests(TestCase):
         self.assertEqual(len(texts), 3)
         self.assertEqual(len(set(texts)), 1, texts)
 
+    def test_postgresql_finds_the_rows_by_their_ids_whatever_the_statistics(self):
+        # The statistics were taken while no row was claimed, so the planner
+        # expects the fence (this claim's token) to match nothing. Joined to
+        # unnest(), it then walked the whole primary key and compared each
+        # claimed row with every id of the batch.
+        if connection.vendor != "postgresql":
+            self.skipTest("a PostgreSQL plan")
+        rows = _queue(2000)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Message._meta.db_table}")
+        ids = [row.pk for row in rows[:500]]
+        Message.objects.filter(pk__in=ids).update(status="sending", claimed_by="me")
+        pairs = [(pk, f"SM{pk}") for pk in ids[:100]]
+        ((text, params),) = sql.mark_sent_sql(
+            connection, pairs, "me", "x", timezone.now()
+        )
+        with connection.cursor() as cursor:
+            sql.set_local(connection, sql.RESULT_SETTINGS)
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + text, params)
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        self.assertIn("Index Cond: (id = ANY", plan)
+        self.assertNotIn("Join Filter", plan)
+        self.assertNotIn("Rows Removed", plan)
+        stored = Message.objects.filter(pk__in=ids[:100], status="sent")
+        self.assertEqual(
+            dict(stored.values_list("pk", "provider_message_id")), dict(pairs)
+        )
+
 
 class InsertTests(TestCase):
     def test_every_row_is_stored_and_its_key_returned_in_order(self):
