@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from django.conf import ENVIRONMENT_VARIABLE, settings
+from django.utils.functional import empty
 
 #: The defaults of every setting the library reads. A setting not listed here
 #: has no default: reading it when absent returns ``None``.
@@ -75,10 +76,17 @@ def get_setting(name: str) -> Any:
     Read at call time so ``override_settings`` works; a value of ``None`` in the
     settings module counts as unset.
     """
-    # Message() must work before settings are configured (docs/
-    # compatibility.md). With DJANGO_SETTINGS_MODULE set,
-    # settings load on first access, which ``settings.configured`` does not
-    # count yet.
-    available = settings.configured or os.environ.get(ENVIRONMENT_VARIABLE)
-    value = getattr(settings, name, None) if available else None
+    # The loaded settings object, read directly: through ``settings`` each
+    # read of a setting that is not set (most of these are not) costs two
+    # proxied attribute lookups and a caught exception, and the outbox drain
+    # reads one per message. ``override_settings`` swaps this object too.
+    loaded = settings._wrapped
+    if loaded is empty:
+        # Message() must work before settings are configured (docs/
+        # compatibility.md). With DJANGO_SETTINGS_MODULE set, settings load
+        # on first access.
+        if not os.environ.get(ENVIRONMENT_VARIABLE):
+            return DEFAULTS.get(name)
+        loaded = settings
+    value = getattr(loaded, name, None)
     return DEFAULTS.get(name) if value is None else value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from sms.exceptions import SmsSendError
 
@@ -63,15 +63,16 @@ def refused_recipients(numbers: Iterable[str]) -> dict[str, SmsSendError]:
     return refused
 
 
-@contextlib.contextmanager
-def recipients_checked() -> Iterator[None]:
+class recipients_checked:  # noqa: N801 - used as a function: with recipients_checked()
     """Skip the checks for sends inside this block, in this thread.
 
     For a caller that ran them itself for a whole batch (the outbox drain runs
-    one query per claim), so the backend does not repeat them per message.
+    one query per claim), so the backend does not repeat them per message. A
+    class rather than a generator: the drain enters it once per message.
     """
-    token = _already_checked.set(True)
-    try:
-        yield
-    finally:
-        _already_checked.reset(token)
+
+    def __enter__(self) -> None:
+        self._token = _already_checked.set(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _already_checked.reset(self._token)
