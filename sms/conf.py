@@ -80,7 +80,8 @@ def get_setting(name: str) -> Any:
     # read of a setting that is not set (most of these are not) costs two
     # proxied attribute lookups and a caught exception, and the outbox drain
     # reads one per message. ``override_settings`` swaps this object too.
-    loaded = settings._wrapped
+    proxy: Any = settings  # django.conf.LazySettings, typed as Settings
+    loaded = proxy._wrapped
     if loaded is empty:
         # Message() must work before settings are configured (docs/
         # compatibility.md). With DJANGO_SETTINGS_MODULE set, settings load
