@@ -34,14 +34,16 @@ class WriterCount:
         self.queries = self.commits = self.waiting = 0
 
     def __enter__(self) -> WriterCount:
+        from sms_outbox import sql
         from sms_outbox.writer import Writer
 
         self._send = send = Writer.send
+        results = sql.set_local_sql(sql.RESULT_SETTINGS)  # a batch's first statement
 
         def counted_send(writer, statements):
             self.queries += len(statements)
             self.commits += 1
-            self.waiting += "'synchronous_commit', 'off'" not in statements[0][0]
+            self.waiting += statements[0][0] != results
             return send(writer, statements)
 
         Writer.send = counted_send

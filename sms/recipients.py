@@ -63,12 +63,13 @@ def refused_recipients(numbers: Iterable[str]) -> dict[str, SmsSendError]:
     return refused
 
 
-class recipients_checked:  # noqa: N801 - used as a function: with recipients_checked()
+class recipients_checked:
     """Skip the checks for sends inside this block, in this thread.
 
     For a caller that ran them itself for a whole batch (the outbox drain runs
     one query per claim), so the backend does not repeat them per message. A
-    class rather than a generator: the drain enters it once per message.
+    class rather than a generator (named as the function it replaced): the
+    drain enters it once per message.
     """
 
     def __enter__(self) -> None:
