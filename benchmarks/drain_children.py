@@ -34,8 +34,9 @@ class WriterCount:
         self.queries = self.commits = self.waiting = 0
 
     def __enter__(self) -> WriterCount:
-        from sms_outbox import sql
         from sms_outbox.writer import Writer
+
+        from sms_outbox import sql
 
         self._send = send = Writer.send
         results = sql.set_local_sql(sql.RESULT_SETTINGS)  # a batch's first statement

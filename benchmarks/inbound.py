@@ -152,7 +152,7 @@ def _drain(count: int, enforce: bool) -> float:
     from django.test.utils import override_settings
 
     import sms
-    from sms_outbox.engine import send_queued
+    from sms_outbox.drain.run import send_queued
     from sms_outbox.models import Attempt, Message
 
     _empty(Attempt, Message)

@@ -101,7 +101,7 @@ def _drain_without_ids(count: int) -> dict:
     """
     from django.test.utils import override_settings
 
-    from sms_outbox.engine import send_queued
+    from sms_outbox.drain.run import send_queued
 
     empty_outbox()
     _fill(count)
@@ -119,7 +119,7 @@ def _drain(count: int, traced: bool = False, concurrency: int = 1) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     import sms
-    from sms_outbox.engine import send_queued
+    from sms_outbox.drain.run import send_queued
 
     empty_outbox()
     _fill(count)
@@ -152,7 +152,7 @@ def _concurrency() -> dict:
 
     from benchmarks._support import FakeTwilioBackend
     from sms.testing import FakeTwilio
-    from sms_outbox.engine import send_queued
+    from sms_outbox.drain.run import send_queued
 
     figures = {}
     with (

@@ -65,7 +65,7 @@ import sms  # noqa: E402
 from benchmarks._support import FakeMessageBirdBackend  # noqa: E402
 from sms.backends import aws, messagebird, twilio, vonage  # noqa: E402
 from sms.testing import FakeMessageBird, FakeSns, FakeTwilio, FakeVonage  # noqa: E402
-from sms_outbox.engine import send_queued  # noqa: E402
+from sms_outbox.drain.run import send_queued  # noqa: E402
 from sms_outbox.models import Message as OutboxMessage  # noqa: E402
 
 MODES = (

@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from sms.conf import DEFAULTS as SMS_DEFAULTS
+from sms_outbox.conf import DEFAULTS as OUTBOX_DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,11 +129,12 @@ SMS_OUTBOX_BACKEND = env.str(
 )
 DEFAULT_FROM_SMS = env.str("DEFAULT_FROM_SMS", default="DjangoSMS")
 
-# Every other setting the library reads (sms.conf.DEFAULTS) is taken from the
+# Every other setting the library reads (sms.conf.DEFAULTS and
+# sms_outbox.conf.DEFAULTS) is taken from the
 # environment when present there, cast like its default; absent, the library
 # default applies.
 _INTEGER_SETTINGS = {"SMS_MAX_SEGMENTS"}
-for _name, _default in SMS_DEFAULTS.items():
+for _name, _default in {**SMS_DEFAULTS, **OUTBOX_DEFAULTS}.items():
     if _name in globals() or _name not in env:
         continue
     if isinstance(_default, bool):

@@ -11,24 +11,20 @@ class SmsOutboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from sms.recipients import register_recipient_check
         from sms_outbox.checks import (
             check_mysql_server,
             check_outbox_backend,
             check_receipt_settings,
             check_sqlite_locking,
+            check_task_settings,
         )
+        from sms_outbox.optout import check_recipients
 
         checks.register(check_outbox_backend)
         checks.register(check_sqlite_locking)
         checks.register(check_mysql_server, checks.Tags.database)
         checks.register(check_receipt_settings)
-
-        from sms_outbox.task_checks import check_task_settings
-
         checks.register(check_task_settings)
-
         # Provider backends used directly refuse opted-out numbers too.
-        from sms.recipients import register_recipient_check
-        from sms_outbox.enforcement import check_recipients
-
         register_recipient_check(check_recipients)

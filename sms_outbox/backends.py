@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import router, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from sms.backends.base import BaseSmsBackend
-from sms.conf import get_setting
-from sms.exceptions import RecipientRejected, SmsConfigurationError, SmsError
+from sms.exceptions import RecipientRejected, SmsError
 from sms.message import RecipientResult
 from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
+from sms_outbox.conf import get_delivery_backend_path
 
 if TYPE_CHECKING:
     from sms.message import Message
@@ -25,33 +24,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["QueuedSmsBackend", "get_delivery_backend_path"]
-
-
-def get_delivery_backend_path() -> str:
-    """Return ``SMS_OUTBOX_BACKEND``, the backend that delivers queued SMS.
-
-    Raise ``SmsConfigurationError`` when it is unset, cannot be imported, or
-    names the queued backend itself (which would queue forever).
-    """
-    path: str | None = get_setting("SMS_OUTBOX_BACKEND")
-    if not path:
-        raise SmsConfigurationError(
-            "SMS_OUTBOX_BACKEND is not set: set it to the backend that delivers "
-            "queued SMS, such as 'sms.backends.twilio.SmsBackend'."
-        )
-    try:
-        klass = import_string(path)
-    except ImportError as err:
-        raise SmsConfigurationError(
-            f"SMS_OUTBOX_BACKEND {path!r} cannot be imported ({err}): fix the "
-            "dotted path."
-        ) from err
-    if isinstance(klass, type) and issubclass(klass, QueuedSmsBackend):
-        raise SmsConfigurationError(
-            f"SMS_OUTBOX_BACKEND is {path!r}, the queued backend itself: set it "
-            "to a backend that delivers, such as 'sms.backends.twilio.SmsBackend'."
-        )
-    return path
 
 
 class QueuedSmsBackend(BaseSmsBackend):
@@ -83,18 +55,23 @@ class QueuedSmsBackend(BaseSmsBackend):
         self.send_after = _check_send_after(send_after)
 
     def send_messages(self, messages: list[Message]) -> int:
-        """Queue ``messages``; return how many had at least one recipient queued."""
+        """Queue ``messages``; return how many had at least one recipient queued.
+
+        One INSERT for every recipient of the call, which also checks the
+        suppression list: in the common case, one statement and no other
+        round trip (``_store()``).
+        """
         if not messages:
             return 0
         get_delivery_backend_path()
-        from sms_outbox.inserts import insert_rows
         from sms_outbox.models import Message as OutboxMessage
-        from sms_outbox.wakeups import get_task_options, wake_on_commit
+        from sms_outbox.models import due_now
+        from sms_outbox.tasks import get_task_options, wake_on_commit
 
         # A bad SMS_OUTBOX_TASK raises here, before anything is stored.
         task_enabled = get_task_options()["enabled"]
 
-        now = timezone.now()
+        now = due_now()
         due = max(self.send_after, now) if self.send_after else now
         rows, queued = [], []
         for message in messages:
@@ -102,12 +79,8 @@ class QueuedSmsBackend(BaseSmsBackend):
                 rows.extend(message_rows)
                 queued.append(message)
         if rows:
-            # Opt-outs: one query for every recipient of this call.
-            from sms_outbox.enforcement import drop_opted_out
-
-            rows, queued = drop_opted_out(rows, queued, self.fail_silently)
+            rows, queued = _store(rows, queued, self.fail_silently)
         if rows:
-            insert_rows(rows)
             _announce_on_commit(OutboxMessage, queued, rows)
             if task_enabled:
                 wake_on_commit(router.db_for_write(OutboxMessage), due)
@@ -169,7 +142,9 @@ class QueuedSmsBackend(BaseSmsBackend):
                 number = normalize_phone_number(value)
             except SmsError as err:
                 if not self.fail_silently:
-                    raise
+                    # The error quotes the value; logs and tracebacks must not.
+                    masked = str(err).replace(repr(value), repr(_masked(value)))
+                    raise type(err)(masked) from None
                 logger.warning(
                     "Not queueing an SMS to %s: %s",
                     mask_phone_number(value),
@@ -188,6 +163,32 @@ class QueuedSmsBackend(BaseSmsBackend):
             seen.add(number)
         message.results = results
         return originator, recipients
+
+
+def _store(
+    rows: list[OutboxMessage], messages: list[Message], fail_silently: bool
+) -> tuple[list[OutboxMessage], list[Message]]:
+    """INSERT ``rows`` unless a recipient opted out; return what was stored.
+
+    The INSERT itself checks the suppression list (``optout.unless_opted_out``)
+    and stores nothing if any recipient is on it: one statement in the common
+    case. Only then is the list asked which numbers they are, to raise
+    ``RecipientOptedOut`` or, under ``fail_silently``, to store the others
+    (``optout.drop_opted_out()``), again under the same condition: a number
+    that opts out meanwhile is never texted.
+    """
+    from sms_outbox import optout, sql
+
+    while rows:
+        unless = optout.unless_opted_out([row.recipient for row in rows])
+        if sql.insert_rows(rows, unless):
+            break
+        rows, messages = optout.drop_opted_out(rows, messages, fail_silently)
+    return rows, messages
+
+
+def _masked(value: object) -> str:
+    return mask_phone_number(value) if isinstance(value, str) else "<not a string>"
 
 
 def _announce_on_commit(

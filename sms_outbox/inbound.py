@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from django.db import router, transaction
 
 import sms
-from sms.conf import get_setting
 from sms.phone import mask_phone_number
-from sms_outbox import keywords
+from sms_outbox import optout as keywords
+from sms_outbox.conf import get_setting
 from sms_outbox.models import InboundMessage, Suppression
+from sms_outbox.optout import suppress, unsuppress
 from sms_outbox.signals import sms_received
-from sms_outbox.suppression import suppress, unsuppress
 
 logger = logging.getLogger(__name__)
 

@@ -1,19 +1,129 @@
-"""The outbox tables: one queued SMS per recipient, and its attempt log.
-
-The inbound tables live in ``sms_outbox.inbound_models`` and are imported at
-the end, so ``sms_outbox.models`` still holds every model of the app.
-"""
+"""The outbox tables: queued SMS, their attempt log, inbound SMS, opt-outs."""
 
 from __future__ import annotations
 
-from django.db import models
+import datetime
+import uuid
+
+from django.db import models, router, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
-from sms_outbox.querysets import MessageQuerySet
+
+
+def due_now() -> datetime.datetime:
+    """Return when a row queued now is due: a millisecond ago, to the millisecond.
+
+    The drain compares due times with the database's clock, and SQLite's
+    (``Now()``) is text to the millisecond, compared as text: a row stamped
+    with this very microsecond would sort after it, and not be due, to a
+    drain that runs within the same millisecond.
+    """
+    now = timezone.now() - datetime.timedelta(milliseconds=1)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    """The queries the drain, the admin and the purge run on the outbox.
+
+    The methods reach ``Message`` as ``self.model``; ``purge()`` deletes the
+    attempt log through ``Attempt``, defined below.
+    """
+
+    def queued(self) -> MessageQuerySet:
+        """Return rows waiting to be sent, due or not."""
+        return self.filter(status=self.model.Status.QUEUED)
+
+    def due(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Return rows whose send time and retry time have come.
+
+        Without ``now`` the database's clock decides, so hosts whose clocks
+        disagree still agree on what is due.
+        """
+        return self.filter(next_attempt_at__lte=now or Now())
+
+    def expired(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Return rows held by a worker whose lease ran out (it likely died).
+
+        Without ``now`` the database's clock decides: a host whose clock runs
+        ahead must not take rows whose lease is still running.
+        """
+        return self.filter(
+            status=self.model.Status.SENDING, lease_expires_at__lt=now or Now()
+        )
+
+    def in_send_order(self) -> MessageQuerySet:
+        """Order by priority (higher first), then age (older first)."""
+        return self.order_by("-priority", "id")
+
+    def final(self) -> MessageQuerySet:
+        """Return rows that reached sent, failed or cancelled."""
+        return self.filter(status__in=self.model.FINAL_STATUSES)
+
+    # Maintenance: what the admin's actions and ``purge_sms_outbox`` do.
+
+    def resend(self) -> int:
+        """Queue a new copy of each sent, failed or cancelled row; return how many.
+
+        The originals and their attempt logs stay as they are.
+        """
+        fields = ("batch_id", "body", "originator", "recipient", "priority")
+        copies = [
+            self.model(
+                **{name: getattr(row, name) for name in fields},
+                next_attempt_at=due_now(),
+                reference=uuid.uuid4().hex,
+            )
+            for row in self.final().only(*fields)
+        ]
+        self.bulk_create(copies)
+        return len(copies)
+
+    def cancel(self) -> int:
+        """Cancel the queued rows; return how many were cancelled."""
+        now = timezone.now()
+        return self.queued().update(
+            status=self.model.Status.CANCELLED, finished_at=now, updated_at=now
+        )
+
+    def retry_now(self) -> int:
+        """Make failed rows, and queued rows waiting for a retry, due now.
+
+        Attempts are kept. Return the number of rows changed.
+        """
+        now = due_now()
+        waiting = Q(status=self.model.Status.QUEUED, attempts__gt=0)
+        return self.filter(Q(status=self.model.Status.FAILED) | waiting).update(
+            status=self.model.Status.QUEUED,
+            next_attempt_at=now,
+            finished_at=None,
+            updated_at=now,
+        )
+
+    def purge(self, days: int, batch_size: int = 500) -> int:
+        """Delete final rows that reached their state over ``days`` days ago.
+
+        Their attempt logs go with them. Queued and sending rows are never
+        deleted. Work in batches to keep each transaction short; return the
+        number of rows deleted.
+        """
+        # Deleting is writing: unless using() named a database, ask the
+        # router where the outbox writes (self.db is where it reads).
+        # (_db is the alias using() named; the stubs do not declare it.)
+        alias = getattr(self, "_db", None) or router.db_for_write(self.model)
+        cutoff = timezone.now() - datetime.timedelta(days=days)
+        old = self.using(alias).final().filter(finished_at__lt=cutoff)
+        deleted = 0
+        while ids := list(old.values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic(using=alias):
+                Attempt.objects.using(alias).filter(message_id__in=ids).delete()
+                rows = self.model.objects.using(alias).filter(pk__in=ids)
+                deleted += rows.delete()[1].get(self.model._meta.label, 0)
+        return deleted
 
 
 class Message(models.Model):
@@ -195,12 +305,110 @@ class Attempt(models.Model):
         return f"{self.outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
-# Imported last so Django finds them here, as it does every model of the app.
-from sms_outbox.inbound_models import (  # noqa: E402
-    InboundMessage,
-    Suppression,
-    SuppressionChange,
-)
+class InboundMessage(models.Model):
+    """One SMS received through a provider's inbound webhook, stored once.
+
+    ``sender`` texted ``recipient`` (one of our numbers). A provider that
+    retries a webhook sends the same ``provider_message_id`` again, which the
+    unique constraint turns into a no-op. ``action`` says what the body did:
+    opted the sender out or in, asked for help, or nothing.
+    """
+
+    class Action(models.TextChoices):
+        NONE = "", _("none")
+        OPT_OUT = "opt_out", _("opt-out")
+        OPT_IN = "opt_in", _("opt-in")
+        HELP = "help", _("help")
+
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_message_id = models.CharField(_("provider message id"), max_length=64)
+    sender = models.CharField(_("sender"), max_length=32)
+    recipient = models.CharField(_("recipient"), max_length=32, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    action = models.CharField(
+        _("action"), max_length=16, choices=Action.choices, blank=True
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("inbound SMS")
+        verbose_name_plural = _("inbound SMS")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"],
+                name="sms_outbox_inbound_provider_id_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-received_at"], name="sms_outbox_inbound_recv_idx"),
+            models.Index(fields=["sender"], name="sms_outbox_inbound_sender_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS from {mask_phone_number(self.sender or '')} ({self.provider})"
+
+
+class Suppression(models.Model):
+    """A number that must not be texted: it opted out, or a provider said so.
+
+    One row per number, in E.164. Sends look numbers up by the unique index,
+    one query per batch.
+    """
+
+    class Source(models.TextChoices):
+        KEYWORD = "keyword", _("inbound keyword")
+        PROVIDER = "provider", _("provider error")
+        ADMIN = "admin", _("admin")
+        API = "api", _("code")
+
+    phone_number = models.CharField(_("phone number"), max_length=32)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    created_at = models.DateTimeField(_("suppressed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("suppressed number")
+        verbose_name_plural = _("suppressed numbers")
+        ordering = ["-created_at", "-id"]
+        # A constraint, not unique=True: on PostgreSQL the latter adds a
+        # second, LIKE-only index that no lookup here uses.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_number"], name="sms_outbox_suppression_number_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{mask_phone_number(self.phone_number or '')} ({self.source})"
+
+
+class SuppressionChange(models.Model):
+    """One addition to or removal from the suppression list: the audit trail."""
+
+    class Change(models.TextChoices):
+        ADDED = "added", _("added")
+        REMOVED = "removed", _("removed")
+
+    phone_number = models.CharField(_("phone number"), max_length=32)
+    change = models.CharField(_("change"), max_length=16, choices=Change.choices)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    source = models.CharField(
+        _("source"), max_length=16, choices=Suppression.Source.choices
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("suppression change")
+        verbose_name_plural = _("suppression changes")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["phone_number"], name="sms_outbox_supp_change_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{mask_phone_number(self.phone_number or '')} {self.change}"
+
 
 __all__ = [
     "Attempt",
@@ -209,4 +417,5 @@ __all__ = [
     "MessageQuerySet",
     "Suppression",
     "SuppressionChange",
+    "due_now",
 ]

@@ -3,30 +3,33 @@
 Sites often route a queue to a database of its own, so nothing here uses
 the default ``connection``: every statement runs on
 ``connections[router.db_for_write(Message)]``. Two statements are written by
-hand because the ORM's versions cost more than the drain can afford: a
-multi-row INSERT (``bulk_create()`` opens a transaction and prepares every
-value through model instances) and the UPDATE that marks sent rows with
-their provider ids (``Case(When(...))`` for a hundred ids costs more CPU than
-sending the hundred messages). On PostgreSQL both pass their values as one
-array per column (``unnest``), so the statement's text is the same for every
-batch: psycopg converts it once and the server can reuse its plan. Each
-array goes as one text parameter (``sms_outbox.arrays.literal()``): psycopg
-would adapt a Python list element by element, which cost more than the
-statements' execution on the server.
+hand because the ORM's versions cost more than the drain and the request
+path can afford: a multi-row INSERT (``bulk_create()`` opens a transaction
+and cannot make the INSERT conditional) and the UPDATE that marks sent rows
+with their provider ids (``Case(When(...))`` for a hundred ids costs more
+CPU than sending the hundred messages). On PostgreSQL both pass their values
+as one array per column (``unnest``), so the statement's text is the same
+for every batch and the server can reuse its plan; each array goes as one
+text parameter (``literal()``), which psycopg does not have to adapt element
+by element. A lock conflict the server asks the client to retry is retried
+here too (``retry_when_locked()``).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
-from sms_outbox import arrays
+if TYPE_CHECKING:
+    from sms_outbox.models import Message
 
 #: Rows of one CASE UPDATE outside PostgreSQL.
 _CASE_ROWS = 300
@@ -44,60 +47,15 @@ def outbox_connection() -> BaseDatabaseWrapper:
     return connections[outbox_alias()]
 
 
-#: PostgreSQL planner settings for statements that find claimed rows by
-#: primary key. A drain leaves behind an index entry for every row version
-#: it replaces, and nothing vacuums them until it ends; the claim index's
-#: ``sending`` entries pile up by thousands, while the statistics (taken
-#: before the drain, or never, right after a burst of enqueues) say the table
-#: is small and ``sending`` rare. Left to choose, the planner scans those
-#: entries (a bitmap scan visits the heap for each one, every time) or the
-#: whole table, once per write: a 50,000-row drain spent 189 µs a message
-#: marking rows sent, against 38 µs by primary key.
-BY_PRIMARY_KEY = {
-    "enable_seqscan": "off",
-    "enable_bitmapscan": "off",
-    "enable_hashjoin": "off",
-    "enable_mergejoin": "off",
-}
+class Unless(NamedTuple):
+    """A condition that stops a whole INSERT: ``NOT EXISTS (sql)``, with params.
 
-
-def set_local(connection: BaseDatabaseWrapper, settings: dict[str, str]) -> None:
-    """Change PostgreSQL ``settings`` for the current transaction, in one statement.
-
-    The names and values are this module's constants, written into the text.
+    ``sql`` is a complete ``SELECT``; its text must depend only on the
+    number of its params, so that statements built on it can be cached.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(set_local_sql(settings))
 
-
-def set_local_sql(settings: dict[str, str]) -> str:
-    """Return the statement ``set_local()`` runs for ``settings``."""
-    calls = ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items())
-    return f"SELECT {calls}"
-
-
-#: What a result flush sets for its transaction on PostgreSQL.
-RESULT_SETTINGS = {"synchronous_commit": "off", **BY_PRIMARY_KEY}
-
-
-@contextmanager
-def result_transaction(connection: BaseDatabaseWrapper) -> Iterator[None]:
-    """Run the statements of one result flush as one transaction: one commit.
-
-    On PostgreSQL the commit does not wait for the server to flush its log
-    to disk (``synchronous_commit = off``, for this transaction only): a
-    server crash can lose the results written in its last moments (at most
-    three times ``wal_writer_delay``, 0.6 s by default), never a claim, and
-    never leave a flush half-written. Their rows come back as still
-    ``sending`` under a claim nobody holds, and go out again once the lease
-    runs out, each logged with an ``unknown`` attempt, as if the worker had
-    died before writing them. A client or connection failure loses nothing
-    that was committed.
-    """
-    with transaction.atomic(using=connection.alias):
-        if connection.vendor == "postgresql":
-            set_local(connection, RESULT_SETTINGS)
-        yield
+    sql: str
+    params: list[Any]
 
 
 def insert(
@@ -106,74 +64,196 @@ def insert(
     fields: Sequence[Field[Any, Any]],
     rows: Sequence[Sequence[object]],
     returning: bool = False,
-) -> list[object]:
+    unless: Unless | None = None,
+) -> list[object] | int:
     """INSERT ``rows`` (values already prepared for ``connection``) into ``model``.
 
-    Return the new primary keys in row order when ``returning`` (the database
-    must support ``INSERT ... RETURNING``), else an empty list. Runs in the
-    caller's transaction, or in autocommit one statement at a time: a caller
-    that needs all or nothing across statements opens the transaction.
+    With ``unless``, the rows are inserted only if its ``SELECT`` finds
+    nothing, decided in the same statement. Return the new primary keys in
+    row order when ``returning`` (the database must support ``INSERT ...
+    RETURNING``), else the number of rows inserted. Runs in the caller's
+    transaction, or in autocommit one statement at a time: a caller that
+    needs all or nothing across statements opens the transaction.
     """
     pks: list[object] = []
+    count = 0
+    size = _rows_per_statement(connection, len(fields), unless)
     with connection.cursor() as cursor:
-        for sql, params in insert_sql(connection, model, fields, rows, returning):
-            cursor.execute(sql, params)
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            text = _insert_text(
+                connection.alias,
+                connection.vendor,
+                model._meta.label,
+                tuple(field.name for field in fields),
+                len(chunk),
+                returning,
+                None if unless is None else unless.sql,
+            )
+            cursor.execute(
+                text,
+                [
+                    *_row_params(connection, fields, chunk),
+                    *(unless.params if unless else []),
+                ],
+            )
             if returning:
                 pks += [pk for (pk,) in cursor.fetchall()]
-    return pks
+            else:
+                count += cursor.rowcount
+    return pks if returning else count
 
 
-def insert_sql(
+def insert_statements(
     connection: BaseDatabaseWrapper,
-    model: type[Model],
+    fields: int,
+    rows: int,
+    unless: Unless | None = None,
+) -> int:
+    """Return how many statements ``insert()`` runs for ``rows`` of ``fields``."""
+    return -(-rows // _rows_per_statement(connection, fields, unless))
+
+
+def _rows_per_statement(
+    connection: BaseDatabaseWrapper, fields: int, unless: Unless | None
+) -> int:
+    if connection.vendor == "postgresql":
+        return 1 << 30  # one array per column, whatever the row count
+    limit = connection.features.max_query_params or 65535
+    limit -= len(unless.params) if unless else 0
+    return max(1, limit // fields)
+
+
+def _row_params(
+    connection: BaseDatabaseWrapper,
     fields: Sequence[Field[Any, Any]],
     rows: Sequence[Sequence[object]],
-    returning: bool = False,
-) -> Iterator[tuple[str, list[Any]]]:
-    """Yield the (SQL, params) statements ``insert()`` runs: one on PostgreSQL."""
+) -> list[Any]:
+    if connection.vendor == "postgresql":
+        return [literal(column) for column in zip(*rows, strict=True)]
+    return [value for row in rows for value in row]
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_text(
+    alias: str,
+    vendor: str,
+    label: str,
+    names: tuple[str, ...],
+    rows: int,
+    returning: bool,
+    unless: str | None,
+) -> str:
+    """Return the INSERT of fields ``names`` for ``rows`` rows of ``label``, once.
+
+    The rows come as one array per column on PostgreSQL (``unnest``), as
+    ``VALUES`` elsewhere, or, under a condition, as a ``UNION ALL`` of
+    ``SELECT``s that the condition filters as a whole.
+    """
+    from django.apps import apps
+
+    connection = connections[alias]
+    model = apps.get_model(label)
+    fields: list[Any] = [model._meta.get_field(name) for name in names]
     # Takes Any: a concrete field's column is set, though typed Optional.
     quote: Callable[[Any], str] = connection.ops.quote_name
     head = f"INSERT INTO {quote(model._meta.db_table)} ("
     head += ", ".join(quote(field.column) for field in fields) + ") "
+    where = f" WHERE NOT EXISTS ({unless})" if unless is not None else ""
+    if vendor == "postgresql":
+        casts = ", ".join(f"%s::{array_type(f, connection)}" for f in fields)
+        body = f"SELECT * FROM unnest({casts}){where}"
+    elif unless is None:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        body = "VALUES " + ", ".join([row] * rows)
+    else:
+        first = ", ".join(f"%s AS c{i}" for i in range(len(fields)))
+        other = ", ".join(["%s"] * len(fields))
+        selects = [f"SELECT {first}"] + [f"SELECT {other}"] * (rows - 1)
+        body = f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS v{where}"
     tail = f" RETURNING {quote(model._meta.pk.column)}" if returning else ""
-    for sql, params in _insert_statements(connection, fields, rows):
-        yield head + sql + tail, params
+    return head + body + tail
 
 
-def insert_statements(connection: BaseDatabaseWrapper, fields: int, rows: int) -> int:
-    """Return how many statements ``insert()`` runs for ``rows`` of ``fields``."""
-    if connection.vendor == "postgresql":
-        return 1
-    return -(-rows // _rows_per_values(connection, fields))
+def insert_rows(objs: Sequence[Message], unless: Unless | None = None) -> bool:
+    """INSERT ``objs`` (outbox rows, each with a unique ``reference``); set their pks.
 
+    With ``unless``, store nothing when its ``SELECT`` finds a row (the
+    request path's opt-out check, decided by the INSERT itself) and return
+    False; else return True. Like ``bulk_create()``, but ``bulk_create()``
+    opens a transaction even around a single statement, which in autocommit
+    is a BEGIN and a COMMIT around every ``send_sms()``. Here one statement
+    runs on its own (a single INSERT is atomic) and joins the caller's
+    transaction if there is one; only when the database's parameter limit
+    splits the rows, or the new primary keys must be read back, do the
+    statements run in a transaction, so a message is stored whole or not at
+    all. The rows go to the outbox's database (``router.db_for_write``).
 
-def _rows_per_values(connection: BaseDatabaseWrapper, fields: int) -> int:
-    limit = connection.features.max_query_params or 65535
-    return max(1, limit // fields)
+    PostgreSQL, SQLite 3.35+ and MariaDB 10.5+ return the new primary keys
+    from the INSERT. MySQL cannot, and the ids of a multi-row INSERT are not
+    consecutive there under concurrent inserts (``innodb_autoinc_lock_mode``
+    2), so they are read back by each row's unique ``reference``: receivers
+    of ``message_queued`` never see ``pk=None``.
 
-
-def _insert_statements(
-    connection: BaseDatabaseWrapper,
-    fields: Sequence[Field[Any, Any]],
-    rows: Sequence[Sequence[object]],
-) -> Iterator[tuple[str, list[Any]]]:
-    """Yield (``SELECT``/``VALUES`` part, params) pairs that together hold ``rows``."""
-    if connection.vendor == "postgresql":
-        # One statement whatever the row count: one array per column.
-        casts = ", ".join(f"%s::{arrays.array_type(f, connection)}" for f in fields)
-        yield (
-            f"SELECT * FROM unnest({casts})",
-            [arrays.literal(c) for c in zip(*rows, strict=True)],
+    Only the primary key is set on ``objs``, as on any instance built with a
+    pk: saving one later UPDATEs its row (the pk has no default, so Django
+    tries an UPDATE first), on the database the router picks for it.
+    """
+    if not objs:
+        return True
+    model = type(objs[0])
+    connection = outbox_connection()
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    returning = connection.features.can_return_rows_from_bulk_insert
+    if not returning and len({obj.reference for obj in objs} - {""}) != len(objs):
+        raise ValueError(
+            "Outbox rows need a unique, non-empty reference each: on a database "
+            "without INSERT ... RETURNING they are found again by it."
         )
-        return
-    size = _rows_per_values(connection, len(fields))
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        yield (
-            "VALUES " + ", ".join([row_sql] * len(chunk)),
-            [value for row in chunk for value in row],
-        )
+    rows = [
+        [
+            field.get_db_prep_save(field.pre_save(obj, True), connection)
+            for field in fields
+        ]
+        for obj in objs
+    ]
+    several = insert_statements(connection, len(fields), len(rows), unless) > 1
+    with transaction.atomic(using=connection.alias) if several else nullcontext():
+        stored = insert(connection, model, fields, rows, returning, unless)
+        if returning:
+            assert isinstance(stored, list)
+            if len(stored) != len(objs):
+                if several and stored:  # a later statement's condition held
+                    transaction.set_rollback(True, using=connection.alias)
+                return False
+            pks = stored
+        else:
+            if stored != len(objs):
+                if several and stored:
+                    transaction.set_rollback(True, using=connection.alias)
+                return False
+            pks = _read_back_pks(connection, objs)
+    for obj, pk in zip(objs, pks, strict=True):
+        setattr(obj, model._meta.pk.attname, pk)
+    return True
+
+
+def _read_back_pks(
+    connection: BaseDatabaseWrapper, objs: Sequence[Message]
+) -> list[object]:
+    """Return the primary keys of the just-inserted ``objs``, found by reference.
+
+    In primary-key order, so that were a reference ever repeated from an
+    older row, the row inserted last, this one, wins.
+    """
+    model = type(objs[0])
+    found = dict(
+        model._default_manager.using(connection.alias)
+        .filter(reference__in=[obj.reference for obj in objs])
+        .order_by("pk")
+        .values_list("reference", "pk")
+    )
+    return [found[obj.reference] for obj in objs]
 
 
 def mark_sent(
@@ -189,22 +269,6 @@ def mark_sent(
     fenced by the claim: a row no longer ``sending`` under ``token`` (another
     worker took it back after the lease ran out) is left as it is.
     """
-    written = 0
-    with connection.cursor() as cursor:
-        for sql, params in mark_sent_sql(connection, sent, token, backend, now):
-            cursor.execute(sql, params)
-            written += cursor.rowcount
-    return written
-
-
-def mark_sent_sql(
-    connection: BaseDatabaseWrapper,
-    sent: Sequence[tuple[int, str]],
-    token: str,
-    backend: str,
-    now: datetime.datetime,
-) -> Iterator[tuple[str, list[Any]]]:
-    """Yield the (SQL, params) statements ``mark_sent()`` runs: one on PostgreSQL."""
     from sms_outbox.models import Message
 
     quote: Callable[[Any], str] = connection.ops.quote_name  # as in insert()
@@ -224,13 +288,17 @@ def mark_sent_sql(
     status = f"{table}.{column['status']}"
     if connection.vendor == "postgresql":
         # An expression, so no index on status can drive the UPDATE: the rows
-        # are found by primary key (see BY_PRIMARY_KEY).
+        # are found by primary key (see ``drain.claims.held()``).
         status = f"({status} || '')"
     fence = f"{table}.{column['claimed_by']} = %s AND {status} = %s"
     fence_params = [token, Message.Status.SENDING.value]
     sent_status = Message.Status.SENT.value
-    for sql, (before, after) in _sent_statements(connection, head, fence, sent):
-        yield sql, [sent_status, *before, *params, *after, *fence_params]
+    written = 0
+    with connection.cursor() as cursor:
+        for sql, (before, after) in _sent_statements(connection, head, fence, sent):
+            cursor.execute(sql, [sent_status, *before, *params, *after, *fence_params])
+            written += cursor.rowcount
+    return written
 
 
 def _sent_statements(
@@ -250,18 +318,17 @@ def _sent_statements(
         # primary key, and each takes its provider id by its place in the
         # array. Joined to ``unnest(ids, provider_ids)`` instead, the planner
         # (which expects the fence to match almost no row: the claim's token
-        # is in no statistics) walked the whole primary key and compared each
-        # claimed row with every element: 8 ms a batch of 100 at 5,000 rows,
-        # against 1.2 ms this way.
+        # is in no statistics) walks the whole primary key and compares each
+        # claimed row with every element (docs/performance.md).
         ids, provider_ids = zip(*((i, p[:64]) for i, p in sent), strict=True)
-        id_type = arrays.array_type(meta.pk, connection)
-        pid_type = arrays.array_type(meta.get_field("provider_message_id"), connection)
+        id_type = array_type(meta.pk, connection)
+        pid_type = array_type(meta.get_field("provider_message_id"), connection)
         sql = (
             head.format(ids=f"v.provider_ids[array_position(v.ids, {pk})]")
             + f"FROM (SELECT %s::{id_type} AS ids, %s::{pid_type} AS provider_ids) "
             + f"AS v WHERE {pk} = ANY(v.ids) AND {fence}"
         )
-        yield sql, ([], [arrays.literal(ids), arrays.literal(provider_ids)])
+        yield sql, ([], [literal(ids), literal(provider_ids)])
         return
     for start in range(0, len(sent), _CASE_ROWS):
         chunk = sent[start : start + _CASE_ROWS]
@@ -274,3 +341,84 @@ def _sent_statements(
         sql += ", ".join(["%s"] * len(chunk)) + f") AND {fence}"
         before = [value for pair in with_id for value in pair]
         yield sql, (before, [i for i, _ in chunk])
+
+
+def literal(values: Sequence[object]) -> str:
+    """Return ``values`` as a PostgreSQL array literal, for one text parameter.
+
+    Numbers go as written, None as NULL; everything else (strings, datetimes,
+    UUIDs) is double-quoted with backslash escapes, so any text survives and
+    the column's type parses it, as it would the driver's own literal.
+    """
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds == {str}:
+        return "{" + ",".join(map(_quoted, values)) + "}"  # type: ignore[arg-type]
+    if kinds == {float}:
+        return "{" + ",".join(map(repr, values)) + "}"
+    if len(kinds) == 1 and values and all(v == values[0] for v in values):
+        # One value for every row (a batch's timestamp): written once.
+        return "{" + ",".join([_element(values[0])] * len(values)) + "}"
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+def _quoted(text: str) -> str:
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _element(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):  # Django's backend passes int subclasses
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value))
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise TypeError("Binary values cannot go in an array literal.")
+    return _quoted(str(value))
+
+
+def array_type(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> str:
+    """Return the PostgreSQL array type of ``field``'s column (``text[]``...)."""
+    return f"{field.cast_db_type(connection)}[]"
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# SQLite without an IMMEDIATE transaction mode can refuse a write at once with
+# "database is locked" (two readers both upgrading to a writer); MySQL and
+# MariaDB roll back a deadlock victim (1213) or give up a lock wait (1205).
+# In each case the whole call can simply run again.
+_MYSQL_RETRY_CODES = {1205, 1213}
+_TRIES = 50
+
+
+def is_lock_conflict(err: BaseException) -> bool:
+    """Return True when ``err`` is a lock conflict that running again can cure."""
+    if not isinstance(err, OperationalError):
+        return False
+    if err.args and err.args[0] in _MYSQL_RETRY_CODES:
+        return True
+    return "database is locked" in str(err) or "database table is locked" in str(err)
+
+
+def retry_when_locked(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call ``function(*args, **kwargs)``; on a lock conflict, wait and call again.
+
+    ``function`` must be safe to run again: one statement in autocommit, or a
+    whole transaction (the server rolled the failed one back).
+    """
+    for attempt in range(_TRIES):
+        try:
+            return function(*args, **kwargs)
+        except OperationalError as err:
+            if not is_lock_conflict(err) or attempt == _TRIES - 1:
+                raise
+            time.sleep(0.01 + 0.01 * attempt)
+    raise AssertionError("unreachable")

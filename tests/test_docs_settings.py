@@ -1,4 +1,6 @@
-"""The settings reference (docs/settings.md) documents exactly ``sms.conf.DEFAULTS``.
+"""The settings reference (docs/settings.md) documents exactly every setting read.
+
+Those are ``sms.conf.DEFAULTS`` and ``sms_outbox.conf.DEFAULTS``.
 
 Each setting is a ``### `NAME``` section whose first ``Default:`` line holds
 the default as a Python literal in backticks. The page and the table can then
@@ -13,7 +15,10 @@ from pathlib import Path
 
 from django.test import SimpleTestCase
 
-from sms.conf import DEFAULTS
+from sms.conf import DEFAULTS as SMS_DEFAULTS
+from sms_outbox.conf import DEFAULTS as OUTBOX_DEFAULTS
+
+DEFAULTS = {**SMS_DEFAULTS, **OUTBOX_DEFAULTS}
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 HEADING = re.compile(r"^### `([^`]+)`\s*$")

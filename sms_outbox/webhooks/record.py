@@ -12,8 +12,8 @@ from django.utils import timezone
 from sms.exceptions import RecipientOptedOut
 from sms.phone import mask_phone_number
 from sms_outbox import sql
-from sms_outbox.enforcement import note_provider_opt_out
 from sms_outbox.models import Attempt, Message
+from sms_outbox.optout import note_provider_opt_out
 from sms_outbox.signals import delivery_status_changed
 from sms_outbox.webhooks.report import STATUS_RANK, DeliveryReport
 

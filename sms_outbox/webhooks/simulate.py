@@ -9,9 +9,9 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sms.conf import get_setting
 from sms.exceptions import SmsImproperlyInstalled
 from sms.testing.signing import messagebird_signature
+from sms_outbox.conf import get_setting
 from sms_outbox.webhooks.verify import require_secret
 
 try:

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied
 
-from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
+from sms_outbox.conf import get_setting
 
 try:
     from cryptography import x509

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, QueryDict
 
-from sms.conf import get_setting
 from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
+from sms_outbox.conf import get_setting
 
 try:
     from twilio import request_validator as twilio_validator

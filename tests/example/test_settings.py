@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-from sms.conf import DEFAULTS
+from sms.conf import DEFAULTS as SMS_DEFAULTS
+from sms_outbox.conf import DEFAULTS as OUTBOX_DEFAULTS
 from tests.support.processes import ROOT, run_example
+
+DEFAULTS = {**SMS_DEFAULTS, **OUTBOX_DEFAULTS}
 
 SETTINGS_FILE = ROOT / "example_project" / "settings.py"
 ENV_EXAMPLE = ROOT / ".env.example"

@@ -14,7 +14,7 @@ from sms.backends.aws import SmsBackend as AwsBackend
 from sms.backends.vonage import SmsBackend as VonageBackend
 from sms.exceptions import RecipientOptedOut
 from sms.testing import FakeSns, FakeVonage
-from sms_outbox import engine
+from sms_outbox.drain import run as engine
 from sms_outbox.models import Message, Suppression
 
 A, B = "+441134960000", "+441134960999"

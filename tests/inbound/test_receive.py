@@ -4,8 +4,8 @@ from django.test import TestCase, override_settings
 
 from sms_outbox.inbound import InboundSms, receive
 from sms_outbox.models import InboundMessage, Message, Suppression, SuppressionChange
+from sms_outbox.optout import suppress
 from sms_outbox.signals import sms_received
-from sms_outbox.suppression import suppress
 
 CUSTOMER, OUR_NUMBER = "+441134960000", "+12065550100"
 
@@ -61,7 +61,7 @@ class ReceiveTests(TestCase):
     )
     def test_help_from_an_opted_out_number_is_stored_but_not_answered(self):
         suppress(CUSTOMER, "STOP", Suppression.Source.KEYWORD)
-        with self.assertLogs("sms_outbox.enforcement", "WARNING"):
+        with self.assertLogs("sms_outbox.optout", "WARNING"):
             _, created = receive(inbound("HELP"))
         self.assertTrue(created)
         self.assertFalse(Message.objects.exists())

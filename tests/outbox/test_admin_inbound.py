@@ -6,10 +6,10 @@ from django.contrib.auth.models import User
 from django.test import TestCase
 from django.urls import reverse
 
-from sms_outbox.admin_inbound import recipient_suppressed, with_suppressed
+from sms_outbox.admin.inbound import recipient_suppressed, with_suppressed
 from sms_outbox.inbound import InboundSms, receive
 from sms_outbox.models import Message, Suppression, SuppressionChange
-from sms_outbox.suppression import suppress
+from sms_outbox.optout import suppress
 
 A, B = "+441134960000", "+441134960999"
 SUPPRESSIONS = reverse("admin:sms_outbox_suppression_changelist")

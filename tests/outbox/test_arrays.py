@@ -1,4 +1,4 @@
-"""Tests for sms_outbox.arrays: PostgreSQL array literals written by hand.
+"""Tests for sms_outbox.sql: PostgreSQL array literals written by hand.
 
 That PostgreSQL reads them back whole is tested in test_sql.py, on the
 PostgreSQL legs.
@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from sms_outbox import arrays
+from sms_outbox import sql as arrays
 
 
 def test_numbers_and_null_go_unquoted():

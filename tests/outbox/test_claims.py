@@ -7,10 +7,9 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 import sms
-from sms_outbox import requeue
-from sms_outbox.claims import claim_rows, release_rows
+from sms_outbox.drain import claims as requeue
+from sms_outbox.drain.claims import KEPT_DYING, LEASE_EXPIRED, claim_rows, release_rows
 from sms_outbox.models import Attempt, Message
-from sms_outbox.requeue import KEPT_DYING, LEASE_EXPIRED
 from tests.support.clock import Clock
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -100,7 +99,7 @@ class ClaimRowsTests(TestCase):
     def test_time_left_counts_down_by_this_process_clock(self):
         queue(A)
         clock = Clock()
-        with mock.patch("sms_outbox.claims.time.monotonic", clock):
+        with mock.patch("sms_outbox.drain.claims.time.monotonic", clock):
             claim = claim_rows(10)
             self.assertEqual(claim.time_left(), 60)
             clock.now += 45
@@ -112,7 +111,7 @@ class RenewTests(TestCase):
     def test_renew_extends_the_lease_in_the_database_and_here(self):
         queue(A)
         clock = Clock()
-        with mock.patch("sms_outbox.claims.time.monotonic", clock):
+        with mock.patch("sms_outbox.drain.claims.time.monotonic", clock):
             claim = claim_rows(10)
             soon = timezone.now() + datetime.timedelta(seconds=5)
             Message.objects.update(lease_expires_at=soon)
@@ -177,7 +176,7 @@ class RequeueExpiredTests(TestCase):
         queue(A, B)
         expire(A, 0)
         expire(B, 2)
-        with self.assertLogs("sms_outbox.requeue", "WARNING"):
+        with self.assertLogs("sms_outbox.drain.claims", "WARNING"):
             self.assertEqual(requeue.requeue_expired(), 2)
         a, b = row(A), row(B)
         self.assertEqual(
@@ -203,7 +202,7 @@ class RequeueExpiredTests(TestCase):
             Message.objects.update(
                 lease_expires_at=timezone.now() - datetime.timedelta(seconds=1)
             )
-            with self.assertLogs("sms_outbox.requeue", "WARNING") as logs:
+            with self.assertLogs("sms_outbox.drain.claims", "WARNING") as logs:
                 self.assertEqual(requeue.requeue_expired(), 1)
             self.assertIn("Took back 1", logs.output[0])
             self.assertEqual((row(A).status, row(A).attempts), expected)

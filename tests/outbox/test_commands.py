@@ -14,7 +14,7 @@ from django.utils import timezone
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.message import RecipientResult
-from sms_outbox import worker
+from sms_outbox.drain import worker
 from sms_outbox.models import Attempt, Message
 
 A, B = "+441134960000", "+441134960999"

@@ -5,7 +5,7 @@ from django.test import TestCase, override_settings
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.signals import post_send
-from sms_outbox import engine
+from sms_outbox.drain import run as engine
 from sms_outbox.models import Attempt, Message
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -75,7 +75,7 @@ class DeliverTests(TestCase):
         self.addCleanup(post_send.disconnect, broken)
         queue(A, B)
         sms.outbox = []
-        with self.assertLogs("sms_outbox.delivery", "ERROR") as logs:
+        with self.assertLogs("sms_outbox.drain.sending", "ERROR") as logs:
             result = engine.send_queued()
         self.assertEqual((result.sent, result.retrying, result.failed), (2, 0, 0))
         self.assertEqual(len(sms.outbox), 2)
@@ -96,7 +96,7 @@ class DeliverTests(TestCase):
     @override_settings(SMS_OUTBOX_BACKEND="tests.outbox.test_delivery.LeakyBackend")
     def test_logged_tracebacks_mask_the_number_in_the_error_and_its_cause(self):
         queue(A)
-        with self.assertLogs("sms_outbox.delivery", "ERROR") as logs:
+        with self.assertLogs("sms_outbox.drain.sending", "ERROR") as logs:
             engine.send_queued()
         text = "\n".join(logs.output)
         self.assertIn(

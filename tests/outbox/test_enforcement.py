@@ -9,9 +9,9 @@ from sms.backends.base import BaseSmsBackend
 from sms.exceptions import RecipientOptedOut, RecipientRejected
 from sms.message import RecipientResult
 from sms.recipients import refused_recipients
-from sms_outbox import engine
+from sms_outbox.drain import run as engine
 from sms_outbox.models import Attempt, Message, Suppression, SuppressionChange
-from sms_outbox.suppression import suppress, unsuppress
+from sms_outbox.optout import suppress, unsuppress
 from tests.support.outbox_backends import ScriptedBackend
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -42,7 +42,7 @@ class QueueTimeTests(TestCase):
 
     def test_fail_silently_skips_only_the_opted_out_recipient(self):
         stop(B)
-        with self.assertLogs("sms_outbox.enforcement", "WARNING") as logs:
+        with self.assertLogs("sms_outbox.optout", "WARNING") as logs:
             message, count = queue(recipients=[A, B, C], fail_silently=True)
         self.assertEqual(count, 1)
         self.assertEqual(
@@ -203,17 +203,35 @@ class DirectSendTests(TestCase):
 class QueryCostTests(TransactionTestCase):
     """Count queries outside a test transaction, as real sends run."""
 
-    def test_queueing_costs_one_lookup_per_send_messages_call(self):
+    def test_queueing_is_one_statement_when_no_recipient_opted_out(self):
+        stop(C)
+        backend = sms.get_connection(QUEUED)
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(sms.send_sms("Hi", "Acme", [A, B], connection=backend), 1)
+        statements = [q["sql"] for q in queries]
+        # The INSERT checks the suppression list itself.
+        self.assertIn(Suppression._meta.db_table, statements[0])
+        self.assertTrue(statements[0].startswith("INSERT"), statements)
+        if connection.features.can_return_rows_from_bulk_insert:
+            self.assertEqual(len(statements), 1, statements)
+        self.assertEqual(Message.objects.count(), 2)
+
+    def test_an_opted_out_recipient_costs_one_lookup_per_send_messages_call(self):
         stop(C)
         backend = sms.get_connection(QUEUED, fail_silently=True)
         data = [("Hi", "Acme", [A, B, C]) for _ in range(50)]
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(sms.send_mass_sms(data, connection=backend), 50)
-        lookups = [q for q in queries if Suppression._meta.db_table in q["sql"]]
+        suppression = Suppression._meta.db_table
+        inserts = [q for q in queries if q["sql"].startswith("INSERT")]
+        lookups = [q for q in queries if q["sql"].startswith("SELECT")]
+        lookups = [q for q in lookups if suppression in q["sql"]]
+        # The refused INSERT, one lookup of which numbers opted out, and the
+        # INSERT of the others (split where the database limits parameters).
         self.assertEqual(len(lookups), 1)
-        selects = [q for q in queries if q["sql"].startswith("SELECT")]
-        self.assertEqual(selects, lookups)
+        self.assertTrue(all(suppression in q["sql"] for q in inserts))
         self.assertEqual(Message.objects.count(), 100)
+        self.assertFalse(Message.objects.filter(recipient=C).exists())
 
     def test_the_drain_costs_one_lookup_per_claim(self):
         stop(C)

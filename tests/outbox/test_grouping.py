@@ -7,10 +7,10 @@ from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 from sms.exceptions import ProviderAccountError
 from sms.signals import post_send
 from sms.testing import FakeMessageBird
-from sms_outbox import engine
-from sms_outbox.claims import ClaimedRow
+from sms_outbox.drain import run as engine
+from sms_outbox.drain.claims import ClaimedRow
+from sms_outbox.drain.run import group_rows
 from sms_outbox.models import Attempt, Message
-from sms_outbox.sending import group_rows
 
 
 class FakeMessageBirdBackend(MessageBirdBackend):
@@ -140,7 +140,7 @@ class GroupedDrainTests(TestCase):
     def test_an_account_error_stops_the_run_and_uses_no_attempt(self):
         self.queue(numbers(4))
         self.fake.script(self.fake.error(401, 2, "Request not allowed"))
-        with self.assertLogs("sms_outbox.delivery", "ERROR"):
+        with self.assertLogs("sms_outbox.drain.sending", "ERROR"):
             result = engine.send_queued()
         self.assertIsInstance(result.error, ProviderAccountError)
         self.assertEqual(
@@ -151,7 +151,7 @@ class GroupedDrainTests(TestCase):
 
 class ShareReferenceTests(TestCase):
     def test_rows_take_the_first_rows_reference_only_while_the_claim_holds_them(self):
-        from sms_outbox.claims import claim_rows
+        from sms_outbox.drain.claims import claim_rows
 
         queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
         sms.send_sms("Hi", "Shop", numbers(3), connection=queued)

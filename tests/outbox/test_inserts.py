@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import sms
-from sms_outbox.inserts import insert_rows
 from sms_outbox.models import Message as OutboxMessage
 from sms_outbox.signals import message_queued
+from sms_outbox.sql import insert_rows
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
 A, B, C = "+441134960000", "+441134960999", "+12065550100"

@@ -7,7 +7,8 @@ from django.test import TestCase, override_settings
 import sms
 from sms.backends.base import BaseSmsBackend
 from sms.exceptions import ProviderUnavailable, SmsConfigurationError
-from sms_outbox import claims, engine
+from sms_outbox.drain import claims
+from sms_outbox.drain import run as engine
 from sms_outbox.models import Attempt, Message
 from tests.support.clock import Clock
 
@@ -48,7 +49,7 @@ class LeaseTests(TestCase):
         HookBackend.before = None
         HookBackend.sent = []
         self.clock = Clock()
-        patcher = mock.patch("sms_outbox.claims.time.monotonic", self.clock)
+        patcher = mock.patch("sms_outbox.drain.claims.time.monotonic", self.clock)
         patcher.start()
         self.addCleanup(patcher.stop)
 
@@ -144,7 +145,7 @@ class DatabaseOutageTests(TestCase):
     def test_results_a_run_could_not_write_are_written_by_the_next_run(self):
         from django.db import OperationalError
 
-        from sms_outbox import results
+        from sms_outbox.drain import results
 
         queue(A, B)
         real = results._insert_attempts

@@ -12,7 +12,7 @@ from sms.exceptions import (
     RecipientRejected,
     SmsSendError,
 )
-from sms_outbox.policy import classify, decide, retry_delay, stops_drain
+from sms_outbox.drain.policy import classify, decide, retry_delay, stops_drain
 
 
 class ClassifyTests(SimpleTestCase):

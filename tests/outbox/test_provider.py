@@ -7,7 +7,7 @@ from django.test import TestCase, override_settings
 import sms
 from sms.exceptions import ProviderAccountError
 from sms.testing import FakeTwilio
-from sms_outbox import engine
+from sms_outbox.drain import run as engine
 from sms_outbox.models import Attempt, Message
 from tests.support.outbox_backends import FakeTwilioBackend
 
@@ -66,7 +66,7 @@ class FakeTwilioDrainTests(FakeTwilioMixin, TestCase):
     def test_an_auth_error_stops_the_run_and_uses_no_attempts(self):
         self.queue([A, B, C])
         self.fake.script(self.fake.error(401, 20003, "Authenticate"))
-        with self.assertLogs("sms_outbox.delivery", "ERROR"):
+        with self.assertLogs("sms_outbox.drain.sending", "ERROR"):
             result = engine.send_queued()
         self.assertIsInstance(result.error, ProviderAccountError)
         self.assertEqual(len(self.fake.requests), 1)
@@ -79,7 +79,7 @@ class FakeTwilioDrainTests(FakeTwilioMixin, TestCase):
     def test_the_command_exits_non_zero_on_an_auth_error(self):
         self.queue([A])
         self.fake.script(self.fake.error(401, 20003, "Authenticate"))
-        with self.assertLogs("sms_outbox.delivery", "ERROR"):
+        with self.assertLogs("sms_outbox.drain.sending", "ERROR"):
             with pytest.raises(CommandError, match="Stopped"):
                 call_command("send_queued_sms", verbosity=0)
         self.assertEqual(Message.objects.get().status, "queued")

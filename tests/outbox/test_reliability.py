@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sms_outbox.results import FLUSH_EVERY_MESSAGES
+from sms_outbox.drain.results import FLUSH_EVERY_MESSAGES
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

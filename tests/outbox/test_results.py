@@ -8,10 +8,10 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 import sms
-from sms_outbox import results
-from sms_outbox.claims import claim_rows
+from sms_outbox.drain import results
+from sms_outbox.drain.claims import claim_rows
+from sms_outbox.drain.results import AttemptResult, Recorder
 from sms_outbox.models import Attempt, Message
-from sms_outbox.results import AttemptResult, Recorder
 from tests.support.clock import Clock
 
 QUEUED = "sms_outbox.backends.QueuedSmsBackend"
@@ -40,7 +40,7 @@ class FlushTests(TestCase):
 
     def setUp(self):
         self.clock = Clock()
-        patcher = mock.patch("sms_outbox.results.time.monotonic", self.clock)
+        patcher = mock.patch("sms_outbox.drain.results.time.monotonic", self.clock)
         patcher.start()
         self.addCleanup(patcher.stop)
 
@@ -151,7 +151,7 @@ class FencingTests(TestCase):
         recorder = Recorder("x.Backend", taken.token)
         recorder.add(result(taken, A, "sent", message_id="SM-A"))
         recorder.add(result(taken, B, "sent", message_id="SM-B2"))
-        with self.assertLogs("sms_outbox.results", "WARNING") as logs:
+        with self.assertLogs("sms_outbox.drain.results", "WARNING") as logs:
             recorder.flush()
         self.assertIn("may have gone out twice", logs.output[0])
         self.assertEqual(row(A).provider_message_id, "SM-B")
@@ -171,7 +171,7 @@ class FencingTests(TestCase):
         recorder = Recorder("x.Backend", taken.token)
         for recipient in (A, B, C):
             recorder.add(result(taken, recipient, "retry", error_text="503"))
-        with self.assertLogs("sms_outbox.results", "INFO") as logs:
+        with self.assertLogs("sms_outbox.drain.results", "INFO") as logs:
             recorder.flush()
         # The provider never took these: no duplicate to warn about.
         self.assertEqual([r.levelname for r in logs.records], ["INFO"])

@@ -5,11 +5,11 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from sms.exceptions import InvalidPhoneNumber
-from sms_outbox.keywords import match_keyword
 from sms_outbox.models import Suppression, SuppressionChange
-from sms_outbox.suppression import (
+from sms_outbox.optout import (
     enforced_among,
     is_suppressed,
+    match_keyword,
     suppress,
     suppressed_among,
     unsuppress,

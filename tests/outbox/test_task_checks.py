@@ -3,7 +3,7 @@
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
-from sms_outbox.task_checks import check_task_settings
+from sms_outbox.checks import check_task_settings
 from tests.support.tasks import DUMMY, FRAMEWORK, IMMEDIATE
 
 DATABASE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

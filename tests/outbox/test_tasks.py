@@ -16,8 +16,7 @@ from sms.exceptions import (
     SmsImproperlyInstalled,
 )
 from sms_outbox.models import Message as OutboxMessage
-from sms_outbox.tasks import drain_outbox, next_due, task_backends
-from sms_outbox.wakeups import get_task_options
+from sms_outbox.tasks import drain_outbox, get_task_options, next_due, task_backends
 from tests.support.outbox_backends import ScriptedBackend
 from tests.support.tasks import DUMMY, FRAMEWORK, IMMEDIATE
 

@@ -3,7 +3,7 @@
 from django.db import OperationalError
 from django.test import SimpleTestCase
 
-from sms_outbox.transient import is_lock_conflict, retry_when_locked
+from sms_outbox.sql import is_lock_conflict, retry_when_locked
 
 
 class RetryWhenLockedTests(SimpleTestCase):

@@ -8,8 +8,8 @@ from django.test import TestCase, override_settings
 
 import sms
 from sms.exceptions import ProviderAccountError
-from sms_outbox import worker
-from sms_outbox.engine import DrainResult
+from sms_outbox.drain import worker
+from sms_outbox.drain.run import DrainResult
 from sms_outbox.models import Message
 from tests.support.outbox_backends import ScriptedBackend
 
@@ -52,7 +52,7 @@ class WorkerTests(TestCase):
     def test_an_account_error_pauses_the_loop_with_a_doubling_wait(self):
         ScriptedBackend.reset({A: [ProviderAccountError("401")] * 2})
         queue(A)
-        with self.assertLogs("sms_outbox.worker", "ERROR") as logs:
+        with self.assertLogs("sms_outbox.drain.worker", "ERROR") as logs:
             results, waits = self.run_worker(3, interval=5)
         self.assertEqual(waits, [60, 120, 5])
         self.assertEqual([r.sent for r in results], [0, 0, 1])
@@ -63,7 +63,7 @@ class WorkerTests(TestCase):
     def test_without_loop_an_account_error_reaches_the_caller(self):
         ScriptedBackend.reset({A: [ProviderAccountError("401")]})
         queue(A)
-        with self.assertLogs("sms_outbox.delivery", "ERROR"):
+        with self.assertLogs("sms_outbox.drain.sending", "ERROR"):
             (result,) = worker.drain_until_stopped(loop=False)
         self.assertIsInstance(result.error, ProviderAccountError)
 
@@ -79,7 +79,7 @@ class WorkerTests(TestCase):
         # Closing connections here would close the test's own transaction.
         with mock.patch.object(worker, "_close_connections") as close:
             with mock.patch.object(worker, "send_queued", flaky):
-                with self.assertLogs("sms_outbox.worker", "INFO") as logs:
+                with self.assertLogs("sms_outbox.drain.worker", "INFO") as logs:
                     results, waits = self.run_worker(8, interval=5)
         self.assertEqual(close.call_count, 7)
         self.assertEqual(waits, [1, 2, 4, 8, 16, 30, 30, 5])

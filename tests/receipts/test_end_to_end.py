@@ -10,7 +10,7 @@ from sms.backends.messagebird import SmsBackend as MessageBirdBackend
 from sms.backends.twilio import SmsBackend as TwilioBackend
 from sms.backends.vonage import SmsBackend as VonageBackend
 from sms.testing import FakeMessageBird, FakeTwilio, FakeVonage
-from sms_outbox import engine
+from sms_outbox.drain import run as engine
 from sms_outbox.models import Attempt, Message
 from tests.support.receipts import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
 

@@ -54,8 +54,8 @@ def report():
 
 def cancel(bodies):
     """Requeue expired leases, then cancel the queued rows with ``bodies``."""
+    from sms_outbox.drain.claims import requeue_expired
     from sms_outbox.models import Message
-    from sms_outbox.requeue import requeue_expired
 
     requeue_expired()
     return Message.objects.filter(body__in=bodies).cancel()

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from sms.exceptions import SmsConfigurationError
-from sms_outbox.engine import DEFAULT_BATCH_SIZE, DrainResult
-from sms_outbox.worker import drain_until_stopped
+from sms_outbox.drain.run import DEFAULT_BATCH_SIZE, DrainResult
+from sms_outbox.drain.worker import drain_until_stopped
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 from django.urls import reverse
 
-from sms.conf import get_setting
 from sms.exceptions import InvalidPhoneNumber
 from sms.phone import normalize_phone_number
+from sms_outbox.conf import get_setting
 from sms_outbox.webhooks.simulate import PROVIDERS, SignedRequest, sign_inbound
 
 

@@ -5,8 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sms_outbox.health import get_queue_health
-from sms_outbox.health_figures import QueueHealth
+from sms_outbox.health import QueueHealth, get_queue_health
 
 
 class Command(BaseCommand):

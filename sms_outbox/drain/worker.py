@@ -18,9 +18,9 @@ from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
-from sms.conf import get_setting
 from sms.exceptions import ProviderAccountError
-from sms_outbox.engine import DrainResult, send_queued
+from sms_outbox.conf import get_setting
+from sms_outbox.drain.run import DrainResult, send_queued
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Inbound SMS and the suppression list in the Django admin.
 
 Inbound messages and the change log are read-only. Numbers are added and
-removed through ``sms_outbox.suppression``, so every change is logged with
+removed through ``sms_outbox.optout``, so every change is logged with
 its reason and source ("admin").
 """
 
@@ -26,7 +26,7 @@ from sms_outbox.models import (
     Suppression,
     SuppressionChange,
 )
-from sms_outbox.suppression import suppress, unsuppress
+from sms_outbox.optout import suppress, unsuppress
 
 __all__ = [
     "InboundMessageAdmin",

@@ -1,11 +1,4 @@
-"""Claim outbox rows for one worker under a lease, renew it, and give rows back.
-
-A claim is a promise to other workers: the rows are ``sending`` under the
-claim's ``token`` until ``lease_expires_at``. Every write a drain makes to a
-claimed row repeats that condition (``claimed_by = token`` and ``status =
-sending``), so a drain that lost its lease changes nothing. Lease times are
-set and compared with the database's clock (``Now()``), never a host's.
-"""
+"""Claim outbox rows under a lease, renew it, give rows back, take back expired ones."""
 
 from __future__ import annotations
 
@@ -18,14 +11,15 @@ import uuid
 from typing import Any, NamedTuple
 
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Concat, Now
 
-from sms.conf import get_setting
 from sms_outbox import sql
-from sms_outbox.models import Message, MessageQuerySet
-from sms_outbox.transient import retry_when_locked
+from sms_outbox.conf import get_setting
+from sms_outbox.drain.policy import UNKNOWN, decide
+from sms_outbox.models import Attempt, Message, MessageQuerySet
+from sms_outbox.sql import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +110,10 @@ def held(token: str, ids: list[int]) -> MessageQuerySet:
     """Return the rows of ``ids`` that claim ``token`` still holds.
 
     The status is compared as an expression, so that no index on it can
-    drive the query: the rows are found by primary key (see
-    ``sql.BY_PRIMARY_KEY``).
+    drive the query: the rows are found by primary key. A long drain leaves
+    an index entry for every row version it replaced, and the planner, whose
+    statistics say ``sending`` is rare, would otherwise scan those entries
+    for each write (docs/performance.md).
     """
     return (
         messages()
@@ -129,14 +125,9 @@ def held(token: str, ids: list[int]) -> MessageQuerySet:
 def update_held(token: str, ids: list[int], **values: Any) -> int:
     """Set ``values`` on the rows of ``ids`` claim ``token`` holds; return how many.
 
-    One UPDATE, by primary key whatever the statistics say: on PostgreSQL in
-    a transaction of its own with ``sql.BY_PRIMARY_KEY``.
+    One UPDATE, which finds the rows by primary key (see ``held()``).
     """
-    connection = sql.outbox_connection()
-    with transaction.atomic(using=connection.alias):
-        if connection.vendor == "postgresql":
-            sql.set_local(connection, sql.BY_PRIMARY_KEY)
-        return held(token, ids).update(**values)
+    return held(token, ids).update(**values)
 
 
 def new_token() -> str:
@@ -164,13 +155,6 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
 def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
     connection = sql.outbox_connection()
     with transaction.atomic(using=connection.alias):
-        if connection.vendor == "postgresql":
-            from sms_outbox import ahead  # it builds on this module
-
-            sql.set_local(connection, ahead.CLAIM_SETTINGS)
-            with connection.cursor() as cursor:
-                cursor.execute(*ahead.claim_statement(connection, size, token, skip))
-                return ahead.claimed_rows(cursor.fetchall())
         due = candidates(skip)
         locking = connection.features.has_select_for_update_skip_locked
         if locking:
@@ -218,5 +202,82 @@ def release_rows(token: str, ids: list[int]) -> int:
         status=Message.Status.QUEUED,
         claimed_by="",
         lease_expires_at=None,
+        updated_at=Now(),
+    )
+
+
+logger = logging.getLogger(__name__)
+
+#: What a requeue after an expired lease writes as the row's last error, and
+#: the final error once that used up the row's attempts.
+LEASE_EXPIRED = (
+    "Lease expired: the worker stopped or outlived its lease before recording "
+    "a result; the SMS may have been sent."
+)
+KEPT_DYING = (
+    "Failed: every worker that took this SMS died or outlived its lease before "
+    "recording a result (see the attempt log); it may have been sent."
+)
+
+
+def requeue_expired() -> int:
+    """Take back rows whose worker's lease ran out; return how many.
+
+    The worker likely died or hung, maybe after the provider took the SMS but
+    before the result was recorded, so this counts as an attempt: an
+    ``unknown`` one is logged, and a row that used its last attempt this way
+    is ``failed`` (a row that kills every worker that takes it must not be
+    retried forever).
+    """
+    # The common case, nothing expired, costs one read and no write lock.
+    if not messages().expired().exists():
+        return 0
+    count = retry_when_locked(_requeue_expired)
+    if count:
+        logger.warning("Took back %d outbox SMS whose worker's lease expired.", count)
+    return count
+
+
+def _requeue_expired() -> int:
+    connection = sql.outbox_connection()
+    with transaction.atomic(using=connection.alias):
+        expired = messages().expired()
+        if connection.features.has_select_for_update_skip_locked:
+            expired = expired.select_for_update(skip_locked=True)
+        rows = list(expired.values_list("pk", "attempts")[:10000])
+        if not rows:
+            return 0
+        # A lost lease is an attempt of unknown outcome to the retry policy.
+        giving_up = [pk for pk, tries in rows if decide(UNKNOWN, tries).gave_up]
+        _take_back([pk for pk, _ in rows], giving_up)
+        Attempt.objects.using(connection.alias).bulk_create(
+            Attempt(
+                message_id=pk,
+                outcome=Attempt.Outcome.UNKNOWN,
+                error_text=LEASE_EXPIRED,
+            )
+            for pk, _ in rows
+        )
+    return len(rows)
+
+
+def _take_back(ids: list[int], giving_up: list[int]) -> None:
+    """Queue expired rows ``ids`` again, failing those in ``giving_up``."""
+    # Repeat the condition: without row locks (SQLite) a holder that renewed
+    # its lease or wrote its result since the SELECT keeps its row.
+    last = When(pk__in=giving_up, then=Value(Message.Status.FAILED))
+    messages().expired().filter(pk__in=ids).update(
+        status=Case(last, default=Value(Message.Status.QUEUED)),
+        attempts=F("attempts") + 1,
+        last_error=Case(
+            When(pk__in=giving_up, then=Value(KEPT_DYING)),
+            default=Value(LEASE_EXPIRED),
+        ),
+        finished_at=Case(
+            When(pk__in=giving_up, then=Now()), output_field=DateTimeField()
+        ),
+        claimed_by="",
+        lease_expires_at=None,
+        next_attempt_at=Now(),
         updated_at=Now(),
     )

@@ -22,13 +22,13 @@ from typing import NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 
-from sms.conf import get_setting
 from sms.exceptions import (
     OutcomeUnknown,
     ProviderAccountError,
     SmsError,
     SmsSendError,
 )
+from sms_outbox.conf import get_setting
 from sms_outbox.models import Attempt, Message
 
 SENT = Attempt.Outcome.SENT

@@ -14,8 +14,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from sms_outbox.health import BUCKET
-from sms_outbox.health_figures import Bucket
+from sms_outbox.health import BUCKET, Bucket
 
 BAR_STEP = 5  # viewBox units per bucket; bars are one unit narrower
 STRIP_HEIGHT = 48

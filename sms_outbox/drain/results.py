@@ -14,18 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper as Connection
 from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from sms_outbox import sql
-from sms_outbox.claims import ClaimedRow, held
+from sms_outbox.drain.claims import ClaimedRow, held
+from sms_outbox.drain.policy import Decision, decide
 from sms_outbox.models import Attempt, Message
-from sms_outbox.policy import SENT, Decision, decide
-from sms_outbox.transient import retry_when_locked
-from sms_outbox.writer import Write, Writer
+from sms_outbox.sql import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
@@ -66,35 +65,20 @@ class Recorder:
     lease lasts.
     """
 
-    def __init__(
-        self, backend_path: str, token: str, writer: Writer | None = None
-    ) -> None:
+    def __init__(self, backend_path: str, token: str) -> None:
         self.backend_path = backend_path[:255]
         self.token = token
         self.pending: list[AttemptResult] = []
         self.last_flush = time.monotonic()
-        #: Where batches of sent results go without waiting (PostgreSQL).
-        self.writer = writer
-        #: The batch sent through the writer and not answered yet: its
-        #: write, its outcomes and the time it was stamped with.
-        self._in_flight: tuple[Write, list[AttemptResult], datetime.datetime] | None
-        self._in_flight = None
 
     def add(self, outcome: AttemptResult) -> bool:
-        """Buffer ``outcome``; flush if due. Return True if it flushed.
-
-        With a writer, a batch of sent results is sent to the database
-        without waiting for the answer (``sms_outbox.writer``).
-        """
+        """Buffer ``outcome``; flush if due. Return True if it flushed."""
         self.pending.append(outcome)
         if (
             len(self.pending) >= FLUSH_EVERY_MESSAGES
             or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
         ):
-            if self.writer is not None and all(o.kind == SENT for o in self.pending):
-                self._send()
-            else:
-                self.flush()
+            self.flush()
             return True
         return False
 
@@ -104,63 +88,16 @@ class Recorder:
         One commit per flush: the sent rows in one UPDATE, the retried and
         failed ones in another, their attempt-log entries in one INSERT. A
         flush that fails (the database went away) wrote nothing and keeps its
-        outcomes, so calling again writes them whole, once. A write still in
-        flight is waited for first.
+        outcomes, so calling again writes them whole, once. The commit waits
+        for the server to make it durable: a result the drain believes
+        written survives a database crash, so its SMS is never sent again.
         """
         self.last_flush = time.monotonic()
-        self._finish()
         if not self.pending:
             return
         lost = retry_when_locked(self._write, timezone.now())
         _warn_lost(self.pending, lost)
         self.pending = []
-
-    def _send(self) -> None:
-        """Send the buffered (all sent) outcomes' write; read its answer later.
-
-        Whatever the writer sent before (a claim sent ahead) is answered
-        first: a batch of results never waits behind anything
-        (``sms_outbox.writer``).
-        """
-        assert self.writer is not None
-        self._finish()
-        self.writer.wait_idle()
-        now = timezone.now()
-        connection, token = self.writer.connection, self.token
-        pairs = [(o.row.id, o.message_id) for o in self.pending]
-        entries = [_log_entry(o, False) for o in self.pending]
-        log = _attempt_rows(entries, now, connection)
-        write = self.writer.send(
-            [
-                (sql.set_local_sql(sql.RESULT_SETTINGS), []),
-                *sql.mark_sent_sql(connection, pairs, token, self.backend_path, now),
-                *sql.insert_sql(connection, Attempt, *log),
-            ]
-        )
-        self._in_flight, self.pending = (write, self.pending, now), []
-        self.last_flush = time.monotonic()
-
-    def _finish(self) -> None:
-        """Wait for the write in flight; log rows it found taken over.
-
-        If it failed, its outcomes go back in front of the buffer.
-        """
-        if self._in_flight is None or self.writer is None:
-            return
-        (write, outcomes, now), self._in_flight = self._in_flight, None
-        try:
-            counts = self.writer.wait(write).counts()
-        except DatabaseError:
-            self.pending = outcomes + self.pending
-            raise
-        lost: set[int] = set()
-        if counts[1] != len(outcomes):  # the UPDATE, after the settings
-            lost = _not_written(self.writer.connection, outcomes, now)
-            entries = Attempt.objects.using(self.writer.connection.alias)
-            entries.filter(message_id__in=lost, created_at=now).update(
-                error_text=_LOST_SENT
-            )
-        _warn_lost(outcomes, lost)
 
     def _write(self, now: datetime.datetime) -> set[int]:
         """Run the flush's statements in one transaction; return the lost ids."""
@@ -168,7 +105,7 @@ class Recorder:
         sent = [o for o in self.pending if o.kind == Attempt.Outcome.SENT]
         others = [o for o in self.pending if o.kind != Attempt.Outcome.SENT]
         lost: set[int] = set()
-        with sql.result_transaction(connection):
+        with transaction.atomic(using=connection.alias):
             if sent:
                 lost |= self._write_sent(connection, sent, now)
             if others:

@@ -1,10 +1,4 @@
-"""Send claimed rows through a delivering backend and say what happened to each.
-
-This is the one place that decides when an SMS counts as sent: as soon as the
-backend returns without recording an error for the row's recipient. Nothing
-after that point (a ``post_send`` receiver that raises, bookkeeping, a lost
-lease) can turn the row back into one that is sent again.
-"""
+"""One provider call: send claimed rows through the backend, one result per row."""
 
 from __future__ import annotations
 
@@ -19,10 +13,10 @@ from sms.message import RecipientResult
 from sms.phone import mask_phone_number
 from sms.recipients import recipients_checked
 from sms.signals import post_send
-from sms_outbox.claims import ClaimedRow
-from sms_outbox.enforcement import note_provider_opt_out
-from sms_outbox.policy import FAILED, SENT, classify, stops_drain
-from sms_outbox.results import AttemptResult
+from sms_outbox.drain.claims import ClaimedRow
+from sms_outbox.drain.policy import FAILED, SENT, classify, stops_drain
+from sms_outbox.drain.results import AttemptResult
+from sms_outbox.optout import note_provider_opt_out
 
 logger = logging.getLogger(__name__)
 

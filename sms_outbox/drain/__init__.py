@@ -1,0 +1,15 @@
+"""The drain: claim due rows, send them through the real backend, record results.
+
+- ``claims``: how a row is claimed under a lease, renewed, given back, and
+  taken back when its worker's lease ran out;
+- ``sending``: one provider call, and when an SMS counts as sent;
+- ``policy``: what happens to a row after each provider outcome;
+- ``results``: the fenced bulk writes that record outcomes;
+- ``run``: one drain (``send_queued()``), its threads, pace and rate;
+- ``worker``: the long-running loop that outlives outages.
+"""
+
+from sms_outbox.drain.run import DrainResult, send_queued
+from sms_outbox.drain.worker import drain_until_stopped
+
+__all__ = ["DrainResult", "drain_until_stopped", "send_queued"]
