@@ -57,7 +57,7 @@ class SmsParallelTestSuite(ParallelTestSuite):
 
 
 class SmsTestRunner(DiscoverRunner):
-    """Django's ``DiscoverRunner``, with SMS sent to ``sms.outbox`` and emptied per test.
+    """Run Django's ``DiscoverRunner`` with SMS in ``sms.outbox``, emptied per test.
 
     Subclass it the way you would subclass ``DiscoverRunner``; a runner of your
     own that cannot subclass it calls ``sms.testing.setup_test_environment()``

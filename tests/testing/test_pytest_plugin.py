@@ -3,9 +3,13 @@
 import sys
 import unittest
 
-from tests.support.user_project import ROOT, plugin_args, plugin_entry_point
+from tests.support.user_project import (
+    ROOT,
+    plugin_args,
+    plugin_entry_point,
+    write_project,
+)
 from tests.support.user_project import run as run_in
-from tests.support.user_project import write_project
 
 if sys.version_info >= (3, 11):
     import tomllib
