@@ -8,7 +8,7 @@ for the whole run, and ``sms.outbox`` is a new empty list before each test.
 from __future__ import annotations
 
 import unittest
-from typing import Any
+from typing import Any, cast
 
 from django.test.runner import (
     DiscoverRunner,
@@ -80,4 +80,5 @@ class SmsTestRunner(DiscoverRunner):
         base = super().get_resultclass()
         if base is None:
             return SmsTextTestResult
-        return type(f"Sms{base.__name__}", (OutboxPerTestResult, base), {})
+        combined = type(f"Sms{base.__name__}", (OutboxPerTestResult, base), {})
+        return cast(type[unittest.TextTestResult], combined)
