@@ -4,6 +4,8 @@
 # DJANGO (a requirement such as "Django>=5.2,<6") pick a CI matrix leg.
 # `make docs` builds the documentation site into docs/_build/html.
 # `make typecheck` runs mypy --strict on sms and sms_outbox.
+# `make dist` builds the sdist and the wheel into dist/ (docs/install.md).
+# `make new-user` runs the new user's walk-through (.ci/new_user.py).
 PYTHON ?= python3
 VENV ?= .venv
 DJANGO ?=
@@ -16,7 +18,7 @@ MYSQL_STAMP := $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.mysql)
 INSTALL_LOG := $(VENV)/install.log
 PIP_INSTALL = $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test run lint typecheck docs clean
+.PHONY: demo test run lint typecheck docs clean dist new-user
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,5 +80,21 @@ docs: $(VENV)/.docs
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 	@echo "== the site is in docs/_build/html/index.html"
 
+$(VENV)/.dist: $(STAMP)
+	@echo "== installing build into $(VENV) (log: $(INSTALL_LOG))"
+	@$(PIP_INSTALL) --group dist >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $@
+
+# python -m build makes the sdist, then the wheel from it (so the sdist is
+# proved complete), each in an isolated environment pip fills from PyPI.
+dist: $(VENV)/.dist
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	@ls dist
+
+# A fresh virtualenv, startproject, the quick start and a user's test run.
+new-user:
+	$(PYTHON) .ci/new_user.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info docs/_build .mypy_cache
+	rm -rf $(VENV) build dist *.egg-info docs/_build .mypy_cache

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -22,9 +25,39 @@ __all__ = [
     "send_sms",
 ]
 
-#: The messages the locmem backend sent, once it has sent some (it creates the
-#: list). Declared for type checkers only, like ``django.core.mail.outbox``.
-outbox: list[Message]
+
+def _read_version() -> str:
+    """Return the installed distribution's version, else the checkout's.
+
+    The version is written once, in pyproject.toml; an installed package reads
+    it from its metadata. Run from a checkout that is not installed, it is
+    read from the pyproject.toml beside the package, and when neither exists
+    it is ``"0+unknown"``, which sorts before every release.
+    """
+    try:
+        return metadata.version("django-sms")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(
+            encoding="utf-8"
+        )
+    except OSError:
+        return "0+unknown"
+    # The [project] table's name and version, without a TOML parser on 3.10.
+    if re.search(r'^name\s*=\s*"django-sms"', text, re.MULTILINE):
+        if found := re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE):
+            return found.group(1)
+    return "0+unknown"
+
+
+#: The version of django-sms, a PEP 440 string such as ``"1.0.0.dev0"``.
+__version__: str = _read_version()
+
+#: The messages the locmem backend sent: empty from import on. Tests may
+#: rebind it (``sms.outbox = []``); the test runner hooks in ``sms.testing``
+#: give each test a fresh list, as Django does for ``django.core.mail.outbox``.
+outbox: list[Message] = []
 
 
 def get_connection(

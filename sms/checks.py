@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.apps import apps
 from django.core.checks import CheckMessage, Error
 from django.utils.module_loading import import_string
 
@@ -53,16 +54,21 @@ def _check_required_settings(
     klass: Any, path: str, setting: str, id_prefix: str
 ) -> list[CheckMessage]:
     """Return an error for each of the backend's ``required_settings`` unset."""
-    return [
-        Error(
-            f"{path} needs the {name} setting, which is not set.",
-            hint=f"Set {name} (from your provider's console), or choose "
-            f"another backend in {setting}.",
-            id=f"{id_prefix}.E003",
+    errors: list[CheckMessage] = []
+    for name in getattr(klass, "required_settings", ()):
+        value = get_setting(name)
+        if value:
+            continue
+        state = "not set" if value is None else "empty"
+        errors.append(
+            Error(
+                f"{path} needs the {name} setting, which is {state}.",
+                hint=f"Set {name} (from your provider's console), or choose "
+                f"another backend in {setting}.",
+                id=f"{id_prefix}.E003",
+            )
         )
-        for name in getattr(klass, "required_settings", ())
-        if not get_setting(name)
-    ]
+    return errors
 
 
 def _check_file_path(klass: Any, id_prefix: str) -> list[CheckMessage]:
@@ -103,6 +109,34 @@ def _can_create(path: str) -> bool:
     return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
 
 
+def _check_outbox_installed(path: Any) -> CheckMessage | None:
+    """Return an error if ``path`` names an ``sms_outbox`` class the site lacks.
+
+    The path is compared as a string, so that ``sms`` never imports
+    ``sms_outbox``; importing the backend without the app installed fails on
+    its models, and so would the first send.
+    """
+    if not (isinstance(path, str) and path.startswith("sms_outbox.")):
+        return None
+    if apps.is_installed("sms_outbox"):
+        return None
+    return Error(
+        f"SMS_BACKEND is {path!r}, but 'sms_outbox' is not in INSTALLED_APPS, "
+        "so the first send would fail: the queued backend stores each SMS in "
+        "the outbox's tables.",
+        hint="Add 'sms_outbox' to INSTALLED_APPS and run 'manage.py migrate', or "
+        "set SMS_BACKEND to a backend that sends directly.",
+        id="sms.E004",
+    )
+
+
 def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Check that ``SMS_BACKEND`` can be imported and has what it needs."""
+    """Check that ``SMS_BACKEND`` can be imported and has what it needs.
+
+    A backend from ``sms_outbox`` needs that app installed (``sms.E004``);
+    without it the backend is not imported, since its models would not load.
+    """
+    problem = _check_outbox_installed(get_setting("SMS_BACKEND"))
+    if problem is not None:
+        return [problem]
     return check_backend_setting("SMS_BACKEND")

@@ -6,6 +6,7 @@ import tempfile
 import unittest
 
 from django.apps import apps
+from django.conf import settings
 from django.core import checks
 from django.core.checks import Error
 from django.test import SimpleTestCase, override_settings
@@ -196,6 +197,46 @@ class CheckBackendSettingTests(SimpleTestCase):
             ],
         )
 
+    def test_required_settings_empty(self):
+        with self.settings(
+            SMS_BACKEND="tests.test_checks.TokenBackend",
+            SMS_TEST_TOKEN="",
+            SMS_TEST_SECRET="s",
+        ):
+            errors = check_sms_backend(None)
+        self.assertEqual(
+            errors,
+            [
+                Error(
+                    "tests.test_checks.TokenBackend needs the SMS_TEST_TOKEN "
+                    "setting, which is empty.",
+                    hint="Set SMS_TEST_TOKEN (from your provider's console), or "
+                    "choose another backend in SMS_BACKEND.",
+                    id="sms.E003",
+                )
+            ],
+        )
+
+    def test_twilio_token_empty(self):
+        with self.settings(
+            SMS_BACKEND="sms.backends.twilio.SmsBackend",
+            TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+            TWILIO_AUTH_TOKEN="",
+        ):
+            errors = check_sms_backend(None)
+        self.assertEqual(
+            errors,
+            [
+                Error(
+                    "sms.backends.twilio.SmsBackend needs the TWILIO_AUTH_TOKEN "
+                    "setting, which is empty.",
+                    hint="Set TWILIO_AUTH_TOKEN (from your provider's console), "
+                    "or choose another backend in SMS_BACKEND.",
+                    id="sms.E003",
+                )
+            ],
+        )
+
     def test_required_settings_present(self):
         with self.settings(
             SMS_BACKEND="tests.test_checks.TokenBackend",
@@ -210,6 +251,61 @@ class CheckBackendSettingTests(SimpleTestCase):
             check_backend_setting("SMS_OUTBOX_BACKEND", "sms_outbox"),
             [file_error("SMS_FILE_PATH is not set", "sms_outbox.E002")],
         )
+
+
+QUEUED_BACKEND = "sms_outbox.backends.QueuedSmsBackend"
+NOT_INSTALLED_HINT = (
+    "Add 'sms_outbox' to INSTALLED_APPS and run 'manage.py migrate', or set "
+    "SMS_BACKEND to a backend that sends directly."
+)
+
+
+def without_outbox_app():
+    return override_settings(
+        INSTALLED_APPS=[app for app in settings.INSTALLED_APPS if app != "sms_outbox"],
+        SMS_BACKEND=QUEUED_BACKEND,
+    )
+
+
+def outbox_not_installed_error(path=QUEUED_BACKEND):
+    return Error(
+        f"SMS_BACKEND is {path!r}, but 'sms_outbox' is not in INSTALLED_APPS, so "
+        "the first send would fail: the queued backend stores each SMS in the "
+        "outbox's tables.",
+        hint=NOT_INSTALLED_HINT,
+        id="sms.E004",
+    )
+
+
+class OutboxAppCheckTests(SimpleTestCase):
+    def test_queued_backend_without_the_app(self):
+        with without_outbox_app():
+            self.assertFalse(apps.is_installed("sms_outbox"))
+            self.assertEqual(check_sms_backend(None), [outbox_not_installed_error()])
+
+    def test_reported_by_run_checks(self):
+        with without_outbox_app():
+            errors = checks.run_checks(app_configs=[apps.get_app_config("sms")])
+        self.assertIn(outbox_not_installed_error(), errors)
+
+    def test_any_outbox_path_needs_the_app(self):
+        path = "sms_outbox.somewhere.Else"
+        with without_outbox_app(), self.settings(SMS_BACKEND=path):
+            self.assertEqual(
+                check_sms_backend(None), [outbox_not_installed_error(path)]
+            )
+
+    @override_settings(SMS_BACKEND=QUEUED_BACKEND)
+    def test_queued_backend_with_the_app(self):
+        self.assertTrue(apps.is_installed("sms_outbox"))
+        self.assertEqual(check_sms_backend(None), [])
+
+    def test_other_backends_need_no_outbox_app(self):
+        with (
+            without_outbox_app(),
+            self.settings(SMS_BACKEND="sms.backends.locmem.SmsBackend"),
+        ):
+            self.assertEqual(check_sms_backend(None), [])
 
 
 class RegistrationTests(SimpleTestCase):

@@ -1,4 +1,10 @@
-"""A test kit for SMS backends: the contract every backend passes, and fake providers.
+"""A test kit: SMS captured in ``sms.outbox``, backend contract tests, fake providers.
+
+Code that sends SMS is tested as code that sends mail: with the pytest plugin
+(loaded by pytest-django projects automatically) or ``TEST_RUNNER =
+"sms.testing.runner.SmsTestRunner"``, every SMS goes to ``sms.outbox``, which
+is empty before each test; ``send_queued_to_locmem()`` drains the database
+outbox into it. See "Testing your code" in the documentation.
 
 A backend written outside this project proves itself with a few lines::
 
@@ -26,6 +32,12 @@ from sms.testing.contract import (
     RECIPIENT,
     BaseSmsBackendTests,
 )
+from sms.testing.environment import (
+    empty_outbox,
+    send_queued_to_locmem,
+    setup_test_environment,
+    teardown_test_environment,
+)
 from sms.testing.fake_messagebird import FakeMessageBird
 from sms.testing.fake_sns import FakeSns
 from sms.testing.fake_twilio import FakeTwilio
@@ -52,4 +64,8 @@ __all__ = [
     "Reply",
     "StatusReport",
     "closed_port_url",
+    "empty_outbox",
+    "send_queued_to_locmem",
+    "setup_test_environment",
+    "teardown_test_environment",
 ]
