@@ -64,6 +64,8 @@ class Message:
         originator: str | None = None,
         recipients: list[str] | tuple[str, ...] | None = None,
         connection: BaseSmsBackend | None = None,
+        *,
+        kind: str = "",
     ) -> None:
         if isinstance(recipients, str):
             raise TypeError('"recipients" argument must be a list or tuple')
@@ -75,6 +77,10 @@ class Message:
         #: An id of the caller's that providers echo in delivery reports
         #: (MessageBird ``reference``); None lets the backend choose.
         self.reference: str | None = None
+        #: What the message is for, in a word of the site's choosing (``"otp"``,
+        #: ``"marketing"``): the outbox stores it, and its settings can treat
+        #: kinds differently. At most 32 characters.
+        self.kind = _check_kind(kind)
         self.results: list[RecipientResult] = []
 
     def __repr__(self) -> str:
@@ -147,6 +153,15 @@ class Message:
         return send_and_signal(
             self.get_connection(fail_silently), [self], fail_silently
         )
+
+
+def _check_kind(kind: object) -> str:
+    if not isinstance(kind, str) or len(kind) > 32:
+        raise TypeError(
+            f"kind must be a string of at most 32 characters, such as 'otp', not "
+            f"{kind!r}."
+        )
+    return kind
 
 
 def _check_body_type(body: object, allow_none: bool = False) -> None:

@@ -12,7 +12,12 @@ try:
 except ImportError:  # the optional extra django-sms[phonenumbers]
     phonenumbers = None  # type: ignore[assignment]
 
-__all__ = ["mask_phone_number", "normalize_phone_number", "validate_originator"]
+__all__ = [
+    "country_of",
+    "mask_phone_number",
+    "normalize_phone_number",
+    "validate_originator",
+]
 
 # Characters people put between digits: spaces, dashes, dots and brackets.
 _SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
@@ -111,3 +116,20 @@ def mask_phone_number(value: str) -> str:
     # area code of an E.164 number), hiding at least four in a national number.
     shown = max(2, min(5, len(value) - 8))
     return value[:shown] + "*" * (len(value) - shown - 4) + value[-4:]
+
+
+def country_of(number: str) -> str | None:
+    """Return the ISO 3166 country code (``"GB"``) of E.164 ``number``, or None.
+
+    Needs the ``phonenumbers`` extra; without it, or for a number that no
+    country's plan holds, return None. Numbers shared by several countries
+    (``+1``, ``+7``) get the country whose plan holds them.
+    """
+    if phonenumbers is None or not isinstance(number, str):
+        return None
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region: str | None = phonenumbers.region_code_for_number(parsed)
+    return None if region in (None, "ZZ", "001") else region

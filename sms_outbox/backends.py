@@ -116,6 +116,7 @@ class QueuedSmsBackend(BaseSmsBackend):
                 body=message.body,
                 originator=originator,
                 recipient=recipient,
+                kind=getattr(message, "kind", ""),
                 priority=self.priority,
                 send_after=self.send_after,
                 next_attempt_at=due,

@@ -71,7 +71,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
 
         The originals and their attempt logs stay as they are.
         """
-        fields = ("batch_id", "body", "originator", "recipient", "priority")
+        fields = ("batch_id", "body", "originator", "recipient", "kind", "priority")
         copies = [
             self.model(
                 **{name: getattr(row, name) for name in fields},
@@ -157,6 +157,12 @@ class Message(models.Model):
     body = models.TextField(_("body"))
     originator = models.CharField(_("originator"), max_length=32, blank=True)
     recipient = models.CharField(_("recipient"), max_length=32)
+    kind = models.CharField(
+        _("kind"),
+        max_length=32,
+        blank=True,
+        help_text=_("What the SMS is for, as the sender said (sms.Message.kind)."),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
     )

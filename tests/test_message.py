@@ -198,3 +198,14 @@ class RecipientResultTests(SimpleTestCase):
         self.assertNotEqual(
             RecipientResult(RECIPIENT, "id1"), RecipientResult(RECIPIENT, "id2")
         )
+
+
+class KindTests(SimpleTestCase):
+    def test_kind_is_kept_and_checked(self):
+        from sms import Message
+
+        self.assertEqual(Message("Hi", kind="otp").kind, "otp")
+        self.assertEqual(Message("Hi").kind, "")
+        for bad in (None, 3, "x" * 33):
+            with self.subTest(kind=bad), self.assertRaises(TypeError):
+                Message("Hi", kind=bad)
