@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms_outbox', '0005_lighter_status_changes'),
+        ("sms_outbox", "0005_lighter_status_changes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='kind',
-            field=models.CharField(blank=True, help_text='What the SMS is for, as the sender said (sms.Message.kind).', max_length=32, verbose_name='kind'),
+            model_name="message",
+            name="kind",
+            field=models.CharField(
+                blank=True,
+                help_text="What the SMS is for, as the sender said (sms.Message.kind).",
+                max_length=32,
+                verbose_name="kind",
+            ),
         ),
     ]
