@@ -1,10 +1,13 @@
-"""Child processes of benchmarks/compare.py: fill a database and time one drain.
+"""Child processes of benchmarks/compare.py: time the enqueue, and one drain.
 
 ``--outbox N`` fills the outbox (``OUTBOX_DB``, settings
 ``tests.support.proc_settings``) with N rows and runs ``send_queued_sms``;
 ``--post-office N URL`` does the same with django-post-office's
-``send_queued_mail``, in django-post-office's own virtualenv. Each prints its
-figures as JSON.
+``send_queued_mail``, in django-post-office's own virtualenv.
+``--outbox-enqueue N`` times N ``send_sms()`` calls through
+``QueuedSmsBackend``, each in autocommit as a request handler makes it, and
+``--post-office-enqueue N URL`` N calls of django-post-office's
+``mail.send()``. Each prints its figures as JSON.
 """
 
 from __future__ import annotations
@@ -20,61 +23,20 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.databases import database_settings  # noqa: E402
 
 
-class WriterCount:
-    """Count the statements and transactions the drain sends over its writer.
-
-    On PostgreSQL full batches of results and claims made ahead go over a
-    second connection (``sms_outbox.writer``), each as one transaction of
-    several statements, which the Django connection's counters never see. A
-    claim's commit waits for the log flush; a batch of results, which sets
-    ``synchronous_commit = off``, does not.
-    """
-
-    def __init__(self) -> None:
-        self.queries = self.commits = self.waiting = 0
-
-    def __enter__(self) -> WriterCount:
-        from sms_outbox.writer import Writer
-
-        from sms_outbox import sql
-
-        self._send = send = Writer.send
-        results = sql.set_local_sql(sql.RESULT_SETTINGS)  # a batch's first statement
-
-        def counted_send(writer, statements):
-            self.queries += len(statements)
-            self.commits += 1
-            self.waiting += statements[0][0] != results
-            return send(writer, statements)
-
-        Writer.send = counted_send
-        return self
-
-    def __exit__(self, *exc) -> None:
-        from sms_outbox.writer import Writer
-
-        Writer.send = self._send
-
-
 class _Counter:
-    """Count statements and commits on a connection, and which commits wait.
+    """Count statements and commits on a connection.
 
     A commit is an outermost transaction's COMMIT, or a statement other than
-    a SELECT run in autocommit (it commits on its own). It waits for the
-    server's log flush unless its transaction set ``synchronous_commit = off``.
-    Statements and commits over the drain's writer connection are added by
-    ``WriterCount``.
+    a SELECT run in autocommit (it commits on its own). Every commit waits
+    for the server's log flush: the drain never turns that off.
     """
 
     def __init__(self, connection) -> None:
-        self.queries = self.commits = self.waiting = 0
-        self.lazy = False
+        self.queries = self.commits = 0
         commit = connection.commit
 
         def counted_commit():
             self.commits += 1
-            self.waiting += not self.lazy
-            self.lazy = False
             commit()
 
         connection.commit = counted_commit
@@ -82,12 +44,10 @@ class _Counter:
 
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
-        self.lazy = self.lazy or "'synchronous_commit', 'off'" in sql
         # BEGIN (SQLite's BEGIN IMMEDIATE runs as a statement) commits nothing.
         write = not sql.lstrip()[:6].upper().startswith(("SELECT", "BEGIN"))
         if write and not context["connection"].in_atomic_block:
             self.commits += 1
-            self.waiting += 1
         return execute(sql, params, many, context)
 
 
@@ -110,17 +70,43 @@ def _child_outbox(size: int) -> dict:
         sms.send_mass_sms(data, connection=queued)
     wal = _wal_position(connection)
     counter = _Counter(connection)
-    with WriterCount() as writer:
-        started = time.perf_counter()
-        call_command("send_queued_sms", stdout=io.StringIO())
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    call_command("send_queued_sms", stdout=io.StringIO())
+    seconds = time.perf_counter() - started
     assert Message.objects.filter(status="sent").count() == size
     return {
         "msg_per_s": size / seconds,
-        "queries_per_100": 100 * (counter.queries + writer.queries) / size,
-        "commits_per_100": 100 * (counter.commits + writer.commits) / size,
-        "waiting_commits_per_100": 100 * (counter.waiting + writer.waiting) / size,
+        "queries_per_100": 100 * counter.queries / size,
+        "commits_per_100": 100 * counter.commits / size,
         "wal_bytes_per_message": _wal_bytes_since(connection, wal) / size,
+    }
+
+
+def _child_outbox_enqueue(calls: int) -> dict:
+    import django
+    from django.core.management import call_command
+    from django.db import connection
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    import sms
+    from sms_outbox.models import Message
+    from sms_outbox.optout import suppress
+
+    # A suppression list that is not empty, as a live site's is.
+    for n in range(100):
+        suppress(f"+4411349619{n:02d}", "benchmark", "api")
+    queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+    numbers = [f"+4411349600{n % 100:02d}" for n in range(calls)]
+    counter = _Counter(connection)
+    started = time.perf_counter()
+    for n, number in enumerate(numbers):
+        sms.send_sms(f"Your code is {n:06d}", "Acme", [number], connection=queued)
+    seconds = time.perf_counter() - started
+    assert Message.objects.count() == calls
+    return {
+        "enqueue_per_s": calls / seconds,
+        "enqueue_queries_per_call": counter.queries / calls,
     }
 
 
@@ -149,7 +135,7 @@ def _wal_bytes_since(connection, position: str | None) -> float:
         return float(cursor.fetchone()[0])
 
 
-def _child_post_office(size: int, url: str) -> dict:
+def _configure_post_office(url: str) -> None:
     import django
     from django.conf import settings
     from django.core.management import call_command
@@ -157,6 +143,8 @@ def _child_post_office(size: int, url: str) -> dict:
     settings.configure(
         DATABASES={"default": database_settings(url)},
         INSTALLED_APPS=["post_office"],
+        # mail.send() renders its subject and body as templates.
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
         USE_TZ=True,
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         POST_OFFICE={
@@ -165,6 +153,12 @@ def _child_post_office(size: int, url: str) -> dict:
     )
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def _child_post_office(size: int, url: str) -> dict:
+    from django.core.management import call_command
+
+    _configure_post_office(url)
     from post_office.models import STATUS, Email
 
     Email.objects.bulk_create(
@@ -187,8 +181,31 @@ def _child_post_office(size: int, url: str) -> dict:
     return {"msg_per_s": size / seconds}
 
 
+def _child_post_office_enqueue(calls: int, url: str) -> dict:
+    _configure_post_office(url)
+    from post_office import mail
+    from post_office.models import Email
+
+    started = time.perf_counter()
+    for n in range(calls):
+        mail.send(
+            f"someone{n % 100}@example.com",
+            "acme@example.com",
+            subject="Your code",
+            message=f"Your code is {n:06d}",
+        )
+    seconds = time.perf_counter() - started
+    assert Email.objects.count() == calls
+    return {"enqueue_per_s": calls / seconds}
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--outbox":
-        print(json.dumps(_child_outbox(int(sys.argv[2]))))
+    command, count = sys.argv[1], int(sys.argv[2])
+    if command == "--outbox":
+        print(json.dumps(_child_outbox(count)))
+    elif command == "--outbox-enqueue":
+        print(json.dumps(_child_outbox_enqueue(count)))
+    elif command == "--post-office-enqueue":
+        print(json.dumps(_child_post_office_enqueue(count, sys.argv[3])))
     else:
-        print(json.dumps(_child_post_office(int(sys.argv[2]), sys.argv[3])))
+        print(json.dumps(_child_post_office(count, sys.argv[3])))

@@ -34,10 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.compare import compare_sizes  # noqa: E402
+from benchmarks.compare import compare_enqueue, compare_sizes  # noqa: E402
 from benchmarks.compare import table as compare_table  # noqa: E402
 from benchmarks.databases import empty_outbox, fresh_database  # noqa: E402
-from benchmarks.drain_children import WriterCount  # noqa: E402
 from benchmarks.outbox_table import LATENCY, table  # noqa: E402
 
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -138,11 +137,11 @@ def _drain(count: int, traced: bool = False, concurrency: int = 1) -> dict:
         result = send_queued(concurrency=concurrency)
         assert result.sent == count, result
         return {f"drain_c{concurrency}_msg_per_s": count / result.seconds}
-    with CaptureQueriesContext(connection) as queries, WriterCount() as writer:
+    with CaptureQueriesContext(connection) as queries:
         result = send_queued()
     assert result.sent == count, result
     return {
-        "drain_queries_per_msg": (len(queries) + writer.queries) / count,
+        "drain_queries_per_msg": len(queries) / count,
         "drain_msg_per_s": count / result.seconds,
     }
 
@@ -226,7 +225,8 @@ def main() -> None:
     print(table(results, args.sizes))
     if not args.no_compare:
         print()
-        print(compare_table({db: compare_sizes(db, args.sizes) for db in args.db}))
+        drains = {db: compare_sizes(db, args.sizes) for db in args.db}
+        print(compare_table(drains, {db: compare_enqueue(db) for db in args.db}))
 
 
 if __name__ == "__main__":
