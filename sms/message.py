@@ -1,26 +1,32 @@
-"""The ``Message`` class: one SMS body from one originator to some recipients."""
+"""The ``Message`` class, and what sending one always does: check, send, signal.
+
+``send_sms()``, ``send_mass_sms()`` and ``Message.send()`` all end in
+``send_and_signal()``.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sms.conf import get_setting
-from sms.dispatch import send_and_signal
 from sms.exceptions import (
     InvalidMessage,
     MessageTooLong,
     SmsConfigurationError,
+    SmsError,
     SmsSendError,
 )
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
+from sms.signals import post_send
 
-if TYPE_CHECKING:
-    from sms.backends.base import BaseSmsBackend
+__all__ = ["Connection", "Message", "RecipientResult", "send_and_signal"]
 
-__all__ = ["Message", "RecipientResult"]
+# The logger of the "failed silently" warning, which sites route in LOGGING.
+logger = logging.getLogger(__name__)
 
 _REPR_BODY_CHARS = 20
 
@@ -49,6 +55,18 @@ class RecipientResult:
         return self.error is None
 
 
+class Connection(Protocol):
+    """What a message needs of its connection: every ``BaseSmsBackend`` has it.
+
+    ``sms.backends.base`` builds on ``Message``; the message only needs a
+    connection's ``send_messages()``, so it names that instead of the base.
+    """
+
+    def send_messages(self, messages: list[Message]) -> int:
+        """Send ``messages`` and return the number sent to every recipient."""
+        ...
+
+
 class Message:
     """A text message: one body from one originator to a list of recipients.
 
@@ -63,7 +81,7 @@ class Message:
         body: str = "",
         originator: str | None = None,
         recipients: list[str] | tuple[str, ...] | None = None,
-        connection: BaseSmsBackend | None = None,
+        connection: Connection | None = None,
     ) -> None:
         if isinstance(recipients, str):
             raise TypeError('"recipients" argument must be a list or tuple')
@@ -131,7 +149,7 @@ class Message:
         _check_characters(self.body)
         self.check_length()
 
-    def get_connection(self, fail_silently: bool = False) -> BaseSmsBackend:
+    def get_connection(self, fail_silently: bool = False) -> Connection:
         """Return the message's connection, creating the default one if unset."""
         from sms import get_connection
 
@@ -176,3 +194,89 @@ def _check_characters(body: str) -> None:
         f"The SMS body contains {what} at index {index}, which cannot be "
         "sent or stored: remove it from the text."
     )
+
+
+
+def _within_length(messages: list[Message], fail_silently: bool) -> list[Message]:
+    """Return the messages within ``SMS_MAX_SEGMENTS``; raise unless silent."""
+    kept = []
+    for message in messages:
+        try:
+            message.check_length()
+        except SmsError:
+            if not fail_silently:
+                raise
+        else:
+            kept.append(message)
+    return kept
+
+
+def send_and_signal(
+    connection: Connection, messages: list[Message], fail_silently: bool = False
+) -> int:
+    """Check, send and signal: what ``send_sms()`` and ``Message.send()`` do.
+
+    Messages over ``SMS_MAX_SEGMENTS`` raise ``MessageTooLong`` before anything
+    is sent, or are skipped when sending is silent. Then ``connection``'s
+    ``send_messages()`` sends the rest and ``post_send`` fires for each one
+    sent. Sending is silent when the caller passed ``fail_silently`` or the
+    connection was built with it: one flag, read once here.
+
+    A message counts as sent when the backend recorded no error for any of its
+    recipients (or, for a backend that records no results, when it reported the
+    whole list sent). Backends that only queue (``delivers = False``) fire
+    nothing here: the queue fires ``post_send`` when it delivers.
+
+    A backend built with ``fail_silently=True`` should swallow its own
+    ``SmsError``; one that lets it escape anyway (a custom backend written for
+    0.7.0, say) has it swallowed here, and only the messages it recorded as
+    accepted for every recipient count.
+    """
+    silent = fail_silently or bool(getattr(connection, "fail_silently", False))
+    messages = _within_length(messages, silent)
+    if not messages:
+        return 0
+    for message in messages:
+        message.results = []
+    count = _send_unless_silenced(connection, messages, silent)
+    if not getattr(connection, "delivers", True):
+        return count or 0
+    sent_count = _signal_sent(messages, count)
+    return sent_count if count is None else count
+
+
+def _send_unless_silenced(
+    connection: Connection, messages: list[Message], silent: bool
+) -> int | None:
+    """Return what the backend's ``send_messages()`` returned.
+
+    When sending is silent, an ``SmsError`` that escapes the backend anyway is
+    logged and swallowed, and None says the backend gave no count.
+    """
+    try:
+        return connection.send_messages(messages)
+    except SmsError as err:
+        if not silent:
+            raise
+        logger.warning(
+            "%s failed silently: %s", type(connection).__name__, err, exc_info=True
+        )
+        return None
+
+
+def _signal_sent(messages: list[Message], count: int | None) -> int:
+    """Fire ``post_send`` for each message sent; return how many were.
+
+    A message is sent when every recipient's result is ok, or, with no
+    results recorded, when the backend's ``count`` covered the whole list.
+    """
+    sent_count = 0
+    for message in messages:
+        if message.results:
+            sent = all(result.ok for result in message.results)
+        else:
+            sent = count is not None and count >= len(messages)
+        if sent:
+            sent_count += 1
+            post_send.send(sender=type(message), instance=message)
+    return sent_count
