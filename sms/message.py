@@ -196,7 +196,6 @@ def _check_characters(body: str) -> None:
     )
 
 
-
 def _within_length(messages: list[Message], fail_silently: bool) -> list[Message]:
     """Return the messages within ``SMS_MAX_SEGMENTS``; raise unless silent."""
     kept = []
