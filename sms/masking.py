@@ -27,15 +27,16 @@ HIDDEN = "[hidden]"
 
 # A run of digit groups joined by one separator (a space, dash, dot or
 # brackets), maybe after "+" or "(", never glued to other digits: a number as
-# people and providers write it. _is_number() then judges the run as a whole.
+# people and providers write it. _mask_run() then judges the run as a whole.
 _SEPARATOR = r"(?:[ .\-\u00a0]|[ .\-\u00a0]?[()][ .\-\u00a0]?)"
 _CANDIDATE = re.compile(rf"(?<![0-9])[+(]?[0-9]+(?:{_SEPARATOR}[0-9]+)*(?![0-9])")
-_DIGIT_RUN = re.compile(r"\+?[0-9]{7,15}")
 # Runs with as many digits as a phone number that are something else: dates
-# (2024-01-15, 15.01.2024, also when a time follows) and IPv4 addresses.
+# (2024-01-15, 15.01.2024, also when a time follows; 20240115 as in
+# AWS's X-Amz-Date) and IPv4 addresses.
 _NOT_A_NUMBER = re.compile(
-    r"[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}( [0-9]{1,2})?"
-    r"|[0-9]{1,2}([-./])[0-9]{1,2}\3[0-9]{4}( [0-9]{1,2})?"
+    r"(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+    r"|[0-9]{4}([-./])[0-9]{1,2}\4[0-9]{1,2}( [0-9]{1,2})?"
+    r"|[0-9]{1,2}([-./])[0-9]{1,2}\6[0-9]{4}( [0-9]{1,2})?"
     r"|[0-9]{1,3}(\.[0-9]{1,3}){3}"
 )
 # The credential in an Authorization header (Basic, Bearer, MessageBird's
@@ -77,18 +78,13 @@ def _forms(secret: str) -> set[str]:
     }
 
 
-def _is_number(run: str) -> bool:
-    digits = sum(char.isdigit() for char in run)
-    return 7 <= digits <= 15 and not _NOT_A_NUMBER.fullmatch(run.lstrip("+("))
-
-
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group()
-    if _is_number(run):
-        return mask_phone_number(run)
-    # Not a number as a whole (a date and time, say): still hide any long
-    # run of digits inside it.
-    return _DIGIT_RUN.sub(lambda inner: mask_phone_number(inner.group()), run)
+    digits = sum(char.isdigit() for char in run)
+    if digits < 7 or _NOT_A_NUMBER.fullmatch(run.lstrip("+(")):
+        return run
+    # More than 15 digits is several numbers in a row: masked as one.
+    return mask_phone_number(run)
 
 
 def mask_text(text: object) -> str:

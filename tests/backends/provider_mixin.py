@@ -128,14 +128,15 @@ class LogLeakTestsMixin:
 
     Two messages go out and one error reply quotes the number and the body
     back, as providers do. A provider's test sets ``secrets()`` (its
-    credentials) and ``error_reply(number, body)``; ``error_backend()`` is
-    the backend that gets the error (the same one unless overridden).
+    credentials) and ``script_error_reply(number, body)``, which scripts
+    that reply; ``error_backend()`` is the backend that gets it (the same
+    one unless overridden).
     """
 
     def secrets(self):
         return []
 
-    def error_reply(self, number, body):
+    def script_error_reply(self, number, body):
         raise NotImplementedError
 
     def error_backend(self):
@@ -188,7 +189,7 @@ class LogLeakTestsMixin:
             self.assertEqual(
                 sms.Message(SECRET_BODY, ORIGINATOR, [number], backend).send(), 1
             )
-        self.fake.script(self.error_reply(RECIPIENT, SECRET_BODY))
+        self.script_error_reply(RECIPIENT, SECRET_BODY)
         failing = sms.Message(
             SECRET_BODY, ORIGINATOR, [RECIPIENT], self.error_backend()
         )

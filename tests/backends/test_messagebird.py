@@ -261,9 +261,9 @@ class MessageBirdLogTests(LogLeakTestsMixin, MessageBirdTestCase):
     def secrets(self):
         return [self.fake.access_key]
 
-    def error_reply(self, number, body):
-        return FakeMessageBird.error(
-            422, 9, f"no (correct) recipients: {number} {body}"
+    def script_error_reply(self, number, body):
+        self.fake.script(
+            FakeMessageBird.error(422, 9, f"no (correct) recipients: {number} {body}")
         )
 
 

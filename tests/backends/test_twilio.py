@@ -325,8 +325,10 @@ class TwilioLogTests(LogLeakTestsMixin, TwilioTestCase):
     def secrets(self):
         return [self.fake.auth_token]
 
-    def error_reply(self, number, body):
-        return FakeTwilio.error(400, 21211, f"The 'To' number {number} for {body!r}")
+    def script_error_reply(self, number, body):
+        self.fake.script(
+            FakeTwilio.error(400, 21211, f"The 'To' number {number} for {body!r}")
+        )
 
 
 class TwilioConnectionTests(TwilioTestCase):

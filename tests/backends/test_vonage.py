@@ -194,11 +194,11 @@ class VonageLogTests(LogLeakTestsMixin, VonageTestCase):
         key, secret = self.fake.api_key, self.fake.api_secret
         return [key, secret, basic_auth(key, secret)]
 
-    def error_reply(self, number, body):
+    def script_error_reply(self, number, body):
         # An error reply that quotes the request: the SDK logs its whole
         # text at WARNING.
         text = f"upstream error for msisdn {number[1:]} text {body!r}"
-        return Reply(400, {"title": "Bad Request", "detail": text})
+        self.fake.script(Reply(400, {"title": "Bad Request", "detail": text}))
 
 
 # Provider tests touch no database: no suppression-list lookups.
