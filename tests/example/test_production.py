@@ -31,7 +31,7 @@ import django
 
 django.setup()
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.test import Client
 
@@ -43,7 +43,11 @@ call_command("migrate", verbosity=0)
 if not Message.objects.filter(recipient=number).exists():
     connection = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
     sms.send_sms(f"Your login code is {code}", None, [number], connection=connection)
-User.objects.get_or_create(username="staff", defaults={"is_staff": True})
+staff, _ = User.objects.get_or_create(username="staff", defaults={"is_staff": True})
+staff.user_permissions.add(*Permission.objects.filter(
+    content_type__app_label="sms_outbox",
+    codename__in=["view_message", "add_message"],
+))
 User.objects.get_or_create(username="member")
 results = []
 for username, method, data, scheme in requests:
