@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import unicodedata
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sms.conf import get_setting
+from django.conf import ENVIRONMENT_VARIABLE, settings
+
+from sms.conf import DEFAULTS, get_setting
 from sms.exceptions import (
     InvalidMessage,
     MessageTooLong,
@@ -33,6 +37,12 @@ _REPR_BODY_CHARS = 20
 # NUL and lone surrogates: no provider takes them, and PostgreSQL (NUL) or
 # UTF-8 itself (surrogates) cannot store them.
 _UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+# Characters that show nothing: format characters (category Cf: U+200B zero
+# width space, U+200D joiner, U+2060 word joiner, U+FEFF), controls, and the
+# blank letters and fillers some scripts have.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0\u034f\u180e")
+_UNSET = object()
 
 
 @dataclass
@@ -114,9 +124,13 @@ class Message:
         return count_segments(self.body)
 
     def check_length(self) -> None:
-        """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``."""
+        """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``.
+
+        The setting is read now; absent, it is 10 parts, and set to None
+        explicitly, there is no limit.
+        """
         _check_body_type(self.body)
-        limit = get_setting("SMS_MAX_SEGMENTS")
+        limit = _segment_limit()
         if limit is None:
             return
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -146,6 +160,12 @@ class Message:
         _check_body_type(self.body)
         if not self.body.strip():
             raise InvalidMessage("The SMS body is empty: give the message some text.")
+        if not any(_is_visible(char) for char in self.body):
+            raise InvalidMessage(
+                "The SMS body is empty: it holds only invisible characters "
+                f"(such as U+{ord(self.body[0]):04X}), which show nothing on a "
+                "phone. Give the message some visible text."
+            )
         _check_characters(self.body)
         self.check_length()
 
@@ -165,6 +185,28 @@ class Message:
         return send_and_signal(
             self.get_connection(fail_silently), [self], fail_silently
         )
+
+
+def _segment_limit() -> Any:
+    """Return ``SMS_MAX_SEGMENTS``: its default when absent, None if set to None.
+
+    ``get_setting()`` reads None as "not set"; here None is a choice (no
+    limit), so the settings are asked whether the name is there at all.
+    """
+    proxy: Any = settings
+    if proxy.configured or os.environ.get(ENVIRONMENT_VARIABLE):
+        value = getattr(proxy, "SMS_MAX_SEGMENTS", _UNSET)
+        if value is not _UNSET:
+            return value
+    return DEFAULTS["SMS_MAX_SEGMENTS"]
+
+
+def _is_visible(char: str) -> bool:
+    """Return True unless ``char`` shows nothing (space, format, filler)."""
+    return (
+        unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        and char not in _BLANK_LETTERS
+    )
 
 
 def _check_body_type(body: object, allow_none: bool = False) -> None:
