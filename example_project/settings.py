@@ -161,11 +161,26 @@ if "DEMO_SMS_PER_MINUTE" in env:
         )
     DEMO_SMS_PER_MINUTE = int(DEMO_SMS_PER_MINUTE)
 
+# Everything goes to stderr (StreamHandler's default), phone numbers masked
+# by sms.masking.MaskNumbers in the message and the traceback. "django"
+# covers django.request: with DEBUG off a 500 is logged here with its
+# traceback, where Django's default would only mail ADMINS.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask_numbers": {"()": "sms.masking.MaskNumbers"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask_numbers"],
+            "formatter": "plain",
+        }
+    },
     "loggers": {
+        "django": {"handlers": ["console"], "level": "WARNING"},
         "sms": {"handlers": ["console"], "level": env.str("SMS_LOG_LEVEL", "INFO")},
         "sms_outbox": {
             "handlers": ["console"],

@@ -12,9 +12,8 @@ from django.utils.module_loading import import_string
 
 from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
-from sms.dispatch import send_and_signal
 from sms.exceptions import SmsBackendImportError, SmsConfigurationError
-from sms.message import Message, RecipientResult
+from sms.message import Message, RecipientResult, send_and_signal
 
 __all__ = [
     "BaseSmsBackend",

@@ -14,7 +14,8 @@ DEFAULTS: dict[str, Any] = {
     "SMS_BACKEND": None,
     "DEFAULT_FROM_SMS": "",
     "SMS_FILE_PATH": None,
-    "SMS_MAX_SEGMENTS": None,
+    # Set to None in settings to send bodies of any length (Message.check_length).
+    "SMS_MAX_SEGMENTS": 10,
     "SMS_DEFAULT_REGION": None,
     "SMS_TIMEOUT": 10,
     "SMS_PRICES": {},

@@ -1,32 +1,48 @@
-"""The ``Message`` class: one SMS body from one originator to some recipients."""
+"""The ``Message`` class, and what sending one always does: check, send, signal.
+
+``send_sms()``, ``send_mass_sms()`` and ``Message.send()`` all end in
+``send_and_signal()``.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from sms.conf import get_setting
-from sms.dispatch import send_and_signal
+from django.conf import ENVIRONMENT_VARIABLE, settings
+
+from sms.conf import DEFAULTS, get_setting
 from sms.exceptions import (
     InvalidMessage,
     MessageTooLong,
     SmsConfigurationError,
+    SmsError,
     SmsSendError,
 )
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
+from sms.signals import post_send
 
-if TYPE_CHECKING:
-    from sms.backends.base import BaseSmsBackend
+__all__ = ["Connection", "Message", "RecipientResult", "send_and_signal"]
 
-__all__ = ["Message", "RecipientResult"]
+# The logger of the "failed silently" warning, which sites route in LOGGING.
+logger = logging.getLogger(__name__)
 
 _REPR_BODY_CHARS = 20
 
 # NUL and lone surrogates: no provider takes them, and PostgreSQL (NUL) or
 # UTF-8 itself (surrogates) cannot store them.
 _UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+# Characters that show nothing: format characters (category Cf: U+200B zero
+# width space, U+200D joiner, U+2060 word joiner, U+FEFF), controls, and the
+# blank letters and fillers some scripts have.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0\u034f\u180e")
+_UNSET = object()
 
 
 @dataclass
@@ -49,6 +65,18 @@ class RecipientResult:
         return self.error is None
 
 
+class Connection(Protocol):
+    """What a message needs of its connection: every ``BaseSmsBackend`` has it.
+
+    ``sms.backends.base`` builds on ``Message``; the message only needs a
+    connection's ``send_messages()``, so it names that instead of the base.
+    """
+
+    def send_messages(self, messages: list[Message]) -> int:
+        """Send ``messages`` and return the number sent to every recipient."""
+        ...
+
+
 class Message:
     """A text message: one body from one originator to a list of recipients.
 
@@ -63,7 +91,7 @@ class Message:
         body: str = "",
         originator: str | None = None,
         recipients: list[str] | tuple[str, ...] | None = None,
-        connection: BaseSmsBackend | None = None,
+        connection: Connection | None = None,
         *,
         kind: str = "",
     ) -> None:
@@ -102,9 +130,13 @@ class Message:
         return count_segments(self.body)
 
     def check_length(self) -> None:
-        """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``."""
+        """Raise ``MessageTooLong`` if the body exceeds ``SMS_MAX_SEGMENTS``.
+
+        The setting is read now; absent, it is 10 parts, and set to None
+        explicitly, there is no limit.
+        """
         _check_body_type(self.body)
-        limit = get_setting("SMS_MAX_SEGMENTS")
+        limit = _segment_limit()
         if limit is None:
             return
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -134,10 +166,16 @@ class Message:
         _check_body_type(self.body)
         if not self.body.strip():
             raise InvalidMessage("The SMS body is empty: give the message some text.")
+        if not any(_is_visible(char) for char in self.body):
+            raise InvalidMessage(
+                "The SMS body is empty: it holds only invisible characters "
+                f"(such as U+{ord(self.body[0]):04X}), which show nothing on a "
+                "phone. Give the message some visible text."
+            )
         _check_characters(self.body)
         self.check_length()
 
-    def get_connection(self, fail_silently: bool = False) -> BaseSmsBackend:
+    def get_connection(self, fail_silently: bool = False) -> Connection:
         """Return the message's connection, creating the default one if unset."""
         from sms import get_connection
 
@@ -162,6 +200,28 @@ def _check_kind(kind: object) -> str:
             f"{kind!r}."
         )
     return kind
+
+
+def _segment_limit() -> Any:
+    """Return ``SMS_MAX_SEGMENTS``: its default when absent, None if set to None.
+
+    ``get_setting()`` reads None as "not set"; here None is a choice (no
+    limit), so the settings are asked whether the name is there at all.
+    """
+    proxy: Any = settings
+    if proxy.configured or os.environ.get(ENVIRONMENT_VARIABLE):
+        value = getattr(proxy, "SMS_MAX_SEGMENTS", _UNSET)
+        if value is not _UNSET:
+            return value
+    return DEFAULTS["SMS_MAX_SEGMENTS"]
+
+
+def _is_visible(char: str) -> bool:
+    """Return True unless ``char`` shows nothing (space, format, filler)."""
+    return (
+        unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        and char not in _BLANK_LETTERS
+    )
 
 
 def _check_body_type(body: object, allow_none: bool = False) -> None:
@@ -191,3 +251,88 @@ def _check_characters(body: str) -> None:
         f"The SMS body contains {what} at index {index}, which cannot be "
         "sent or stored: remove it from the text."
     )
+
+
+def _within_length(messages: list[Message], fail_silently: bool) -> list[Message]:
+    """Return the messages within ``SMS_MAX_SEGMENTS``; raise unless silent."""
+    kept = []
+    for message in messages:
+        try:
+            message.check_length()
+        except SmsError:
+            if not fail_silently:
+                raise
+        else:
+            kept.append(message)
+    return kept
+
+
+def send_and_signal(
+    connection: Connection, messages: list[Message], fail_silently: bool = False
+) -> int:
+    """Check, send and signal: what ``send_sms()`` and ``Message.send()`` do.
+
+    Messages over ``SMS_MAX_SEGMENTS`` raise ``MessageTooLong`` before anything
+    is sent, or are skipped when sending is silent. Then ``connection``'s
+    ``send_messages()`` sends the rest and ``post_send`` fires for each one
+    sent. Sending is silent when the caller passed ``fail_silently`` or the
+    connection was built with it: one flag, read once here.
+
+    A message counts as sent when the backend recorded no error for any of its
+    recipients (or, for a backend that records no results, when it reported the
+    whole list sent). Backends that only queue (``delivers = False``) fire
+    nothing here: the queue fires ``post_send`` when it delivers.
+
+    A backend built with ``fail_silently=True`` should swallow its own
+    ``SmsError``; one that lets it escape anyway (a custom backend written for
+    0.7.0, say) has it swallowed here, and only the messages it recorded as
+    accepted for every recipient count.
+    """
+    silent = fail_silently or bool(getattr(connection, "fail_silently", False))
+    messages = _within_length(messages, silent)
+    if not messages:
+        return 0
+    for message in messages:
+        message.results = []
+    count = _send_unless_silenced(connection, messages, silent)
+    if not getattr(connection, "delivers", True):
+        return count or 0
+    sent_count = _signal_sent(messages, count)
+    return sent_count if count is None else count
+
+
+def _send_unless_silenced(
+    connection: Connection, messages: list[Message], silent: bool
+) -> int | None:
+    """Return what the backend's ``send_messages()`` returned.
+
+    When sending is silent, an ``SmsError`` that escapes the backend anyway is
+    logged and swallowed, and None says the backend gave no count.
+    """
+    try:
+        return connection.send_messages(messages)
+    except SmsError as err:
+        if not silent:
+            raise
+        logger.warning(
+            "%s failed silently: %s", type(connection).__name__, err, exc_info=True
+        )
+        return None
+
+
+def _signal_sent(messages: list[Message], count: int | None) -> int:
+    """Fire ``post_send`` for each message sent; return how many were.
+
+    A message is sent when every recipient's result is ok, or, with no
+    results recorded, when the backend's ``count`` covered the whole list.
+    """
+    sent_count = 0
+    for message in messages:
+        if message.results:
+            sent = all(result.ok for result in message.results)
+        else:
+            sent = count is not None and count >= len(messages)
+        if sent:
+            sent_count += 1
+            post_send.send(sender=type(message), instance=message)
+    return sent_count

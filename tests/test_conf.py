@@ -8,7 +8,7 @@ CORE_SETTINGS = {
     "SMS_BACKEND": None,
     "DEFAULT_FROM_SMS": "",
     "SMS_FILE_PATH": None,
-    "SMS_MAX_SEGMENTS": None,
+    "SMS_MAX_SEGMENTS": 10,
     "SMS_DEFAULT_REGION": None,
 }
 
@@ -23,7 +23,7 @@ class GetSettingTests(SimpleTestCase):
     def test_default_when_absent(self):
         with self.settings(DEFAULT_FROM_SMS=None, SMS_MAX_SEGMENTS=None):
             self.assertEqual(get_setting("DEFAULT_FROM_SMS"), "")
-            self.assertIsNone(get_setting("SMS_MAX_SEGMENTS"))
+            self.assertEqual(get_setting("SMS_MAX_SEGMENTS"), 10)
 
     def test_deleted_setting_reads_default(self):
         from django.conf import settings

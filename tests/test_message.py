@@ -60,8 +60,38 @@ class MessageTests(SimpleTestCase):
         message.body += "a"
         self.assertEqual(message.segments, 2)
 
+    @override_settings(SMS_MAX_SEGMENTS=None)
     def test_check_length_without_limit(self):
+        # None set explicitly turns the cap off (get_setting() reads None as
+        # unset; the limit does not).
         Message("a" * 10_000).check_length()
+
+    def test_default_limit_is_10_parts(self):
+        from django.conf import settings
+
+        with self.settings():
+            del settings.SMS_MAX_SEGMENTS
+            Message("a" * 1530).check_length()  # 10 parts of 153
+            with self.assertRaisesMessage(
+                MessageTooLong, "needs 11 GSM-7 parts but SMS_MAX_SEGMENTS allows 10"
+            ):
+                Message("a" * 1531).check_length()
+
+    def test_a_megabyte_body_is_refused_by_default(self):
+        message = Message("a" * 1_000_000, "Shop", [RECIPIENT])
+        with self.assertRaisesMessage(MessageTooLong, "SMS_MAX_SEGMENTS allows 10"):
+            message.check_body()
+        with self.assertRaises(MessageTooLong):
+            message.send()
+
+    def test_limit_is_read_at_call_time(self):
+        message = Message("a" * 400)
+        with self.settings(SMS_MAX_SEGMENTS=2), self.assertRaises(MessageTooLong):
+            message.check_length()
+        with self.settings(SMS_MAX_SEGMENTS=3):
+            message.check_length()
+        with self.settings(SMS_MAX_SEGMENTS=None):
+            message.check_length()
 
     @override_settings(SMS_MAX_SEGMENTS=2)
     def test_check_length_at_limit(self):
@@ -98,6 +128,21 @@ class MessageTests(SimpleTestCase):
             with self.subTest(body=body):
                 with self.assertRaisesMessage(InvalidMessage, "The SMS body is empty"):
                     Message(body, "Shop", [RECIPIENT]).check_body()
+
+    def test_check_body_refuses_invisible_only_body(self):
+        for body in ("\u200b", "\u200d\u200b", "\ufeff", "\u2060 \u200b\n", "\u3164"):
+            with self.subTest(body=ascii(body)):
+                with self.assertRaisesMessage(
+                    InvalidMessage,
+                    "The SMS body is empty: it holds only invisible characters "
+                    f"(such as U+{ord(body[0]):04X}), which show nothing on a phone.",
+                ):
+                    Message(body, "Shop", [RECIPIENT]).check_body()
+
+    def test_visible_text_with_format_characters_is_fine(self):
+        for body in ("\u200bHi", "👩\u200d💻", "x\ufeff"):
+            with self.subTest(body=ascii(body)):
+                Message(body, "Shop", [RECIPIENT]).check_body()
 
     @override_settings(SMS_MAX_SEGMENTS=1)
     def test_check_body_checks_length(self):

@@ -1,4 +1,8 @@
-"""The per-user rate limit of the demo page: DEMO_SMS_PER_MINUTE SMS a minute."""
+"""The per-user rate limit of the demo page: DEMO_SMS_PER_MINUTE parts a minute.
+
+Parts (segments), not messages: a provider bills each part, so ten messages
+of ten parts each cost what a hundred short ones do.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,22 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sms.segments import count_segments
+
 DEFAULT_SMS_PER_MINUTE = 10
 WINDOW = timedelta(minutes=1)
 
 
 class SendLimitExceeded(Exception):
-    """Queuing these SMS would take the user over DEMO_SMS_PER_MINUTE."""
+    """Queuing these SMS parts would take the user over DEMO_SMS_PER_MINUTE."""
 
 
 @contextmanager
 def reserve_sms(user, count: int) -> Iterator[None]:
-    """Count ``count`` SMS against ``user``'s limit, or raise SendLimitExceeded.
+    """Count ``count`` SMS parts against ``user``'s limit, or raise SendLimitExceeded.
+
+    ``count`` is what the SMS are billed as: recipients times the body's
+    parts (``parts_to_send()``).
 
     The body of the ``with`` block (the queuing) runs in the same transaction,
     so a queue that fails gives the reservation back. The user's row is locked
@@ -49,13 +58,19 @@ def reserve_sms(user, count: int) -> Iterator[None]:
         yield
 
 
+def parts_to_send(body: str, recipients: int) -> int:
+    """Return the SMS parts ``body`` to ``recipients`` numbers is billed as."""
+    return count_segments(body) * recipients
+
+
 def _refusal(limit: int, used: int) -> str:
     message = _(
-        "You can queue at most %(limit)d SMS a minute and have queued %(used)d "
-        "in the last minute, so nothing was queued: "
+        "You can queue at most %(limit)d SMS parts a minute and have queued "
+        "%(used)d in the last minute, so nothing was queued: "
     ) % {"limit": limit, "used": used}
     if used >= limit:
         return message + _("wait a minute and try again.")
-    return message + _("wait a minute, or send to at most %(left)d recipients.") % {
-        "left": limit - used
-    }
+    return message + _(
+        "wait a minute, or queue at most %(left)d parts (fewer recipients or "
+        "a shorter text)."
+    ) % {"left": limit - used}

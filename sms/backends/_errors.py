@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Mapping
 
 from sms.backends._outcomes import Fault
@@ -14,6 +12,7 @@ from sms.exceptions import (
     RecipientRejected,
     SmsSendError,
 )
+from sms.masking import mask_text
 from sms.phone import mask_phone_number
 
 try:
@@ -22,9 +21,6 @@ try:
 except ImportError:  # only the provider SDKs bring requests along
     requests = ProtocolError = None  # type: ignore[assignment,misc]
 
-# Provider texts quote the number they refuse ("The 'To' number +1... is not
-# valid"); mask anything that looks like one before it reaches our messages.
-_NUMBER = re.compile(r"\+?[0-9]{7,15}")
 _DISPLAY_NAMES = {
     "twilio": "Twilio",
     "messagebird": "MessageBird",
@@ -33,13 +29,8 @@ _DISPLAY_NAMES = {
 }
 
 
-def scrub(text: object) -> str:
-    """Return ``text`` with every phone-number-like run of digits masked."""
-    return _NUMBER.sub(lambda match: mask_phone_number(match.group()), str(text))
-
-
 def scrub_exception(err: BaseException) -> BaseException:
-    """Mask the numbers in ``err`` and the exceptions it chains; return ``err``.
+    """Mask ``err`` and the exceptions it chains (``mask_text()``); return ``err``.
 
     Our own errors carry masked numbers, but the SDK error chained to them as
     ``__cause__`` quotes the provider's text, number included, and a logged
@@ -51,42 +42,13 @@ def scrub_exception(err: BaseException) -> BaseException:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         current.args = tuple(
-            scrub(arg) if isinstance(arg, str) else arg for arg in current.args
+            mask_text(arg) if isinstance(arg, str) else arg for arg in current.args
         )
         for name, value in list(getattr(current, "__dict__", {}).items()):
             if isinstance(value, str):
-                setattr(current, name, scrub(value))
+                setattr(current, name, mask_text(value))
         current = current.__cause__ or current.__context__
     return err
-
-
-class MaskNumbers(logging.Filter):
-    """Mask phone numbers in the records of an SDK's logger.
-
-    Provider SDKs log each request's parameters at DEBUG, the recipient's
-    number among them. The record's text is rendered once, masked, before
-    any handler sees it. With ``keep_debug=False`` DEBUG records are dropped
-    instead, for an SDK that logs credentials there too.
-    """
-
-    def __init__(self, keep_debug: bool = True) -> None:
-        super().__init__()
-        self.keep_debug = keep_debug
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the record's message by its masked text, or drop it."""
-        if record.levelno <= logging.DEBUG and not self.keep_debug:
-            return False
-        record.msg, record.args = scrub(record.getMessage()), ()
-        return True
-
-    @classmethod
-    def install(cls, *names: str, keep_debug: bool = True) -> None:
-        """Attach one filter to each named logger, once."""
-        for name in names:
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, cls) for f in logger.filters):
-                logger.addFilter(cls(keep_debug))
 
 
 def class_for_status(status: int | None) -> type[SmsSendError]:
@@ -123,7 +85,7 @@ def provider_error(
     )
     name = _DISPLAY_NAMES.get(provider, provider)
     verb = "did not confirm" if issubclass(cls, OutcomeUnknown) else "did not take"
-    text = f"{name} {verb} the SMS to {masked}: {scrub(detail).rstrip('.')}"
+    text = f"{name} {verb} the SMS to {masked}: {mask_text(detail).rstrip('.')}"
     return cls(
         f"{text} ({facts})." if facts else f"{text}.",
         provider=provider,

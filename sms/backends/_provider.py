@@ -19,6 +19,7 @@ from sms.exceptions import (
     SmsImproperlyInstalled,
     SmsSendError,
 )
+from sms.masking import hide, install_filter, unhide
 from sms.message import Message, RecipientResult
 from sms.phone import validate_originator
 
@@ -52,6 +53,10 @@ class ProviderBackend(BaseSmsBackend):
     whose SDK talks through ``requests`` sets ``self._pooled`` to its
     ``PooledClient``, whose session ``open()`` and ``close()`` manage.
 
+    While a request is under way the credentials (``self._secrets``) and the
+    body are hidden from ``sms.masking.mask_text()``: the SDK's log records,
+    the errors and the tracebacks show neither, nor a full phone number.
+
     Every provider backend takes ``timeout`` (``SMS_TIMEOUT``), which bounds
     every call, ``api_url``, where the calls go instead of the provider (a
     fake server, a proxy), and ``status_callback``
@@ -66,6 +71,7 @@ class ProviderBackend(BaseSmsBackend):
     credentials: Mapping[str, str] = {}
     options: Mapping[str, str] = {}
     sdk_errors: tuple[type[Exception], ...] = ()
+    sdk_loggers: tuple[str, ...] = ()
     error_classes: Mapping[Any, type[SmsSendError]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -94,6 +100,8 @@ class ProviderBackend(BaseSmsBackend):
             setattr(self, keyword, value)
         super().__init__(fail_silently=fail_silently, **kwargs)
         self._pooled: PooledClient | None = None
+        self._secrets: tuple[str, ...] = tuple(self._credentials.values())
+        install_filter(*self.sdk_loggers)
 
     def open(self) -> bool:
         """Give the HTTP client a pooled session; return True if this call did.
@@ -177,23 +185,27 @@ class ProviderBackend(BaseSmsBackend):
         self, message: Message, originator: str, numbers: list[str]
     ) -> list[RecipientResult]:
         """Send one request for ``numbers``; return one result per number."""
+        hidden = hide((message.body, *self._secrets))
         try:
-            answer = self._send_request(message, originator, numbers)
-        except self.sdk_errors + self._transport_errors() as err:
-            scrub_exception(err)
-            results = []
-            for number in numbers:
-                error = self._map_error(number, err)
-                error.__cause__ = err
-                results.append(_results.failed(number, error))
-            return results
-        outcomes = self._parse_response(answer, numbers)
-        return [
-            _results.accepted(self.provider, number, outcome)
-            if isinstance(outcome, Accepted)
-            else _results.failed(number, outcome)
-            for number, outcome in zip(numbers, outcomes, strict=True)
-        ]
+            try:
+                answer = self._send_request(message, originator, numbers)
+            except self.sdk_errors + self._transport_errors() as err:
+                scrub_exception(err)
+                results = []
+                for number in numbers:
+                    error = self._map_error(number, err)
+                    error.__cause__ = err
+                    results.append(_results.failed(number, error))
+                return results
+            outcomes = self._parse_response(answer, numbers)
+            return [
+                _results.accepted(self.provider, number, outcome)
+                if isinstance(outcome, Accepted)
+                else _results.failed(number, outcome)
+                for number, outcome in zip(numbers, outcomes, strict=True)
+            ]
+        finally:
+            unhide(hidden)
 
     def _send_request(
         self, message: Message, originator: str, numbers: list[str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sms.backends._errors import MaskNumbers, transport_failure
+from sms.backends._errors import transport_failure
 from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
@@ -15,6 +15,7 @@ from sms.exceptions import (
     SmsConfigurationError,
     SmsSendError,
 )
+from sms.masking import install_filter
 from sms.message import Message
 
 try:
@@ -78,6 +79,9 @@ class SmsBackend(ProviderBackend):
     sms_type: str | None
     max_price: str | float | None
     sdk_errors = (ClientError,) if boto3 else ()
+    # botocore logs each request's parameters (number and body) and the
+    # signed request at DEBUG, and the error reply's body.
+    sdk_loggers = ("botocore", "boto3")
     # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
     # and the errors every AWS query API shares. "OptedOut" (OptedOutException)
     # is SNS's error for a number that opted out of the account's SMS; Publish
@@ -135,6 +139,9 @@ class SmsBackend(ProviderBackend):
             max_pool_connections=10,
         )
         self.client = session.client("sns", endpoint_url=self.api_url, config=config)
+        keys = session.get_credentials().get_frozen_credentials()
+        self._secrets += tuple(filter(None, keys))
+        install_filter(*self.sdk_loggers)  # botocore made more loggers
 
     def open(self) -> bool:
         """Return False: botocore opens and pools its connections itself."""
@@ -208,7 +215,3 @@ def _session(**keywords: Any) -> Any:
             "'eu-west-1', or pass region_name=."
         )
     return session
-
-
-# botocore logs each request's parameters (the number) at DEBUG.
-MaskNumbers.install("botocore.endpoint", "botocore.parsers", "botocore.hooks")

@@ -71,6 +71,9 @@ class SmsBackend(ProviderBackend):
     options = {"messaging_service_sid": "TWILIO_MESSAGING_SERVICE_SID"}
     messaging_service_sid: str | None  # set from ``options``
     sdk_errors = (TwilioException,) if Client else ()
+    # twilio.http_client logs each request's URL and headers (not the
+    # Authorization header, not the form) and each answer's headers at INFO.
+    sdk_loggers = ("twilio",)
     # https://www.twilio.com/docs/api/errors. The recipient's own problems;
     # the credentials, a suspended account or a From number that is not
     # ours; and code None: the SDK refused before any request (missing

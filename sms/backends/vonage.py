@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sms.backends._errors import MaskNumbers
 from sms.backends._http import PooledSession
 from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
@@ -42,6 +41,10 @@ class SmsBackend(ProviderBackend):
     missing_sdk = None if Vonage else ("vonage", "vonage")
     credentials = {"api_key": "VONAGE_API_KEY", "api_secret": "VONAGE_API_SECRET"}
     sdk_errors = (SmsError, HttpRequestError) if Vonage else ()
+    # vonage_http_client logs on "vonage": each request at DEBUG with its
+    # parameters and (from the second on) its Authorization header, and an
+    # error reply's whole text at WARNING.
+    sdk_loggers = ("vonage",)
     # https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms:
     # the "status" of each message part. 7 ("Number Barred") is a number on
     # the account's list of barred numbers: one that opted out.
@@ -110,7 +113,3 @@ class SmsBackend(ProviderBackend):
         match = _SDK_ERROR.search(str(err))
         code, detail = match.groups() if match else (None, str(err))
         return Fault(None, code, detail, RecipientRejected)
-
-
-# The SDK logs every request at DEBUG with its Authorization header: dropped.
-MaskNumbers.install("vonage_http_client.http_client", keep_debug=False)

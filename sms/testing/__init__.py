@@ -3,8 +3,8 @@
 Code that sends SMS is tested as code that sends mail: with the pytest plugin
 (loaded by pytest-django projects automatically) or ``TEST_RUNNER =
 "sms.testing.runner.SmsTestRunner"``, every SMS goes to ``sms.outbox``, which
-is empty before each test; ``send_queued_to_locmem()`` drains the database
-outbox into it. See "Testing your code" in the documentation.
+is empty before each test; ``sms_outbox.testing.send_queued_to_locmem()`` drains the
+database outbox into it. See "Testing your code" in the documentation.
 
 A backend written outside this project proves itself with a few lines::
 
@@ -34,7 +34,6 @@ from sms.testing.contract import (
 )
 from sms.testing.environment import (
     empty_outbox,
-    send_queued_to_locmem,
     setup_test_environment,
     teardown_test_environment,
 )
@@ -65,7 +64,6 @@ __all__ = [
     "StatusReport",
     "closed_port_url",
     "empty_outbox",
-    "send_queued_to_locmem",
     "setup_test_environment",
     "teardown_test_environment",
 ]

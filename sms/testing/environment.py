@@ -78,22 +78,3 @@ def settings_backend() -> Any:
 def empty_outbox() -> None:
     """Give ``sms.outbox`` a new empty list, as Django does for ``mail.outbox``."""
     sms.outbox = []
-
-
-def send_queued_to_locmem(**kwargs: Any) -> Any:
-    """Deliver the outbox's due rows to ``sms.outbox``; return the drain's counts.
-
-    Run the outbox's public drain, ``sms_outbox.engine.send_queued(**kwargs)``,
-    with ``SMS_OUTBOX_BACKEND`` set to the locmem backend, so that a test sees
-    in ``sms.outbox`` what the outbox would have sent and asserts on it. It
-    works inside ``TestCase`` too: the rows the test queued in its transaction
-    are drained in that transaction. The return value is ``send_queued()``'s
-    ``DrainResult`` (``sent``, ``retrying``, ``failed``...).
-
-    Needs ``sms_outbox`` installed and in ``INSTALLED_APPS``; it is imported
-    here, when called, so that ``sms`` and ``sms.testing`` import without it.
-    """
-    from sms_outbox.engine import send_queued
-
-    with override_settings(SMS_OUTBOX_BACKEND=LOCMEM_BACKEND):
-        return send_queued(**kwargs)

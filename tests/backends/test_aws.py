@@ -7,9 +7,13 @@ import threading
 from unittest import mock
 from urllib.parse import parse_qs
 
-from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from django.core.exceptions import ImproperlyConfigured
-from django.test import SimpleTestCase, override_settings
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -21,7 +25,6 @@ from werkzeug.serving import make_server
 import sms
 from sms.exceptions import (
     InvalidPhoneNumber,
-    OutcomeUnknown,
     ProviderAccountError,
     ProviderUnavailable,
     RecipientRejected,
@@ -33,9 +36,14 @@ from sms.testing import (
     RECIPIENT,
     BaseSmsBackendTests,
     Reply,
-    closed_port_url,
 )
 from sms.testing.fake_sns import FakeSns
+from tests.backends.provider_mixin import (
+    ContractMixin,
+    LogLeakTestsMixin,
+    ProviderTestCase,
+    TransportTestsMixin,
+)
 from tests.support.processes import run_python
 
 BACKEND = "sms.backends.aws.SmsBackend"
@@ -105,31 +113,35 @@ def tearDownModule():
     ENV_PATCH.stop()
 
 
-# Provider tests touch no database: no suppression-list lookups.
-@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
-class AwsTestCase(SimpleTestCase):
-    def setUp(self):
+class MotoFake:
+    """What ``ProviderTestCase`` asks of its fake, for moto."""
+
+    @property
+    def url(self):
+        return MOTO.url
+
+    def reset(self):
         MOTO.reset()
-        override = override_settings(AWS_SMS_REGION=REGION)
-        override.enable()
-        self.addCleanup(override.disable)
-        super().setUp()
-
-    def backend(self, **kwargs):
-        kwargs.setdefault("api_url", MOTO.url)
-        return sms.get_connection(BACKEND, **kwargs)
-
-    def send(self, recipients, body="Hello", originator=ORIGINATOR, **kwargs):
-        message = sms.Message(body, originator, recipients, self.backend(**kwargs))
-        return message, message.send
 
 
-class AwsBackendContractTests(BaseSmsBackendTests, AwsTestCase):
+class AwsTestCase(ProviderTestCase):
+    """moto for the wire; ``AwsErrorTests`` serves FakeSns for faults."""
+
+    backend_path = BACKEND
+    provider = "aws"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.fake_class is None:
+            cls.fake = MotoFake()
+
+    def credential_settings(self):
+        return {"AWS_SMS_REGION": REGION}
+
+
+class AwsBackendContractTests(ContractMixin, BaseSmsBackendTests, AwsTestCase):
     sms_backend = BACKEND
-
-    def get_connection(self, **kwargs):
-        kwargs.setdefault("api_url", MOTO.url)
-        return sms.get_connection(**kwargs)
 
     def get_outbox_content(self):
         stored = MOTO.sms_messages()
@@ -140,9 +152,6 @@ class AwsBackendContractTests(BaseSmsBackendTests, AwsTestCase):
             )
             for (to, body), form in zip(stored, MOTO.publishes, strict=True)
         ]
-
-    def flush_outbox(self):
-        MOTO.reset()
 
 
 class AwsWireTests(AwsTestCase):
@@ -255,32 +264,14 @@ class AwsSetupTests(AwsTestCase):
         self.assertIn('pip install "django-sms[aws]"', out)
 
 
-class AwsErrorTests(AwsTestCase):
+class AwsErrorTests(TransportTestsMixin, AwsTestCase):
     """AWS-shaped faults over real HTTP: moto does not throttle or fail."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.fake = cls.enterClassContext(FakeSns())
-
-    def setUp(self):
-        super().setUp()
-        self.fake.reset()
-
-    def backend(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return super().backend(**kwargs)
-
-    def assertSendError(self, cls, code, recipients=(RECIPIENT,), **kwargs):
-        message, send = self.send(list(recipients), **kwargs)
-        with self.assertRaises(cls) as caught:
-            send()
-        error = caught.exception
-        self.assertIs(type(error), cls)
-        self.assertEqual((error.provider, error.code), ("aws", code))
-        self.assertEqual(error.recipient, "+4411****0000")
-        self.assertIs(message.results[0].error, error)
-        return message, error
+    fake_class = FakeSns
+    late_reply = Reply(200, "<late/>", delay=1.0)
+    refused_cause = EndpointConnectionError
+    timeout_cause = ReadTimeoutError
+    dropped_cause = ConnectionClosedError
 
     def test_throttling_is_retryable(self):
         self.fake.script(FakeSns.error(400, "Throttling", "Rate exceeded"))
@@ -334,23 +325,6 @@ class AwsErrorTests(AwsTestCase):
         self.fake.script(FakeSns.error(403, "AuthorizationError", "Not allowed"))
         self.assertSendError(ProviderAccountError, "AuthorizationError")
 
-    def test_read_timeout_is_outcome_unknown(self):
-        self.fake.script(Reply(200, "<late/>", delay=1.0))
-        message, error = self.assertSendError(OutcomeUnknown, "timeout", timeout=0.2)
-        self.assertIsInstance(error.__cause__, ReadTimeoutError)
-        self.assertEqual(message.results[0].status, "unknown")
-        self.assertEqual(len(self.fake.requests), 1)
-
-    def test_connection_dropped_after_sending(self):
-        self.fake.script(Reply(drop=True))
-        _, error = self.assertSendError(OutcomeUnknown, "connection_aborted")
-        self.assertIsInstance(error.__cause__, ConnectionClosedError)
-
-    def test_connection_refused(self):
-        self.assertSendError(
-            ProviderUnavailable, "connection_error", api_url=closed_port_url()
-        )
-
     def test_invalid_number_sends_nothing(self):
         message, send = self.send(["0600000000"])
         with self.assertRaises(RecipientRejected) as caught:
@@ -389,3 +363,31 @@ class AwsErrorTests(AwsTestCase):
         self.assertIn("InvalidParameterException", output)
         self.assertIn("+4411****0000", output)
         self.assertNotIn(RECIPIENT, output)
+
+
+class AwsLogTests(LogLeakTestsMixin, AwsTestCase):
+    """boto3 to moto for the sends, to FakeSns for the error reply."""
+
+    access_key = "AKIALEAKTESTKEYEXAMPLE"
+    secret_key = "leak/Test+SecretKey/EXAMPLEKEY"
+
+    def setUp(self):
+        super().setUp()
+        self.sns = self.enterContext(
+            FakeSns(access_key=self.access_key, secret_key=self.secret_key)
+        )
+
+    def backend(self, **kwargs):
+        kwargs.setdefault("aws_access_key_id", self.access_key)
+        kwargs.setdefault("aws_secret_access_key", self.secret_key)
+        return super().backend(**kwargs)
+
+    def error_backend(self):
+        return self.backend(api_url=self.sns.url)
+
+    def secrets(self):
+        return [self.access_key, self.secret_key]
+
+    def script_error_reply(self, number, body):
+        text = f"Invalid parameter: PhoneNumber {number} for {body}"
+        self.sns.script(FakeSns.error(400, "InvalidParameter", text))

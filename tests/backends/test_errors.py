@@ -5,7 +5,6 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from sms.backends._errors import (
     class_for_status,
     provider_error,
-    scrub,
     transport_error,
 )
 from sms.exceptions import (
@@ -16,17 +15,6 @@ from sms.exceptions import (
 )
 
 RECIPIENT = "+441134960000"
-
-
-class ScrubTests(SimpleTestCase):
-    def test_numbers_in_provider_text_are_masked(self):
-        self.assertEqual(
-            scrub("The 'To' number +441134960000 is not valid; nor 14155552671."),
-            "The 'To' number +4411****0000 is not valid; nor 141****2671.",
-        )
-
-    def test_short_codes_and_error_codes_stay(self):
-        self.assertEqual(scrub("code 21211 from 12345"), "code 21211 from 12345")
 
 
 class ClassForStatusTests(SimpleTestCase):

@@ -1,4 +1,5 @@
-import os
+"""The MessageBird backend: the real SDK over real HTTP to a fake MessageBird."""
+
 from unittest import mock
 
 import requests
@@ -11,7 +12,6 @@ import sms
 from sms.backends import messagebird as messagebird_backend
 from sms.exceptions import (
     InvalidPhoneNumber,
-    OutcomeUnknown,
     ProviderAccountError,
     ProviderUnavailable,
     RecipientRejected,
@@ -23,49 +23,35 @@ from sms.testing import (
     BaseSmsBackendTests,
     FakeMessageBird,
     Reply,
-    closed_port_url,
+)
+from tests.backends.provider_mixin import (
+    ContractMixin,
+    LogLeakTestsMixin,
+    ProviderTestCase,
+    TransportTestsMixin,
 )
 from tests.support.processes import run_python
 
 BACKEND = "sms.backends.messagebird.SmsBackend"
-NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 # 120 valid numbers: +44 113 496 0000 to 0119 (a range reserved for drama).
 MANY = [f"+44113496{n:04d}" for n in range(120)]
 
 
-# Provider tests touch no database: no suppression-list lookups.
-@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
-class MessageBirdTestCase(SimpleTestCase):
-    """Serve a fake MessageBird for the class; the access key in settings."""
+class MessageBirdTestCase(ProviderTestCase):
+    """Serve a fake MessageBird for the class; credentials in settings per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.enterClassContext(mock.patch.dict(os.environ, NO_PROXY))
-        cls.fake = cls.enterClassContext(FakeMessageBird())
+    backend_path = BACKEND
+    provider = "messagebird"
+    fake_class = FakeMessageBird
 
-    def setUp(self):
-        self.fake.reset()
-        override = override_settings(MESSAGEBIRD_ACCESS_KEY=self.fake.access_key)
-        override.enable()
-        self.addCleanup(override.disable)
-        super().setUp()
-
-    def backend(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return sms.get_connection(BACKEND, **kwargs)
-
-    def send(self, recipients, body="Hello", originator=ORIGINATOR, **kwargs):
-        message = sms.Message(body, originator, recipients, self.backend(**kwargs))
-        return message, message.send
+    def credential_settings(self):
+        return {"MESSAGEBIRD_ACCESS_KEY": self.fake.access_key}
 
 
-class MessageBirdBackendContractTests(BaseSmsBackendTests, MessageBirdTestCase):
+class MessageBirdBackendContractTests(
+    ContractMixin, BaseSmsBackendTests, MessageBirdTestCase
+):
     sms_backend = BACKEND
-
-    def get_connection(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return sms.get_connection(**kwargs)
 
     def get_outbox_content(self):
         return [
@@ -73,9 +59,6 @@ class MessageBirdBackendContractTests(BaseSmsBackendTests, MessageBirdTestCase):
             for m in self.fake.messages
             for recipient in m["recipients"]
         ]
-
-    def flush_outbox(self):
-        self.fake.reset()
 
 
 class MessageBirdWireTests(MessageBirdTestCase):
@@ -177,19 +160,10 @@ class MessageBirdWireTests(MessageBirdTestCase):
         self.assertEqual(default.endpoint, "https://rest.messagebird.com/")
 
 
-class MessageBirdErrorTests(MessageBirdTestCase):
-    def assertSendError(self, cls, code, recipients=(RECIPIENT,), **kwargs):
-        message, send = self.send(list(recipients), **kwargs)
-        with self.assertRaises(cls) as caught:
-            send()
-        error = caught.exception
-        self.assertIs(type(error), cls)
-        self.assertEqual(error.provider, "messagebird")
-        self.assertEqual(error.code, code)
-        self.assertEqual(error.recipient, "+4411****0000")
-        self.assertIs(message.results[0].error, error)
-        self.assertIsNone(message.results[0].message_id)
-        return message, error
+class MessageBirdErrorTests(TransportTestsMixin, MessageBirdTestCase):
+    late_reply = Reply(201, {"id": "late"}, delay=1.0)
+    refused_cause = dropped_cause = requests.ConnectionError
+    timeout_cause = requests.ReadTimeout
 
     def test_invalid_recipients_code_9(self):
         self.fake.script(
@@ -234,23 +208,6 @@ class MessageBirdErrorTests(MessageBirdTestCase):
     def test_bad_request_400_code_21(self):
         self.fake.script(FakeMessageBird.error(400, 21, "Bad request"))
         self.assertSendError(RecipientRejected, 21)
-
-    def test_connection_refused(self):
-        _, error = self.assertSendError(
-            ProviderUnavailable, "connection_error", api_url=closed_port_url()
-        )
-        self.assertIsInstance(error.__cause__, requests.ConnectionError)
-
-    def test_server_slower_than_timeout(self):
-        self.fake.script(Reply(201, {"id": "late"}, delay=1.0))
-        message, error = self.assertSendError(OutcomeUnknown, "timeout", timeout=0.2)
-        self.assertTrue(error.retryable)
-        self.assertIsInstance(error.__cause__, requests.ReadTimeout)
-        self.assertEqual(message.results[0].status, "unknown")
-
-    def test_connection_dropped_after_sending(self):
-        self.fake.script(Reply(drop=True))
-        self.assertSendError(OutcomeUnknown, "connection_aborted")
 
     def test_invalid_recipient_fails_without_api_call(self):
         message, send = self.send([RECIPIENT, "12"])
@@ -298,6 +255,16 @@ class MessageBirdMaskingTests(MessageBirdTestCase):
         self.assertNotIn(OTHER_RECIPIENT, joined)
         self.assertIn("+4411****0000", joined)
         self.assertIn("+4411****0999", joined)
+
+
+class MessageBirdLogTests(LogLeakTestsMixin, MessageBirdTestCase):
+    def secrets(self):
+        return [self.fake.access_key]
+
+    def script_error_reply(self, number, body):
+        self.fake.script(
+            FakeMessageBird.error(422, 9, f"no (correct) recipients: {number} {body}")
+        )
 
 
 class MessageBirdConnectionTests(MessageBirdTestCase):

@@ -1,6 +1,5 @@
 import io
 import logging
-import os
 from unittest import mock
 
 import requests
@@ -14,7 +13,6 @@ from sms.checks import check_backend_setting
 from sms.exceptions import (
     InvalidMessage,
     InvalidPhoneNumber,
-    OutcomeUnknown,
     ProviderAccountError,
     ProviderUnavailable,
     RecipientRejected,
@@ -28,58 +26,39 @@ from sms.testing import (
     BaseSmsBackendTests,
     FakeTwilio,
     Reply,
-    closed_port_url,
+)
+from tests.backends.provider_mixin import (
+    ContractMixin,
+    LogLeakTestsMixin,
+    ProviderTestCase,
+    TransportTestsMixin,
 )
 from tests.support.processes import run_python
 
 BACKEND = "sms.backends.twilio.SmsBackend"
-NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
-# Provider tests touch no database: no suppression-list lookups.
-@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
-class TwilioTestCase(SimpleTestCase):
+class TwilioTestCase(ProviderTestCase):
     """Serve a fake Twilio for the class; credentials in settings per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.enterClassContext(mock.patch.dict(os.environ, NO_PROXY))
-        cls.fake = cls.enterClassContext(FakeTwilio())
+    backend_path = BACKEND
+    provider = "twilio"
+    fake_class = FakeTwilio
 
-    def setUp(self):
-        self.fake.reset()
-        override = override_settings(
-            TWILIO_ACCOUNT_SID=self.fake.account_sid,
-            TWILIO_AUTH_TOKEN=self.fake.auth_token,
-        )
-        override.enable()
-        self.addCleanup(override.disable)
-        super().setUp()
-
-    def backend(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return sms.get_connection(BACKEND, **kwargs)
-
-    def send(self, recipients, body="Hello", originator=ORIGINATOR, **kwargs):
-        message = sms.Message(body, originator, recipients, self.backend(**kwargs))
-        return message, message.send
+    def credential_settings(self):
+        return {
+            "TWILIO_ACCOUNT_SID": self.fake.account_sid,
+            "TWILIO_AUTH_TOKEN": self.fake.auth_token,
+        }
 
 
-class TwilioBackendContractTests(BaseSmsBackendTests, TwilioTestCase):
+class TwilioBackendContractTests(ContractMixin, BaseSmsBackendTests, TwilioTestCase):
     sms_backend = BACKEND
-
-    def get_connection(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return sms.get_connection(**kwargs)
 
     def get_outbox_content(self):
         return [
             sms.Message(m["body"], m["from"], [m["to"]]) for m in self.fake.messages
         ]
-
-    def flush_outbox(self):
-        self.fake.reset()
 
 
 class TwilioWireTests(TwilioTestCase):
@@ -174,19 +153,10 @@ class TwilioWireTests(TwilioTestCase):
         self.assertTrue(self.fake.requests[0].path.startswith("/2010-04-01/"))
 
 
-class TwilioErrorTests(TwilioTestCase):
-    def assertSendError(self, cls, code, recipients=(RECIPIENT,), **kwargs):
-        message, send = self.send(list(recipients), **kwargs)
-        with self.assertRaises(cls) as caught:
-            send()
-        error = caught.exception
-        self.assertIs(type(error), cls)
-        self.assertEqual(error.provider, "twilio")
-        self.assertEqual(error.code, code)
-        self.assertEqual(error.recipient, "+4411****0000")
-        self.assertIs(message.results[0].error, error)
-        self.assertIsNone(message.results[0].message_id)
-        return message, error
+class TwilioErrorTests(TransportTestsMixin, TwilioTestCase):
+    late_reply = Reply(201, {"sid": "SMlate"}, delay=1.0)
+    refused_cause = dropped_cause = requests.ConnectionError
+    timeout_cause = requests.ReadTimeout
 
     def test_invalid_number_code_21211(self):
         self.fake.script(
@@ -256,24 +226,6 @@ class TwilioErrorTests(TwilioTestCase):
     def test_bad_from_is_an_account_error(self):
         self.fake.script(FakeTwilio.error(400, 21606, "Not a valid message-capable"))
         self.assertSendError(ProviderAccountError, 21606)
-
-    def test_connection_refused(self):
-        _, error = self.assertSendError(
-            ProviderUnavailable, "connection_error", api_url=closed_port_url()
-        )
-        self.assertTrue(error.retryable)
-        self.assertIsInstance(error.__cause__, requests.ConnectionError)
-
-    def test_server_slower_than_timeout(self):
-        self.fake.script(Reply(201, {"sid": "SMlate"}, delay=1.0))
-        message, error = self.assertSendError(OutcomeUnknown, "timeout", timeout=0.2)
-        self.assertTrue(error.retryable)
-        self.assertIsInstance(error.__cause__, requests.ReadTimeout)
-        self.assertEqual(message.results[0].status, "unknown")
-
-    def test_connection_dropped_after_sending(self):
-        self.fake.script(Reply(drop=True))
-        self.assertSendError(OutcomeUnknown, "connection_aborted")
 
     def test_invalid_recipient_fails_without_api_call(self):
         message, send = self.send(["0600000000", RECIPIENT])
@@ -367,6 +319,16 @@ class TwilioMaskingTests(TwilioTestCase):
         self.assertIn("TwilioRestException", output)
         self.assertIn("The 'To' number +4411****0000 is not valid", output)
         self.assertNotIn(RECIPIENT, output)
+
+
+class TwilioLogTests(LogLeakTestsMixin, TwilioTestCase):
+    def secrets(self):
+        return [self.fake.auth_token]
+
+    def script_error_reply(self, number, body):
+        self.fake.script(
+            FakeTwilio.error(400, 21211, f"The 'To' number {number} for {body!r}")
+        )
 
 
 class TwilioConnectionTests(TwilioTestCase):

@@ -2,8 +2,6 @@
 
 import io
 import logging
-import os
-from unittest import mock
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
@@ -14,7 +12,6 @@ from vonage_sms.errors import SmsError
 import sms
 from sms.exceptions import (
     InvalidPhoneNumber,
-    OutcomeUnknown,
     ProviderAccountError,
     ProviderUnavailable,
     RecipientOptedOut,
@@ -28,58 +25,41 @@ from sms.testing import (
     BaseSmsBackendTests,
     FakeVonage,
     Reply,
-    closed_port_url,
+)
+from tests.backends.provider_mixin import (
+    ContractMixin,
+    LogLeakTestsMixin,
+    ProviderTestCase,
+    TransportTestsMixin,
+    basic_auth,
 )
 from tests.support.processes import run_python
 
 BACKEND = "sms.backends.vonage.SmsBackend"
-NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
-# Provider tests touch no database: no suppression-list lookups.
-@override_settings(SMS_OUTBOX_ENFORCE_OPT_OUT=False)
-class VonageTestCase(SimpleTestCase):
+class VonageTestCase(ProviderTestCase):
     """Serve a fake Vonage for the class; key and secret in settings per test."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.enterClassContext(mock.patch.dict(os.environ, NO_PROXY))
-        cls.fake = cls.enterClassContext(FakeVonage())
+    backend_path = BACKEND
+    provider = "vonage"
+    fake_class = FakeVonage
 
-    def setUp(self):
-        self.fake.reset()
-        override = override_settings(
-            VONAGE_API_KEY=self.fake.api_key, VONAGE_API_SECRET=self.fake.api_secret
-        )
-        override.enable()
-        self.addCleanup(override.disable)
-        super().setUp()
-
-    def backend(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return sms.get_connection(BACKEND, **kwargs)
-
-    def send(self, recipients, body="Hello", originator=ORIGINATOR, **kwargs):
-        message = sms.Message(body, originator, recipients, self.backend(**kwargs))
-        return message, message.send
+    def credential_settings(self):
+        return {
+            "VONAGE_API_KEY": self.fake.api_key,
+            "VONAGE_API_SECRET": self.fake.api_secret,
+        }
 
 
-class VonageBackendContractTests(BaseSmsBackendTests, VonageTestCase):
+class VonageBackendContractTests(ContractMixin, BaseSmsBackendTests, VonageTestCase):
     sms_backend = BACKEND
-
-    def get_connection(self, **kwargs):
-        kwargs.setdefault("api_url", self.fake.url)
-        return sms.get_connection(**kwargs)
 
     def get_outbox_content(self):
         return [
             sms.Message(m["text"], "+" + m["from"], ["+" + m["to"]])
             for m in self.fake.messages
         ]
-
-    def flush_outbox(self):
-        self.fake.reset()
 
 
 class VonageWireTests(VonageTestCase):
@@ -128,17 +108,10 @@ class VonageWireTests(VonageTestCase):
             self.assertEqual(self.backend(timeout=0.5).session.timeout, 0.5)
 
 
-class VonageErrorTests(VonageTestCase):
-    def assertSendError(self, cls, code, recipients=(RECIPIENT,), **kwargs):
-        message, send = self.send(list(recipients), **kwargs)
-        with self.assertRaises(cls) as caught:
-            send()
-        error = caught.exception
-        self.assertIs(type(error), cls)
-        self.assertEqual((error.provider, error.code), ("vonage", code))
-        self.assertEqual(error.recipient, "+4411****0000")
-        self.assertIs(message.results[0].error, error)
-        return message, error
+class VonageErrorTests(TransportTestsMixin, VonageTestCase):
+    late_reply = Reply(200, {}, delay=1.0)
+    refused_cause = dropped_cause = requests.ConnectionError
+    timeout_cause = requests.ReadTimeout
 
     def test_invalid_number_status_3_is_this_recipient_only(self):
         self.fake.script(FakeVonage.error("3", f"Invalid to address {RECIPIENT[1:]}"))
@@ -186,22 +159,6 @@ class VonageErrorTests(VonageTestCase):
         self.fake.script(Reply(429, {"title": "Too Many Requests"}))
         self.assertSendError(ProviderUnavailable, None)
 
-    def test_server_slower_than_timeout(self):
-        self.fake.script(Reply(200, {}, delay=1.0))
-        message, error = self.assertSendError(OutcomeUnknown, "timeout", timeout=0.2)
-        self.assertIsInstance(error.__cause__, requests.ReadTimeout)
-        self.assertEqual(message.results[0].status, "unknown")
-
-    def test_connection_dropped_after_sending_is_not_resent(self):
-        self.fake.script(Reply(drop=True))
-        self.assertSendError(OutcomeUnknown, "connection_aborted")
-        self.assertEqual(len(self.fake.requests), 1)
-
-    def test_connection_refused(self):
-        self.assertSendError(
-            ProviderUnavailable, "connection_error", api_url=closed_port_url()
-        )
-
     def test_invalid_recipient_fails_without_api_call(self):
         message, send = self.send(["0600000000"])
         with self.assertRaises(RecipientRejected) as caught:
@@ -230,6 +187,18 @@ class VonageErrorTests(VonageTestCase):
         self.assertIn("4411****0000", output)
         self.assertNotIn(RECIPIENT[1:], output)
         self.assertNotIn(self.fake.api_secret, output)
+
+
+class VonageLogTests(LogLeakTestsMixin, VonageTestCase):
+    def secrets(self):
+        key, secret = self.fake.api_key, self.fake.api_secret
+        return [key, secret, basic_auth(key, secret)]
+
+    def script_error_reply(self, number, body):
+        # An error reply that quotes the request: the SDK logs its whole
+        # text at WARNING.
+        text = f"upstream error for msisdn {number[1:]} text {body!r}"
+        self.fake.script(Reply(400, {"title": "Bad Request", "detail": text}))
 
 
 # Provider tests touch no database: no suppression-list lookups.

@@ -89,7 +89,7 @@ def test_the_rate_limit_is_a_form_error(page, live_server, settings):
     _queue(page, live_server, "+441134960000\n+12065550100", "One")
     _queue(page, live_server, "+31612345678", "Two")
     error = page.locator("#send-form .errorlist").first.inner_text()
-    assert "You can queue at most 2 SMS a minute" in error
+    assert "You can queue at most 2 SMS parts a minute" in error
     # The form keeps what was typed.
     assert page.input_value("#id_recipients") == "+31612345678"
     assert Message.objects.count() == 2

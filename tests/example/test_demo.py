@@ -14,6 +14,7 @@ from sms.phone import mask_phone_number
 from sms.segments import count_segments
 from sms_outbox.models import InboundMessage
 from sms_outbox.models import Message as OutboxMessage
+from tests.example.conftest import grant
 
 pytestmark = [
     pytest.mark.django_db,
@@ -74,6 +75,43 @@ def test_a_logged_in_user_who_is_not_staff_queues_nothing(queued_code):
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert OutboxMessage.objects.count() == 1
+
+
+def _staff_with(*codenames):
+    user = User.objects.create_user("limited", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(grant(user, *codenames))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("codenames", "can_view", "can_queue"),
+    [
+        ((), False, False),
+        (("add_message",), False, False),
+        (("view_message",), True, False),
+        (("view_message", "add_message"), True, True),
+    ],
+)
+def test_staff_need_the_outbox_permissions(codenames, can_view, can_queue, queued_code):
+    client = _staff_with(*codenames)
+    page = client.get("/")
+    assert page.status_code == (200 if can_view else 403)
+    assert (CODE_BODY in page.content.decode()) is can_view
+    posted = client.post("/", {"recipients": "+12065550100", "body": "Pump"})
+    assert posted.status_code == (302 if can_queue else 403)
+    assert CODE_BODY not in posted.content.decode()
+    queued = set(OutboxMessage.objects.values_list("recipient", flat=True))
+    assert queued == ({NUMBER, "+12065550100"} if can_queue else {NUMBER})
+
+
+def test_a_superuser_needs_no_explicit_permission(queued_code):
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", password="pw"))
+    assert CODE_BODY in admin.get("/").content.decode()
+    assert (
+        admin.post("/", {"recipients": "+12065550100", "body": "x"}).status_code == 302
+    )
 
 
 def test_the_list_masks_numbers_as_the_logs_do(client, queued_code):

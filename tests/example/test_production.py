@@ -31,7 +31,7 @@ import django
 
 django.setup()
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.test import Client
 
@@ -43,7 +43,11 @@ call_command("migrate", verbosity=0)
 if not Message.objects.filter(recipient=number).exists():
     connection = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
     sms.send_sms(f"Your login code is {code}", None, [number], connection=connection)
-User.objects.get_or_create(username="staff", defaults={"is_staff": True})
+staff, _ = User.objects.get_or_create(username="staff", defaults={"is_staff": True})
+staff.user_permissions.add(*Permission.objects.filter(
+    content_type__app_label="sms_outbox",
+    codename__in=["view_message", "add_message"],
+))
 User.objects.get_or_create(username="member")
 results = []
 for username, method, data, scheme in requests:
@@ -101,6 +105,32 @@ def _production_env(tmp_path, **env):
     }
 
 
+# Serves a view that fails quoting a number, under the example project's
+# settings (DEBUG off), and asks for it through the TLS proxy.
+FAILING_VIEW = """
+import sys
+
+import django
+
+django.setup()
+
+from django.test import Client, override_settings
+from django.urls import path
+
+
+def fail(request, number):
+    raise ValueError(f"cannot reach {number}")
+
+
+urlpatterns = [path("fail/<str:number>/", fail)]
+sys.modules["failing_urls"] = sys.modules[__name__]
+with override_settings(ROOT_URLCONF="failing_urls"):
+    client = Client(HTTP_HOST=sys.argv[2], raise_request_exception=False)
+    response = client.get(f"/fail/{sys.argv[1]}/", HTTP_X_FORWARDED_PROTO="https")
+print(response.status_code)
+"""
+
+
 def _requests(tmp_path, *requests, **env):
     """Make ``requests`` (user, method, data[, scheme]) in a fresh interpreter."""
     requests = [(*request, "proxy")[:4] for request in requests]
@@ -115,6 +145,21 @@ def _requests(tmp_path, *requests, **env):
 
 def _post(*numbers):
     return {"recipients": "\n".join(numbers), "body": "Hello"}
+
+
+def test_a_500_is_logged_to_stderr_with_its_traceback_and_numbers_masked(tmp_path):
+    result = run_example(
+        ["-c", FAILING_VIEW, NUMBER, HOST], tmp_path, **_production_env(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "500"
+    masked = mask_phone_number(NUMBER)
+    assert f"ERROR django.request: Internal Server Error: /fail/{masked}/" in (
+        result.stderr
+    )
+    assert "Traceback (most recent call last):" in result.stderr
+    assert f"ValueError: cannot reach {masked}" in result.stderr
+    assert NUMBER not in result.stderr and NUMBER[1:] not in result.stderr
 
 
 def test_anonymous_visitors_read_nothing_and_queue_nothing(tmp_path):
@@ -188,8 +233,8 @@ def test_the_eleventh_sms_in_a_minute_is_refused_across_processes(tmp_path):
     refused = second["results"][0]
     assert refused["status"] == 200
     assert (
-        "You can queue at most 10 SMS a minute and have queued 10 in the last "
-        "minute, so nothing was queued"
+        "You can queue at most 10 SMS parts a minute and have queued 10 in the "
+        "last minute, so nothing was queued"
     ) in refused["content"]
     assert numbers[10] not in second["outbox"]
     assert len(second["outbox"]) == 11  # the seeded code and the first ten
@@ -203,7 +248,7 @@ def test_the_limit_follows_demo_sms_per_minute(tmp_path):
         DEMO_SMS_PER_MINUTE="2",
     )
     assert [r["status"] for r in got["results"]] == [302, 200]
-    assert "at most 2 SMS a minute" in got["results"][1]["content"]
+    assert "at most 2 SMS parts a minute" in got["results"][1]["content"]
 
 
 @pytest.mark.parametrize("debug", [{}, {"DEBUG": "0"}], ids=["unset", "0"])

@@ -110,6 +110,20 @@ class QueuedBackendTests(TestCase):
             sms.send_mass_sms([("short", None, [A]), ("x" * 161, None, [B])])
         self.assertFalse(OutboxMessage.objects.exists())
 
+    def test_a_megabyte_body_is_not_queued_by_default(self):
+        from django.conf import settings
+
+        with self.settings():
+            del settings.SMS_MAX_SEGMENTS
+            with self.assertRaisesMessage(MessageTooLong, "allows 10"):
+                sms.send_sms("x" * 1_000_000, None, [A])
+        self.assertFalse(OutboxMessage.objects.exists())
+
+    def test_invisible_only_body_is_not_queued(self):
+        with self.assertRaisesMessage(InvalidMessage, "only invisible characters"):
+            sms.send_sms("\u200b\u2060\ufeff", None, [A])
+        self.assertFalse(OutboxMessage.objects.exists())
+
     def test_rollback_queues_nothing(self):
         with self.assertRaises(RuntimeError), transaction.atomic():
             sms.send_sms("Hi", None, [A])

@@ -6,7 +6,8 @@ from django.test import SimpleTestCase, TestCase, override_settings
 
 import sms
 from sms.backends.locmem import SmsBackend as LocmemBackend
-from sms.testing import environment, send_queued_to_locmem
+from sms.testing import environment
+from sms_outbox.testing import send_queued_to_locmem
 from tests.support.processes import run_python
 
 TWILIO = "sms.backends.twilio.SmsBackend"

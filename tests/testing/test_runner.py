@@ -23,7 +23,7 @@ from django.test import SimpleTestCase, TestCase, override_settings
 
 import sms
 from sms import send_sms
-from sms.testing import send_queued_to_locmem
+from sms_outbox.testing import send_queued_to_locmem
 
 
 class Sends:
