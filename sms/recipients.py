@@ -68,8 +68,9 @@ class recipients_checked:
 
     For a caller that ran them itself for a whole batch (the outbox drain runs
     one query per claim), so the backend does not repeat them per message. A
-    class rather than a generator (named as the function it replaced): the
-    drain enters it once per message.
+    class with a lowercase name, used as ``with recipients_checked():``; the
+    drain enters it once per message, and a class costs less than a
+    generator-based context manager.
     """
 
     def __enter__(self) -> None:

@@ -210,7 +210,7 @@ class Message(models.Model):
         # Every index is paid for on each status change (PostgreSQL writes a
         # new entry in each one per UPDATE), so the text columns are indexed
         # here rather than with db_index=True, which on PostgreSQL adds a
-        # second, LIKE-only index per column (measured: 9k -> 13k msg/s).
+        # second, LIKE-only index per column (docs/performance.md).
         # The drain's index: status first, in send order; reclaiming expired
         # leases and the purge also start from its status prefix.
         indexes = [
