@@ -1,19 +1,31 @@
-"""Tests for sms_outbox.sql: statements on the outbox's own database, fenced writes."""
+"""Tests for sms_outbox.sql: the INSERTs, the fenced UPDATE, arrays, lock retries.
 
+Array literals are read back whole by PostgreSQL on its CI leg.
+"""
+
+from __future__ import annotations
+
+import datetime
 import json
 import os
 import subprocess
 import sys
 import uuid
+from unittest import mock
 
 import pytest
-from django.db import connection, transaction
-from django.test import TestCase
+from django.db import OperationalError, connection, transaction
+from django.test import SimpleTestCase, TestCase, TransactionTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import sms
 from sms_outbox import sql
+from sms_outbox import sql as arrays
 from sms_outbox.models import Attempt, Message
+from sms_outbox.models import Message as OutboxMessage
+from sms_outbox.signals import message_queued
+from sms_outbox.sql import insert_rows, is_lock_conflict, retry_when_locked
 from tests.support.processes import ROOT
 from tests.support.shared import shared_database
 
@@ -204,3 +216,146 @@ def test_an_outbox_routed_to_its_own_database_never_touches_default(tmp_path):
     assert report["provider_calls"] == 150
     assert report["receipt"] == "recorded"
     assert (report["purged"], report["left"]) == (150, 2)
+
+
+QUEUED = "sms_outbox.backends.QueuedSmsBackend"
+A, B, C = "+441134960000", "+441134960999", "+12065550100"
+
+
+def row(reference):
+    now = timezone.now()
+    return OutboxMessage(
+        batch_id=uuid.uuid4(),
+        body="Hi",
+        recipient=A,
+        next_attempt_at=now,
+        reference=reference,
+    )
+
+
+# Counts the INSERT path's own statements: no suppression-list lookup first.
+@override_settings(
+    SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme", SMS_OUTBOX_ENFORCE_OPT_OUT=False
+)
+class WithoutReturningTests(TransactionTestCase):
+    """As on MySQL, whose INSERT cannot return the new primary keys."""
+
+    def setUp(self):
+        features = type(connection.features)
+        patch = mock.patch.object(features, "can_return_rows_from_bulk_insert", False)
+        patch.start()
+        self.addCleanup(patch.stop)
+        self.queued = []
+        message_queued.connect(self.receive)
+        self.addCleanup(message_queued.disconnect, self.receive)
+
+    def receive(self, rows, **kwargs):
+        self.queued.extend((r.pk, r.recipient, r.reference) for r in rows)
+
+    def stored(self):
+        return sorted(OutboxMessage.objects.values_list("pk", "recipient", "reference"))
+
+    def test_receivers_see_the_stored_primary_keys(self):
+        OutboxMessage.objects.bulk_create([row("older")])
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(sms.send_sms("Hello", None, [A, B, C]), 1)
+        # In a transaction of their own; BEGIN and COMMIT show on some databases.
+        sql = [q["sql"] for q in queries if q["sql"].split()[0] in ("INSERT", "SELECT")]
+        self.assertEqual([s.split()[0] for s in sql], ["INSERT", "SELECT"], sql)
+        self.assertNotIn("RETURNING", sql[0])
+        self.assertEqual(len(self.queued), 3)
+        self.assertEqual(sorted(self.queued), self.stored()[1:])
+
+    def test_a_message_past_the_parameter_limit_gets_every_key(self):
+        numbers = [f"+4411349600{n:02d}" for n in range(100)]
+        self.assertEqual(sms.send_sms("Hello", None, numbers), 1)
+        self.assertEqual(sorted(self.queued), self.stored())
+        self.assertEqual(len({pk for pk, _, _ in self.queued}), 100)
+
+    def test_a_repeated_reference_is_refused_before_anything_is_stored(self):
+        for references in (["same", "same"], ["", "other"]):
+            with self.subTest(references=references):
+                rows = [row(reference) for reference in references]
+                with self.assertRaisesMessage(ValueError, "unique, non-empty"):
+                    insert_rows(rows)
+                self.assertFalse(OutboxMessage.objects.exists())
+
+
+@override_settings(SMS_BACKEND=QUEUED, DEFAULT_FROM_SMS="Acme")
+class CharacterSetTests(TestCase):
+    def test_an_emoji_body_is_stored_whole(self):
+        # Four bytes in UTF-8: MySQL's utf8mb3 would refuse it (docs/databases.md).
+        body = "Your table is ready \U0001f37d\ufe0f \u2014 see you at 8"
+        sms.send_sms(body, None, [A])
+        self.assertEqual(OutboxMessage.objects.get().body, body)
+
+
+def test_numbers_and_null_go_unquoted():
+    assert arrays.literal([1, 22, 333]) == "{1,22,333}"
+    assert arrays.literal([1.5, None, 2]) == "{1.5,NULL,2}"
+    assert arrays.literal([True, False]) == "{t,f}"
+
+
+def test_text_is_quoted_and_escaped():
+    values = ["", "NULL", 'say "hi"', "back\\slash", "{a,b}"]
+    assert arrays.literal(values) == (
+        '{"","NULL","say \\"hi\\"","back\\\\slash","{a,b}"}'
+    )
+
+
+def test_other_values_go_as_their_text():
+    moment = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    key = uuid.UUID(int=1)
+    assert arrays.literal([moment, key, None]) == (
+        f'{{"2026-12-01 10:00:00+00:00","{key}",NULL}}'
+    )
+
+
+def test_floats_and_a_value_repeated_for_every_row():
+    moment = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    assert arrays.literal([2.5, 0.1, 1e-07]) == "{2.5,0.1,1e-07}"
+    assert (
+        arrays.literal([moment] * 3)
+        == "{" + ",".join(['"2026-12-01 10:00:00+00:00"'] * 3) + "}"
+    )
+    assert arrays.literal([None, None]) == "{NULL,NULL}"
+    # Equal values of different types are each written as their own.
+    assert arrays.literal([1, True, 1.0]) == "{1,t,1.0}"
+
+
+def test_an_empty_list_is_an_empty_array():
+    assert arrays.literal([]) == "{}"
+
+
+def test_bytes_are_refused_rather_than_written_as_their_repr():
+    with pytest.raises(TypeError, match="Binary"):
+        arrays.literal([b"\x00"])
+
+
+class RetryWhenLockedTests(SimpleTestCase):
+    def flaky(self, *errors):
+        calls = []
+
+        def call(value, *, twice=False):
+            calls.append(value)
+            if len(calls) <= len(errors):
+                raise errors[len(calls) - 1]
+            return value * (2 if twice else 1)
+
+        return call, calls
+
+    def test_deadlocks_lock_waits_and_sqlite_locks_are_retried(self):
+        call, calls = self.flaky(
+            OperationalError(1213, "Deadlock found when trying to get lock"),
+            OperationalError(1205, "Lock wait timeout exceeded"),
+            OperationalError("database is locked"),
+        )
+        self.assertEqual(retry_when_locked(call, 21, twice=True), 42)
+        self.assertEqual(len(calls), 4)
+
+    def test_other_errors_reach_the_caller_at_once(self):
+        call, calls = self.flaky(OperationalError(2006, "MySQL server has gone away"))
+        with self.assertRaises(OperationalError):
+            retry_when_locked(call, 1)
+        self.assertEqual(len(calls), 1)
+        self.assertFalse(is_lock_conflict(ValueError("database is locked")))

@@ -33,7 +33,7 @@ SMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "300"))
 SMS_OUTBOX_RETRY_DELAY = float(os.environ.get("OUTBOX_RETRY_DELAY", "60"))
 SMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
 
-# Fault-test knobs (tests/outbox/test_faults.py, benchmarks/chaos.py).
+# Fault-test knobs (tests/outbox/drain/test_faults.py, benchmarks/chaos.py).
 SMS_TIMEOUT = float(os.environ.get("OUTBOX_TIMEOUT", "1"))
 if "OUTBOX_ACCOUNT_ERROR_DELAY" in os.environ:
     SMS_OUTBOX_ACCOUNT_ERROR_DELAY = float(os.environ["OUTBOX_ACCOUNT_ERROR_DELAY"])

@@ -40,7 +40,7 @@ class HookBackend(BaseSmsBackend):
 
 
 @override_settings(
-    SMS_OUTBOX_BACKEND="tests.outbox.test_leases.HookBackend",
+    SMS_OUTBOX_BACKEND="tests.outbox.drain.test_leases.HookBackend",
     SMS_OUTBOX_LEASE_SECONDS=60,
     SMS_TIMEOUT=10,
 )
