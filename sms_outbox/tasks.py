@@ -232,8 +232,11 @@ def _wake_up_at_window_end(
     """
     window = options["window"]
     # A start on a boundary moves on to the next window, so the wake-up is
-    # always after every commit of the window.
-    run_at = (math.floor(start.timestamp() / window) + 1) * window
+    # always after every commit of the window. Rounded up to a whole second:
+    # RQ stores a job's start to the second, rounded down, so a wake-up due
+    # at a fraction of one would run early, find its row not yet due, and
+    # find its own key taken when it asks for the next wake-up.
+    run_at = math.ceil((math.floor(start.timestamp() / window) + 1) * window)
     when = datetime.datetime.fromtimestamp(run_at, tz=datetime.timezone.utc)
     if not settings.USE_TZ:
         when = timezone.make_naive(when)

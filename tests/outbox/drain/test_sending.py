@@ -93,7 +93,9 @@ class DeliverTests(TestCase):
         # A second run finds nothing left to send.
         self.assertEqual(engine.send_queued().total, 0)
 
-    @override_settings(SMS_OUTBOX_BACKEND="tests.outbox.drain.test_sending.LeakyBackend")
+    @override_settings(
+        SMS_OUTBOX_BACKEND="tests.outbox.drain.test_sending.LeakyBackend"
+    )
     def test_logged_tracebacks_mask_the_number_in_the_error_and_its_cause(self):
         queue(A)
         with self.assertLogs("sms_outbox.drain.sending", "ERROR") as logs:
