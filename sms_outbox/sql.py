@@ -129,7 +129,7 @@ def _row_params(
     fields: Sequence[Field[Any, Any]],
     rows: Sequence[Sequence[object]],
 ) -> list[Any]:
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(rows) > 1:
         return [literal(column) for column in zip(*rows, strict=True)]
     return [value for row in rows for value in row]
 
@@ -146,9 +146,12 @@ def _insert_text(
 ) -> str:
     """Return the INSERT of fields ``names`` for ``rows`` rows of ``label``, once.
 
-    The rows come as one array per column on PostgreSQL (``unnest``), as
-    ``VALUES`` elsewhere, or, under a condition, as a ``UNION ALL`` of
-    ``SELECT``s that the condition filters as a whole.
+    Several rows come as one array per column on PostgreSQL (``unnest``),
+    as ``VALUES`` elsewhere, or, under a condition, as a ``UNION ALL`` of
+    ``SELECT``s that the condition filters as a whole. One row on PostgreSQL
+    (a ``send_sms()``) goes as its values, each cast to its column's type:
+    parsing two dozen one-element arrays costs the server more than the rest
+    of the statement (docs/performance.md).
     """
     from django.apps import apps
 
@@ -160,9 +163,13 @@ def _insert_text(
     head = f"INSERT INTO {quote(model._meta.db_table)} ("
     head += ", ".join(quote(field.column) for field in fields) + ") "
     where = f" WHERE NOT EXISTS ({unless})" if unless is not None else ""
-    if vendor == "postgresql":
+    if vendor == "postgresql" and rows > 1:
         casts = ", ".join(f"%s::{array_type(f, connection)}" for f in fields)
         body = f"SELECT * FROM unnest({casts}){where}"
+    elif vendor == "postgresql":
+        # CAST(), not ::, which binds tighter than a literal's minus sign.
+        casts = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields)
+        body = f"SELECT {casts}{where}"
     elif unless is None:
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         body = "VALUES " + ", ".join([row] * rows)
