@@ -9,9 +9,9 @@ from sms.exceptions import SmsConfigurationError
 from sms.testing.server import Reply
 from sms_outbox.models import InboundMessage, Suppression
 from sms_outbox.signals import sms_received
-from sms_outbox.webhooks import sns
-from sms_outbox.webhooks.inbound_aws import parse_aws_inbound
-from sms_outbox.webhooks.inbound_guard import MAX_BODY_BYTES
+from sms_outbox.webhooks import aws as sns
+from sms_outbox.webhooks.aws import parse_aws_inbound
+from sms_outbox.webhooks.base import MAX_BODY_BYTES
 from tests.support.inbound import CUSTOMER, OUR_NUMBER
 from tests.support.sns import (
     AWS_INBOUND,
@@ -51,32 +51,59 @@ class ParseTests(SimpleTestCase):
 
 class SnsUrlTests(SimpleTestCase):
     def test_only_https_sns_hosts_pass(self):
+        pem = "/SimpleNotificationService-f00d.pem"
         cases = {
-            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-a.pem": True,
-            "https://sns.cn-north-1.amazonaws.com.cn/cert.pem": True,
-            "http://sns.eu-west-1.amazonaws.com/cert.pem": False,
-            "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem": False,
-            "https://evil.example/sns.eu-west-1.amazonaws.com/cert.pem": False,
-            "https://x@sns.eu-west-1.amazonaws.com/cert.pem": False,
-            "https://sns.eu-west-1.amazonaws.com:8443/cert.pem": False,
-            "http://127.0.0.1:8000/cert.pem": False,
-            "https://[::1/cert.pem": False,
+            f"https://sns.eu-west-1.amazonaws.com{pem}": True,
+            f"https://sns.cn-north-1.amazonaws.com.cn{pem}": True,
+            f"https://sns.us-gov-west-1.amazonaws.com{pem}": True,
+            f"http://sns.eu-west-1.amazonaws.com{pem}": False,
+            f"https://sns.eu-west-1.amazonaws.com.evil.example{pem}": False,
+            f"https://evil.example/sns.eu-west-1.amazonaws.com{pem}": False,
+            f"https://x@sns.eu-west-1.amazonaws.com{pem}": False,
+            f"https://sns.eu-west-1.amazonaws.com:8443{pem}": False,
+            f"http://127.0.0.1:8000{pem}": False,
+            f"https://[::1{pem}": False,
+            # S3 bucket hosts serve whatever the bucket's owner uploads.
+            f"https://sns.s3.amazonaws.com{pem}": False,
+            f"https://sns.s3-external-1.amazonaws.com{pem}": False,
+            f"https://sns.anything-at-all.amazonaws.com{pem}": False,
+            f"https://sns.eu-west-1.amazonaws.com.cn{pem}": False,
         }
         for url, expected in cases.items():
             with self.subTest(url):
                 self.assertIs(sns.is_sns_url(url), expected)
+                self.assertIs(sns.is_sns_url(url, certificate=True), expected)
+
+    def test_a_certificate_url_must_name_an_sns_certificate(self):
+        host = "https://sns.eu-west-1.amazonaws.com"
+        self.assertTrue(sns.is_sns_url(f"{host}/?Action=ConfirmSubscription"))
+        for path in (
+            "/cert.pem",
+            "/SimpleNotificationService-.pem",
+            "/x/SimpleNotificationService-ab.pem",
+            "/SimpleNotificationService-ab.pem?x=1",
+            "/SimpleNotificationService-ab.pem.txt",
+        ):
+            with self.subTest(path):
+                self.assertFalse(sns.is_sns_url(host + path, certificate=True))
 
     @override_settings(AWS_SNS_CERT_HOSTS=["127.0.0.1:8000"])
     def test_listed_hosts_pass_over_http(self):
-        self.assertTrue(sns.is_sns_url("http://127.0.0.1:8000/cert.pem"))
-        self.assertFalse(sns.is_sns_url("http://127.0.0.1:8001/cert.pem"))
-        self.assertFalse(sns.is_sns_url("ftp://127.0.0.1:8000/cert.pem"))
+        self.assertTrue(
+            sns.is_sns_url("http://127.0.0.1:8000/SimpleNotificationService-f00d.pem")
+        )
+        self.assertFalse(
+            sns.is_sns_url("http://127.0.0.1:8001/SimpleNotificationService-f00d.pem")
+        )
+        self.assertFalse(
+            sns.is_sns_url("ftp://127.0.0.1:8000/SimpleNotificationService-f00d.pem")
+        )
 
     @override_settings(AWS_SNS_CERT_HOSTS="127.0.0.1:8000")
     def test_a_lone_string_is_a_configuration_error(self):
         message = "AWS_SNS_CERT_HOSTS is the string '127.0.0.1:8000': set it to a list"
         with self.assertRaisesMessage(SmsConfigurationError, message):
-            sns.is_sns_url("http://127.0.0.1:8000/cert.pem")
+            sns.is_sns_url("http://127.0.0.1:8000/SimpleNotificationService-f00d.pem")
 
 
 class AwsInboundTests(TestCase):
@@ -89,6 +116,7 @@ class AwsInboundTests(TestCase):
     def setUp(self):
         self.fake.reset()
         sns._keys.clear()
+        sns._failures.clear()
         settings = override_settings(
             AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN], AWS_SNS_CERT_HOSTS=[self.fake.host]
         )
@@ -126,7 +154,10 @@ class AwsInboundTests(TestCase):
         )
         self.assertEqual([kw["message"] for kw in self.received], list(rows))
         # The certificate was fetched once, then taken from the cache.
-        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem"],
+        )
 
     def test_stop_opts_the_sender_out(self):
         response = self.post(self.fake.notification(inbound_sms(MESSAGE_ID, "STOP")))
@@ -169,8 +200,8 @@ class AwsInboundTests(TestCase):
     def test_a_certificate_host_not_allowed_is_refused_without_fetching(self):
         sms = inbound_sms(MESSAGE_ID, "Hi")
         for url in (
-            f"http://localhost:{self.fake.host.split(':')[1]}/cert.pem",
-            "http://sns.eu-west-1.amazonaws.com/cert.pem",
+            f"http://localhost:{self.fake.host.split(':')[1]}/SimpleNotificationService-f00d.pem",
+            "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-f00d.pem",
         ):
             with self.subTest(url):
                 message = self.fake.notification(sms, SigningCertURL=url)
@@ -226,7 +257,7 @@ class AwsInboundTests(TestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(
             [(r.method, r.path) for r in self.fake.requests],
-            [("GET", "/cert.pem"), ("GET", "/")],
+            [("GET", "/SimpleNotificationService-f00d.pem"), ("GET", "/")],
         )
         self.assertEqual(self.fake.requests[1].query["Action"], ["ConfirmSubscription"])
         self.assertFalse(InboundMessage.objects.exists())
@@ -236,9 +267,15 @@ class AwsInboundTests(TestCase):
         self.assertRefused(self.post(self.fake.confirmation(topic=other)), 403)
         evil = self.fake.confirmation(SubscribeURL="https://evil.example/?Action=x")
         self.assertRefused(self.post(evil), 403)
-        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem"],
+        )
 
     def test_an_unsubscribe_confirmation_is_acknowledged(self):
         message = self.fake.confirmation(Type="UnsubscribeConfirmation")
         self.assertEqual(self.post(message).status_code, 200)
-        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem"],
+        )
