@@ -1,6 +1,7 @@
 """Amazon's inbound SMS: signed SNS messages stored once, the rest refused."""
 
 import json
+from unittest import mock
 
 from django.core.exceptions import BadRequest
 from django.test import SimpleTestCase, TestCase, override_settings
@@ -20,6 +21,7 @@ from tests.support.sns import (
     inbound_sms,
     make_key_and_cert,
     post_sns,
+    sns_now,
 )
 
 MESSAGE_ID = "cae173d2-66b9-564c-8309-21f858e9fb84"
@@ -279,3 +281,99 @@ class AwsInboundTests(TestCase):
             [r.path for r in self.fake.requests],
             ["/SimpleNotificationService-f00d.pem"],
         )
+
+
+class SnsFetchTests(TestCase):
+    """What the server fetches for a message: never a redirect, never in a loop."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeSns().start()  # listed in AWS_SNS_CERT_HOSTS
+        cls.addClassCleanup(cls.fake.stop)
+        cls.other = FakeSns().start()  # not listed
+        cls.addClassCleanup(cls.other.stop)
+
+    def setUp(self):
+        self.fake.reset()
+        self.other.reset()
+        sns._keys.clear()
+        sns._failures.clear()
+        settings = override_settings(
+            AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN], AWS_SNS_CERT_HOSTS=[self.fake.host]
+        )
+        settings.enable()
+        self.addCleanup(settings.disable)
+
+    def post(self, message):
+        with self.captureOnCommitCallbacks(execute=True):
+            return post_sns(self.client, message)
+
+    def redirect_to_other(self, path):
+        return Reply(
+            302,
+            "",
+            content_type="text/plain",
+            headers={"Location": self.other.url + path},
+        )
+
+    def test_a_certificate_redirect_to_an_unlisted_host_is_not_followed(self):
+        pem = "/SimpleNotificationService-f00d.pem"
+        # Signed with the unlisted host's key; the certificate URL is on the
+        # listed host, which redirects to the unlisted one.
+        message = self.other.sign(
+            self.fake.notification(inbound_sms(MESSAGE_ID, "STOP"))
+        )
+        self.assertEqual(message["SigningCertURL"], self.fake.url + pem)
+        self.fake.script(self.redirect_to_other(pem))
+        response = self.post(message)
+        self.assertEqual(response.status_code, 403, response.content)
+        self.assertEqual(self.other.requests, [])
+        self.assertFalse(InboundMessage.objects.exists())
+
+    def test_a_subscribe_url_redirect_is_not_followed(self):
+        message = self.fake.confirmation()
+        self.fake.script(None, self.redirect_to_other("/?Action=ConfirmSubscription"))
+        response = self.post(message)
+        self.assertEqual(response.status_code, 403, response.content)
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem", "/"],
+        )
+        self.assertEqual(self.other.requests, [])
+
+    def test_a_failed_fetch_is_not_repeated_for_the_topic_for_a_while(self):
+        self.fake.script(Reply(500, "no"))
+        first = self.fake.notification(inbound_sms("a", "Hi"))
+        self.assertEqual(self.post(first).status_code, 503)
+        # Another certificate URL, same topic: no second fetch.
+        second = self.fake.notification(
+            inbound_sms("b", "Hi"),
+            SigningCertURL=self.fake.url + "/SimpleNotificationService-other.pem",
+        )
+        self.assertEqual(self.post(self.fake.sign(second)).status_code, 503)
+        self.assertEqual(self.post(first).status_code, 503)
+        self.assertEqual(len(self.fake.requests), 1)
+        # Once the failure is forgotten, SNS's retry goes through.
+        with mock.patch.object(sns, "FAILURE_TTL", 0):
+            sns._failures.clear()
+            self.assertEqual(self.post(first).status_code, 200)
+        self.assertEqual(len(self.fake.requests), 2)
+        self.assertTrue(InboundMessage.objects.filter(provider_message_id="a").exists())
+
+    def test_a_message_more_than_an_hour_old_is_refused_without_fetching(self):
+        for name, stamp in (
+            ("old", sns_now(hours=1, minutes=1)),
+            ("future", sns_now(minutes=-30)),
+            ("not a time", "yesterday"),
+        ):
+            with self.subTest(name):
+                message = self.fake.notification(
+                    inbound_sms(MESSAGE_ID, "STOP"), Timestamp=stamp
+                )
+                self.assertEqual(self.post(message).status_code, 403)
+        self.assertEqual(self.fake.requests, [])
+        fresh = self.fake.notification(
+            inbound_sms(MESSAGE_ID, "STOP"), Timestamp=sns_now(minutes=59)
+        )
+        self.assertEqual(self.post(fresh).status_code, 200)
