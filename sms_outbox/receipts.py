@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from sms.exceptions import RecipientOptedOut
 from sms.phone import mask_phone_number
@@ -115,7 +117,22 @@ def _sent_by(row: Message, provider: str) -> bool:
     until the drain records it), such as ``sms.backends.twilio.SmsBackend``.
     A row another provider sent is not this report's, whatever its reference.
     """
-    return not row.backend or provider in row.backend.lower()
+    return not row.backend or provider in _providers(row.backend)
+
+
+@functools.lru_cache(maxsize=64)
+def _providers(backend: str) -> str:
+    """Return the dotted paths of backend ``backend`` and its bases, lower-cased.
+
+    A provider's name in them (``twilio`` in ``sms.backends.twilio.SmsBackend``)
+    says it may have sent the row, so a project's subclass of the Twilio
+    backend counts as Twilio's. A path that no longer imports counts by itself.
+    """
+    try:
+        classes = import_string(backend).__mro__
+    except (ImportError, AttributeError):
+        return backend.lower()
+    return " ".join(f"{c.__module__}.{c.__qualname__}".lower() for c in classes)
 
 
 def _find_row(report: DeliveryReport, using: str) -> Message | None:

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
+from sms.backends.twilio import SmsBackend as TwilioBackend
 from sms_outbox.models import Message, Receipt
 from tests.support.receipts import (
     SETTINGS,
@@ -21,6 +22,12 @@ from tests.support.receipts import (
 )
 
 MB_ID = "e8077d803532c0b5937c639b60216938"
+
+
+class HouseBackend(TwilioBackend):
+    """A project's own backend: Twilio's, under a name that does not say so."""
+
+
 SID = "SM" + "d" * 32
 
 
@@ -120,3 +127,24 @@ class ProviderTests(TestCase):
         self.assertEqual(row.delivery_status, Message.DeliveryStatus.DELIVERED)
         receipt = row.receipts.get()
         self.assertEqual((receipt.provider, receipt.status), ("twilio", "delivered"))
+
+    def test_a_subclass_of_a_provider_backend_counts_as_that_provider(self):
+        path = "/sms/receipts/twilio/?reference=" + "h" * 32
+        row = make_row(
+            reference="h" * 32,
+            provider_message_id=MB_ID,
+            backend=f"{__name__}.HouseBackend",
+        )
+        response = post_twilio(
+            self.client,
+            twilio_fields(SID, "sent"),
+            url="http://testserver" + path,
+            path=path,
+        )
+        self.assertEqual(response.content, b"recorded")
+        query = messagebird_query(MB_ID, "delivered", "441134960000")
+        self.assertEqual(
+            get_messagebird(self.client, query).content, b"unknown message"
+        )
+        row.refresh_from_db()
+        self.assertEqual(row.delivery_status, "sent")
