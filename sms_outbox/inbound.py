@@ -12,8 +12,7 @@ import sms
 from sms.phone import mask_phone_number
 from sms_outbox import optout as keywords
 from sms_outbox.conf import get_setting
-from sms_outbox.models import InboundMessage, Suppression
-from sms_outbox.optout import suppress, unsuppress
+from sms_outbox.models import InboundMessage
 from sms_outbox.signals import sms_received
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,8 @@ def receive(sms_in: InboundSms) -> tuple[InboundMessage, bool]:
     """Store ``sms_in`` unless stored already; return the row and whether it is new.
 
     A new message's keyword takes effect in the same transaction: an opt-out
-    keyword suppresses the sender, an opt-in keyword unsuppresses them, and
+    or opt-in keyword changes the suppression list as
+    ``sms_outbox.optout.apply_keyword()`` decides (the newest keyword wins), and
     a help keyword queues ``SMS_OUTBOX_HELP_REPLY`` (if set) through the
     outbox. ``sms_received`` fires once that transaction commits; a replay
     (a provider retrying the webhook) changes nothing and fires nothing.
@@ -89,22 +89,19 @@ def _fields(sms_in: InboundSms) -> dict[str, object]:
 
 def _act(row: InboundMessage) -> None:
     """Apply the keyword of the new inbound ``row``."""
-    reason = f"replied {row.body.strip()[:20]!r} via {row.provider}"
-    if row.action == InboundMessage.Action.OPT_OUT:
-        suppress(row.sender, reason, Suppression.Source.KEYWORD)
-    elif row.action == InboundMessage.Action.OPT_IN:
-        unsuppress(row.sender, reason, Suppression.Source.KEYWORD)
-    elif row.action == InboundMessage.Action.HELP:
-        reply = get_setting("SMS_OUTBOX_HELP_REPLY")
-        if reply:
-            # Queued, so it is sent (and retried) by the drain like any SMS,
-            # from the number the sender texted.
-            sms.send_sms(
-                reply,
-                row.recipient or None,
-                [row.sender],
-                fail_silently=True,
-                connection=sms.get_connection(
-                    "sms_outbox.backends.QueuedSmsBackend", fail_silently=True
-                ),
-            )
+    if row.action != InboundMessage.Action.HELP:
+        keywords.apply_keyword(row)
+        return
+    reply = get_setting("SMS_OUTBOX_HELP_REPLY")
+    if reply:
+        # Queued, so it is sent (and retried) by the drain like any SMS,
+        # from the number the sender texted.
+        sms.send_sms(
+            reply,
+            row.recipient or None,
+            [row.sender],
+            fail_silently=True,
+            connection=sms.get_connection(
+                "sms_outbox.backends.QueuedSmsBackend", fail_silently=True
+            ),
+        )

@@ -222,7 +222,7 @@ class Message(models.Model):
             # no B-tree serves), and it cost each status change an entry.
             # Partial: a claimed row has no provider id yet, so claiming one
             # (queued -> sending) writes nothing here. Lookups by provider id
-            # repeat the condition (sms_outbox.webhooks.record).
+            # repeat the condition (sms_outbox.receipts).
             models.Index(
                 fields=["provider_message_id"],
                 name="sms_outbox_provider_id_idx",
@@ -266,14 +266,13 @@ class Message(models.Model):
 
 
 class Attempt(models.Model):
-    """One try at delivering a row, or one delivery receipt: the audit trail."""
+    """One try at delivering a row: the drain's audit trail."""
 
     class Outcome(models.TextChoices):
         SENT = "sent", _("sent")
         RETRY = "retry", _("retry")
         FAILED = "failed", _("failed")
         UNKNOWN = "unknown", _("unknown")
-        RECEIPT = "receipt", _("receipt")
 
     # No database constraint: the drain writes a hundred log rows per commit,
     # and the check PostgreSQL runs for each at commit cost more than the
@@ -309,6 +308,40 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Receipt(models.Model):
+    """One delivery receipt that changed a row's delivery status.
+
+    ``status`` is the normalised status (a ``Message.DeliveryStatus`` value),
+    ``raw_status`` the provider's own word for it, and ``reported_at`` the
+    provider's time of the status, when it sent one. Replays and stale
+    receipts change nothing and are not stored.
+    """
+
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        related_name="receipts",
+        verbose_name=_("message"),
+    )
+    provider = models.CharField(_("provider"), max_length=32, blank=True)
+    status = models.CharField(
+        _("delivery status"), max_length=16, choices=Message.DeliveryStatus.choices
+    )
+    raw_status = models.CharField(_("provider status"), max_length=32, blank=True)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("delivery receipt")
+        verbose_name_plural = _("delivery receipts")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class InboundMessage(models.Model):
@@ -421,6 +454,7 @@ __all__ = [
     "InboundMessage",
     "Message",
     "MessageQuerySet",
+    "Receipt",
     "Suppression",
     "SuppressionChange",
     "due_now",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from sms.message import RecipientResult
 from sms.phone import mask_phone_number, normalize_phone_number
 from sms_outbox import sql
 from sms_outbox.conf import get_setting
-from sms_outbox.models import Suppression, SuppressionChange
+from sms_outbox.models import InboundMessage, Suppression, SuppressionChange
 from sms_outbox.sql import Unless
 
 logger = logging.getLogger(__name__)
@@ -23,22 +24,28 @@ __all__ = [
     "OPTED_OUT",
     "OPT_IN",
     "OPT_OUT",
+    "apply_keyword",
     "check_recipients",
     "drop_opted_out",
     "enforced_among",
     "is_suppressed",
     "match_keyword",
+    "normalize_keyword",
     "note_provider_opt_out",
     "suppress",
     "suppressed_among",
     "unless_opted_out",
     "unsuppress",
+    "unsuppress_many",
 ]
 
 # Stays under every database's limit on query parameters (SQLite: 999 in old
 # builds) while keeping a 500-row drain claim to one query.
 _CHUNK = 900
 _REASON_LENGTH = Suppression._meta.get_field("reason").max_length
+# Numbers taken off the list per batch: the change log's INSERT for a batch
+# (5 values a row) stays one statement under SQLite's 999 parameters.
+_UNSUPPRESS_BATCH = 150
 
 
 def suppressed_among(numbers: Iterable[str]) -> set[str]:
@@ -111,20 +118,54 @@ def unsuppress(number: str, reason: str, source: str) -> bool:
     The change is logged with its reason and source. Raise
     ``InvalidPhoneNumber`` for a bad number.
     """
-    number = normalize_phone_number(number)
+    return bool(unsuppress_many([number], reason, source))
+
+
+def unsuppress_many(numbers: Iterable[str], reason: str, source: str) -> int:
+    """Take ``numbers`` off the list; return how many were on it.
+
+    Each removal is logged with its reason and source. Three statements per
+    batch of 150 numbers (lock the listed ones, delete them, log the
+    changes), all in one transaction. Raise
+    ``InvalidPhoneNumber`` for a bad number, before anything changes.
+    """
+    wanted = sorted({normalize_phone_number(number) for number in numbers})
     reason = reason[:_REASON_LENGTH]
     using = router.db_for_write(Suppression)
+    listed = Suppression.objects.using(using)
+    removed: list[str] = []
     with transaction.atomic(using=using):
-        deleted, _ = (
-            Suppression.objects.using(using).filter(phone_number=number).delete()
-        )
-        if deleted:
-            _log_change(using, number, SuppressionChange.Change.REMOVED, reason, source)
-    if deleted:
+        for start in range(0, len(wanted), _UNSUPPRESS_BATCH):
+            chunk = wanted[start : start + _UNSUPPRESS_BATCH]
+            found = list(
+                listed.select_for_update()
+                .filter(phone_number__in=chunk)
+                .values_list("phone_number", flat=True)
+            )
+            if not found:
+                continue
+            # One DELETE: nothing cascades from a Suppression, so Django
+            # deletes without selecting the rows first.
+            listed.filter(phone_number__in=found).delete()
+            SuppressionChange.objects.using(using).bulk_create(
+                [
+                    SuppressionChange(
+                        phone_number=number,
+                        change=SuppressionChange.Change.REMOVED,
+                        reason=reason,
+                        source=source,
+                    )
+                    for number in found
+                ]
+            )
+            removed.extend(found)
+    if len(removed) == 1:
         logger.info(
-            "Unsuppressed %s (%s): %s", mask_phone_number(number), source, reason
+            "Unsuppressed %s (%s): %s", mask_phone_number(removed[0]), source, reason
         )
-    return bool(deleted)
+    elif removed:
+        logger.info("Unsuppressed %d numbers (%s): %s", len(removed), source, reason)
+    return len(removed)
 
 
 def _log_change(using: str, number: str, change: str, reason: str, source: str) -> None:
@@ -144,8 +185,24 @@ _SETTINGS = (
 )
 
 
+def normalize_keyword(text: str) -> str:
+    """Return ``text`` as keywords are compared: one form of what a person typed.
+
+    Unicode NFKC (fullwidth ``ＳＴＯＰ`` is ``STOP``), without format
+    characters (zero-width spaces and joiners, byte order marks), case-folded,
+    with surrounding white space and trailing punctuation (``Stop.``,
+    ``STOP!``) removed.
+    """
+    text = unicodedata.normalize("NFKC", text or "")
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = text.casefold().strip()
+    while text and unicodedata.category(text[-1]).startswith("P"):
+        text = text[:-1].rstrip()
+    return text
+
+
 def get_keywords(name: str) -> frozenset[str]:
-    """Return the keywords of setting ``name``, case-folded.
+    """Return the keywords of setting ``name``, normalised.
 
     The setting is a list of words, or one string of comma-separated words
     (as an environment variable gives it).
@@ -153,24 +210,59 @@ def get_keywords(name: str) -> frozenset[str]:
     value = get_setting(name) or ()
     if isinstance(value, str):
         value = value.split(",")
-    return frozenset(
-        str(word).strip().casefold() for word in value if str(word).strip()
-    )
+    words = (normalize_keyword(str(word)) for word in value)
+    return frozenset(word for word in words if word)
 
 
 def match_keyword(body: str) -> str:
     """Return ``"opt_out"``, ``"opt_in"``, ``"help"`` or ``""`` for ``body``.
 
-    The whole body must be the keyword; case and surrounding white space do
-    not count, so "stop " opts out and "please stop" does not.
+    The whole body must be the keyword, compared after ``normalize_keyword()``:
+    "Stop." opts out and "please stop" does not.
     """
-    word = (body or "").strip().casefold()
+    word = normalize_keyword(body)
     if not word:
         return ""
     for action, setting in _SETTINGS:
         if word in get_keywords(setting):
             return action
     return ""
+
+
+def apply_keyword(message: InboundMessage) -> bool:
+    """Suppress or unsuppress the sender of a new inbound opt-out or opt-in.
+
+    Return True if the keyword took effect. The newest keyword wins: when the
+    sender's stored keywords include one received later than ``message``
+    (by the provider's timestamp, else by arrival), ``message`` came late and
+    changes nothing. Ties go to arrival order. Call it in the transaction
+    that stored ``message``.
+    """
+    if message.action not in (OPT_OUT, OPT_IN):
+        return False
+    reason = f"replied {message.body.strip()[:20]!r} via {message.provider}"
+    newer = (
+        InboundMessage.objects.using(router.db_for_write(InboundMessage))
+        .filter(
+            sender=message.sender,
+            action__in=(OPT_OUT, OPT_IN),
+            received_at__gt=message.received_at,
+        )
+        .exclude(pk=message.pk)
+    )
+    if newer.exists():
+        logger.info(
+            "Ignored the %s keyword of %s stamped %s: a newer keyword decides.",
+            message.action,
+            mask_phone_number(message.sender),
+            message.received_at,
+        )
+        return False
+    if message.action == OPT_OUT:
+        suppress(message.sender, reason, Suppression.Source.KEYWORD)
+    else:
+        unsuppress(message.sender, reason, Suppression.Source.KEYWORD)
+    return True
 
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from sms_outbox.models import (
     Suppression,
     SuppressionChange,
 )
-from sms_outbox.optout import suppress, unsuppress
+from sms_outbox.optout import suppress, unsuppress_many
 
 __all__ = [
     "InboundMessageAdmin",
@@ -175,9 +175,10 @@ class SuppressionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
             return
         reason = f"{reason} (by {request.user} in the admin)"
-        removed = sum(
-            unsuppress(number, reason, Suppression.Source.ADMIN)
-            for number in queryset.values_list("phone_number", flat=True)
+        removed = unsuppress_many(
+            queryset.values_list("phone_number", flat=True),
+            reason,
+            Suppression.Source.ADMIN,
         )
         self.message_user(
             request,

@@ -22,7 +22,7 @@ from django.utils.translation import ngettext, ngettext_lazy
 from sms_outbox.admin.chart import lay_out_chart
 from sms_outbox.admin.inbound import recipient_suppressed
 from sms_outbox.health import ERROR_OUTCOMES, WINDOW, get_queue_health
-from sms_outbox.models import Attempt, Message, MessageQuerySet
+from sms_outbox.models import Attempt, Message, MessageQuerySet, Receipt
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -306,6 +306,35 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
         return "-" if obj.duration_ms is None else f"{obj.duration_ms:.1f}"
 
 
+class ReceiptInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The delivery receipts that changed one row's delivery status: read-only."""
+
+    model = Receipt
+    fields = (
+        "created_at",
+        "provider",
+        "status",
+        "raw_status",
+        "error_code",
+        "reason",
+        "reported_at",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(
+        self, request: HttpRequest, obj: Message | None = None
+    ) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Message | None = None
+    ) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: ignore[type-arg]
     """List, filter and search the outbox; resend, cancel or retry rows."""
@@ -333,7 +362,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
     search_fields = ("recipient", "body", "provider_message_id")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    inlines = (AttemptInline,)
+    inlines = (AttemptInline, ReceiptInline)
     actions = ("resend", "cancel", "retry_now")
     # Counting a large outbox on every page load is the slow part of the list.
     show_full_result_count = False

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from sms.exceptions import SmsImproperlyInstalled
 from sms.testing.signing import messagebird_signature
 from sms_outbox.conf import get_setting
-from sms_outbox.webhooks.verify import require_secret
+from sms_outbox.webhooks.base import require_secret
 
 try:
     from twilio.request_validator import RequestValidator as TwilioValidator

@@ -1,6 +1,7 @@
 """Amazon's inbound SMS: signed SNS messages stored once, the rest refused."""
 
 import json
+from unittest import mock
 
 from django.core.exceptions import BadRequest
 from django.test import SimpleTestCase, TestCase, override_settings
@@ -9,9 +10,9 @@ from sms.exceptions import SmsConfigurationError
 from sms.testing.server import Reply
 from sms_outbox.models import InboundMessage, Suppression
 from sms_outbox.signals import sms_received
-from sms_outbox.webhooks import sns
-from sms_outbox.webhooks.inbound_aws import parse_aws_inbound
-from sms_outbox.webhooks.inbound_guard import MAX_BODY_BYTES
+from sms_outbox.webhooks import aws as sns
+from sms_outbox.webhooks.aws import parse_aws_inbound
+from sms_outbox.webhooks.base import MAX_BODY_BYTES
 from tests.support.inbound import CUSTOMER, OUR_NUMBER
 from tests.support.sns import (
     AWS_INBOUND,
@@ -20,6 +21,7 @@ from tests.support.sns import (
     inbound_sms,
     make_key_and_cert,
     post_sns,
+    sns_now,
 )
 
 MESSAGE_ID = "cae173d2-66b9-564c-8309-21f858e9fb84"
@@ -51,32 +53,59 @@ class ParseTests(SimpleTestCase):
 
 class SnsUrlTests(SimpleTestCase):
     def test_only_https_sns_hosts_pass(self):
+        pem = "/SimpleNotificationService-f00d.pem"
         cases = {
-            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-a.pem": True,
-            "https://sns.cn-north-1.amazonaws.com.cn/cert.pem": True,
-            "http://sns.eu-west-1.amazonaws.com/cert.pem": False,
-            "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem": False,
-            "https://evil.example/sns.eu-west-1.amazonaws.com/cert.pem": False,
-            "https://x@sns.eu-west-1.amazonaws.com/cert.pem": False,
-            "https://sns.eu-west-1.amazonaws.com:8443/cert.pem": False,
-            "http://127.0.0.1:8000/cert.pem": False,
-            "https://[::1/cert.pem": False,
+            f"https://sns.eu-west-1.amazonaws.com{pem}": True,
+            f"https://sns.cn-north-1.amazonaws.com.cn{pem}": True,
+            f"https://sns.us-gov-west-1.amazonaws.com{pem}": True,
+            f"http://sns.eu-west-1.amazonaws.com{pem}": False,
+            f"https://sns.eu-west-1.amazonaws.com.evil.example{pem}": False,
+            f"https://evil.example/sns.eu-west-1.amazonaws.com{pem}": False,
+            f"https://x@sns.eu-west-1.amazonaws.com{pem}": False,
+            f"https://sns.eu-west-1.amazonaws.com:8443{pem}": False,
+            f"http://127.0.0.1:8000{pem}": False,
+            f"https://[::1{pem}": False,
+            # S3 bucket hosts serve whatever the bucket's owner uploads.
+            f"https://sns.s3.amazonaws.com{pem}": False,
+            f"https://sns.s3-external-1.amazonaws.com{pem}": False,
+            f"https://sns.anything-at-all.amazonaws.com{pem}": False,
+            f"https://sns.eu-west-1.amazonaws.com.cn{pem}": False,
         }
         for url, expected in cases.items():
             with self.subTest(url):
                 self.assertIs(sns.is_sns_url(url), expected)
+                self.assertIs(sns.is_sns_url(url, certificate=True), expected)
+
+    def test_a_certificate_url_must_name_an_sns_certificate(self):
+        host = "https://sns.eu-west-1.amazonaws.com"
+        self.assertTrue(sns.is_sns_url(f"{host}/?Action=ConfirmSubscription"))
+        for path in (
+            "/cert.pem",
+            "/SimpleNotificationService-.pem",
+            "/x/SimpleNotificationService-ab.pem",
+            "/SimpleNotificationService-ab.pem?x=1",
+            "/SimpleNotificationService-ab.pem.txt",
+        ):
+            with self.subTest(path):
+                self.assertFalse(sns.is_sns_url(host + path, certificate=True))
 
     @override_settings(AWS_SNS_CERT_HOSTS=["127.0.0.1:8000"])
     def test_listed_hosts_pass_over_http(self):
-        self.assertTrue(sns.is_sns_url("http://127.0.0.1:8000/cert.pem"))
-        self.assertFalse(sns.is_sns_url("http://127.0.0.1:8001/cert.pem"))
-        self.assertFalse(sns.is_sns_url("ftp://127.0.0.1:8000/cert.pem"))
+        self.assertTrue(
+            sns.is_sns_url("http://127.0.0.1:8000/SimpleNotificationService-f00d.pem")
+        )
+        self.assertFalse(
+            sns.is_sns_url("http://127.0.0.1:8001/SimpleNotificationService-f00d.pem")
+        )
+        self.assertFalse(
+            sns.is_sns_url("ftp://127.0.0.1:8000/SimpleNotificationService-f00d.pem")
+        )
 
     @override_settings(AWS_SNS_CERT_HOSTS="127.0.0.1:8000")
     def test_a_lone_string_is_a_configuration_error(self):
         message = "AWS_SNS_CERT_HOSTS is the string '127.0.0.1:8000': set it to a list"
         with self.assertRaisesMessage(SmsConfigurationError, message):
-            sns.is_sns_url("http://127.0.0.1:8000/cert.pem")
+            sns.is_sns_url("http://127.0.0.1:8000/SimpleNotificationService-f00d.pem")
 
 
 class AwsInboundTests(TestCase):
@@ -89,6 +118,7 @@ class AwsInboundTests(TestCase):
     def setUp(self):
         self.fake.reset()
         sns._keys.clear()
+        sns._failures.clear()
         settings = override_settings(
             AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN], AWS_SNS_CERT_HOSTS=[self.fake.host]
         )
@@ -126,7 +156,10 @@ class AwsInboundTests(TestCase):
         )
         self.assertEqual([kw["message"] for kw in self.received], list(rows))
         # The certificate was fetched once, then taken from the cache.
-        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem"],
+        )
 
     def test_stop_opts_the_sender_out(self):
         response = self.post(self.fake.notification(inbound_sms(MESSAGE_ID, "STOP")))
@@ -169,8 +202,8 @@ class AwsInboundTests(TestCase):
     def test_a_certificate_host_not_allowed_is_refused_without_fetching(self):
         sms = inbound_sms(MESSAGE_ID, "Hi")
         for url in (
-            f"http://localhost:{self.fake.host.split(':')[1]}/cert.pem",
-            "http://sns.eu-west-1.amazonaws.com/cert.pem",
+            f"http://localhost:{self.fake.host.split(':')[1]}/SimpleNotificationService-f00d.pem",
+            "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-f00d.pem",
         ):
             with self.subTest(url):
                 message = self.fake.notification(sms, SigningCertURL=url)
@@ -226,7 +259,7 @@ class AwsInboundTests(TestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(
             [(r.method, r.path) for r in self.fake.requests],
-            [("GET", "/cert.pem"), ("GET", "/")],
+            [("GET", "/SimpleNotificationService-f00d.pem"), ("GET", "/")],
         )
         self.assertEqual(self.fake.requests[1].query["Action"], ["ConfirmSubscription"])
         self.assertFalse(InboundMessage.objects.exists())
@@ -236,9 +269,111 @@ class AwsInboundTests(TestCase):
         self.assertRefused(self.post(self.fake.confirmation(topic=other)), 403)
         evil = self.fake.confirmation(SubscribeURL="https://evil.example/?Action=x")
         self.assertRefused(self.post(evil), 403)
-        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem"],
+        )
 
     def test_an_unsubscribe_confirmation_is_acknowledged(self):
         message = self.fake.confirmation(Type="UnsubscribeConfirmation")
         self.assertEqual(self.post(message).status_code, 200)
-        self.assertEqual([r.path for r in self.fake.requests], ["/cert.pem"])
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem"],
+        )
+
+
+class SnsFetchTests(TestCase):
+    """What the server fetches for a message: never a redirect, never in a loop."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeSns().start()  # listed in AWS_SNS_CERT_HOSTS
+        cls.addClassCleanup(cls.fake.stop)
+        cls.other = FakeSns().start()  # not listed
+        cls.addClassCleanup(cls.other.stop)
+
+    def setUp(self):
+        self.fake.reset()
+        self.other.reset()
+        sns._keys.clear()
+        sns._failures.clear()
+        settings = override_settings(
+            AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN], AWS_SNS_CERT_HOSTS=[self.fake.host]
+        )
+        settings.enable()
+        self.addCleanup(settings.disable)
+
+    def post(self, message):
+        with self.captureOnCommitCallbacks(execute=True):
+            return post_sns(self.client, message)
+
+    def redirect_to_other(self, path):
+        return Reply(
+            302,
+            "",
+            content_type="text/plain",
+            headers={"Location": self.other.url + path},
+        )
+
+    def test_a_certificate_redirect_to_an_unlisted_host_is_not_followed(self):
+        pem = "/SimpleNotificationService-f00d.pem"
+        # Signed with the unlisted host's key; the certificate URL is on the
+        # listed host, which redirects to the unlisted one.
+        message = self.other.sign(
+            self.fake.notification(inbound_sms(MESSAGE_ID, "STOP"))
+        )
+        self.assertEqual(message["SigningCertURL"], self.fake.url + pem)
+        self.fake.script(self.redirect_to_other(pem))
+        response = self.post(message)
+        self.assertEqual(response.status_code, 403, response.content)
+        self.assertEqual(self.other.requests, [])
+        self.assertFalse(InboundMessage.objects.exists())
+
+    def test_a_subscribe_url_redirect_is_not_followed(self):
+        message = self.fake.confirmation()
+        self.fake.script(None, self.redirect_to_other("/?Action=ConfirmSubscription"))
+        response = self.post(message)
+        self.assertEqual(response.status_code, 403, response.content)
+        self.assertEqual(
+            [r.path for r in self.fake.requests],
+            ["/SimpleNotificationService-f00d.pem", "/"],
+        )
+        self.assertEqual(self.other.requests, [])
+
+    def test_a_failed_fetch_is_not_repeated_for_the_topic_for_a_while(self):
+        self.fake.script(Reply(500, "no"))
+        first = self.fake.notification(inbound_sms("a", "Hi"))
+        self.assertEqual(self.post(first).status_code, 503)
+        # Another certificate URL, same topic: no second fetch.
+        second = self.fake.notification(
+            inbound_sms("b", "Hi"),
+            SigningCertURL=self.fake.url + "/SimpleNotificationService-other.pem",
+        )
+        self.assertEqual(self.post(self.fake.sign(second)).status_code, 503)
+        self.assertEqual(self.post(first).status_code, 503)
+        self.assertEqual(len(self.fake.requests), 1)
+        # Once the failure is forgotten, SNS's retry goes through.
+        with mock.patch.object(sns, "FAILURE_TTL", 0):
+            sns._failures.clear()
+            self.assertEqual(self.post(first).status_code, 200)
+        self.assertEqual(len(self.fake.requests), 2)
+        self.assertTrue(InboundMessage.objects.filter(provider_message_id="a").exists())
+
+    def test_a_message_more_than_an_hour_old_is_refused_without_fetching(self):
+        for name, stamp in (
+            ("old", sns_now(hours=1, minutes=1)),
+            ("future", sns_now(minutes=-30)),
+            ("not a time", "yesterday"),
+        ):
+            with self.subTest(name):
+                message = self.fake.notification(
+                    inbound_sms(MESSAGE_ID, "STOP"), Timestamp=stamp
+                )
+                self.assertEqual(self.post(message).status_code, 403)
+        self.assertEqual(self.fake.requests, [])
+        fresh = self.fake.notification(
+            inbound_sms(MESSAGE_ID, "STOP"), Timestamp=sns_now(minutes=59)
+        )
+        self.assertEqual(self.post(fresh).status_code, 200)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from sms_outbox.webhooks import sns
+from sms_outbox.webhooks import aws as sns
 from tests.support.fuzz import FUZZ, encode, text
 from tests.support.inbound import (
     MESSAGEBIRD_INBOUND,
@@ -169,7 +169,9 @@ class AwsInboundFuzzTests(TestCase):
         super().setUpClass()
         cls.fake = FakeSns().start()
         cls.addClassCleanup(cls.fake.stop)
-        sns._keys.clear()  # a key cached for an earlier fake on the same port
+        # A key cached, or a failure remembered, for an earlier fake on this port.
+        sns._keys.clear()
+        sns._failures.clear()
         cls.enterClassContext(
             override_settings(
                 AWS_SNS_INBOUND_TOPIC_ARNS=[TOPIC_ARN],

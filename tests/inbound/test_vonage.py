@@ -9,7 +9,7 @@ from django.test import SimpleTestCase, TestCase, override_settings
 
 from sms_outbox.models import InboundMessage, Suppression
 from sms_outbox.signals import sms_received
-from sms_outbox.webhooks.inbound_vonage import parse_vonage_inbound
+from sms_outbox.webhooks.vonage import parse_vonage_inbound
 from tests.support.inbound import (
     CUSTOMER,
     OUR_NUMBER,

@@ -124,7 +124,6 @@ def test_top_error_codes_of_send_attempts_in_the_last_day():
     for code in ("a", "b", "c"):
         _attempt(row, Attempt.Outcome.FAILED, code, minutes=5)
     _attempt(row, Attempt.Outcome.RETRY, "", minutes=1)  # no code
-    _attempt(row, Attempt.Outcome.RECEIPT, "30003", minutes=1)  # delivery error
     _attempt(row, Attempt.Outcome.RETRY, "99999", hours=25)  # too old
     _attempt(row, Attempt.Outcome.SENT, "", minutes=1)
     assert get_queue_health(NOW).top_errors == [

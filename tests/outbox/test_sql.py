@@ -211,7 +211,6 @@ def test_an_outbox_routed_to_its_own_database_never_touches_default(tmp_path):
         "retry": 1,
         "failed": 1,
         "unknown": 1,
-        "receipt": 1,
     }
     assert report["provider_calls"] == 150
     assert report["receipt"] == "recorded"

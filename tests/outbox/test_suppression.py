@@ -13,6 +13,7 @@ from sms_outbox.optout import (
     suppress,
     suppressed_among,
     unsuppress,
+    unsuppress_many,
 )
 
 A, B, C = "+441134960000", "+441134960999", "+12065550100"
@@ -81,7 +82,69 @@ class SuppressionListTests(TestCase):
         self.assertTrue(is_suppressed(A))  # the list itself is still there
 
 
+class UnsuppressManyTests(TestCase):
+    def numbers(self, count):
+        return [f"+4411349{n:05d}" for n in range(count)]
+
+    def statements(self, numbers):
+        Suppression.objects.bulk_create(
+            Suppression(phone_number=n, source="admin") for n in numbers
+        )
+        with CaptureQueriesContext(connection) as queries:
+            removed = unsuppress_many(numbers, "cleared", Suppression.Source.ADMIN)
+        self.assertEqual(removed, len(numbers))
+        self.assertFalse(Suppression.objects.exists())
+        return len(queries)
+
+    def test_statements_do_not_grow_with_the_numbers_within_a_batch(self):
+        one = self.statements(self.numbers(1))
+        self.assertEqual(self.statements(self.numbers(150)), one)
+        # 1,000 numbers are 7 batches of 150: 3 statements each, and one
+        # transaction around them all.
+        self.assertLessEqual(self.statements(self.numbers(1000)), 7 * one)
+        self.assertLess(self.statements(self.numbers(1000)), 3 * 1000 // 10)
+
+    def test_each_removal_is_logged_and_numbers_not_listed_are_skipped(self):
+        suppress(A, "replied STOP", Suppression.Source.KEYWORD)
+        suppress(B, "replied STOP", Suppression.Source.KEYWORD)
+        removed = unsuppress_many(
+            ["+44 113 496 0000", B, C], "opted in by phone", Suppression.Source.ADMIN
+        )
+        self.assertEqual(removed, 2)
+        self.assertEqual(
+            sorted(
+                SuppressionChange.objects.filter(change="removed").values_list(
+                    "phone_number", "reason", "source"
+                )
+            ),
+            [(A, "opted in by phone", "admin"), (B, "opted in by phone", "admin")],
+        )
+
+    def test_a_bad_number_changes_nothing(self):
+        suppress(A, "replied STOP", Suppression.Source.KEYWORD)
+        with self.assertRaises(InvalidPhoneNumber):
+            unsuppress_many([A, "not a number"], "x", Suppression.Source.ADMIN)
+        self.assertTrue(Suppression.objects.exists())
+
+
 class KeywordTests(SimpleTestCase):
+    def test_keywords_are_normalised_before_matching(self):
+        for body in (
+            "Stop.",
+            "stop\u200b",
+            "\uff33\uff34\uff2f\uff30",
+            " STOP! ",
+            "Stop?!",
+        ):
+            with self.subTest(body=body):
+                self.assertEqual(match_keyword(body), "opt_out")
+        self.assertEqual(match_keyword("Start\u2060."), "opt_in")
+
+    @override_settings(SMS_OUTBOX_OPT_OUT_KEYWORDS=["ＡＲＲÊT", "Cancel."])
+    def test_keywords_in_settings_are_normalised_too(self):
+        self.assertEqual(match_keyword("arrêt"), "opt_out")
+        self.assertEqual(match_keyword("CANCEL"), "opt_out")
+
     def test_default_keywords(self):
         for body in [
             "STOP",
@@ -103,7 +166,7 @@ class KeywordTests(SimpleTestCase):
         self.assertEqual(match_keyword("help"), "help")
 
     def test_only_a_whole_body_counts(self):
-        for body in ["", "   ", "please stop", "STOP!", "STOP it", "started"]:
+        for body in ["", "   ", "please stop", "STOP it", "started", "!"]:
             with self.subTest(body=body):
                 self.assertEqual(match_keyword(body), "")
 

@@ -4,7 +4,7 @@ import uuid
 
 from django.test import TestCase, override_settings
 
-from sms_outbox.models import Attempt, Message
+from sms_outbox.models import Message, Receipt
 from tests.support.receipts import (
     SETTINGS,
     get_messagebird,
@@ -67,9 +67,7 @@ class BulkCallbackTests(TestCase):
             )
         )
         self.assertEqual(stored, expected)
-        self.assertEqual(
-            Attempt.objects.filter(outcome=Attempt.Outcome.RECEIPT).count(), 1000
-        )
+        self.assertEqual(Receipt.objects.count(), 1000)
         self.assertFalse(
             Message.objects.filter(
                 pk__in=[r.pk for r in untouched], delivery_updated_at__isnull=False

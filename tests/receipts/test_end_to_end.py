@@ -11,7 +11,7 @@ from sms.backends.twilio import SmsBackend as TwilioBackend
 from sms.backends.vonage import SmsBackend as VonageBackend
 from sms.testing import FakeMessageBird, FakeTwilio, FakeVonage
 from sms_outbox.drain import run as engine
-from sms_outbox.models import Attempt, Message
+from sms_outbox.models import Message, Receipt
 from tests.support.receipts import FORM, MESSAGEBIRD_PATH, TWILIO_PATH
 
 RECIPIENTS = ["+441134960000", "+12065550100", "+31612345678"]
@@ -85,9 +85,7 @@ class EndToEndTests(TestCase):
             list(Message.objects.values_list("delivery_status", flat=True)),
             ["delivered"] * 3,
         )
-        self.assertEqual(
-            Attempt.objects.filter(outcome=Attempt.Outcome.RECEIPT).count(), 3
-        )
+        self.assertEqual(Receipt.objects.count(), 3)
 
     def test_twilio_callbacks_reach_the_rows_the_outbox_sent(self):
         fake = self.enterContext(FakeTwilio())

@@ -9,11 +9,8 @@ from django.http import QueryDict
 from django.test import RequestFactory, override_settings
 
 from sms_outbox.models import Message
-from sms_outbox.webhooks.messagebird import (
-    STATUSES,
-    get_report_fields,
-    parse_messagebird,
-)
+from sms_outbox.webhooks.base import get_fields
+from sms_outbox.webhooks.messagebird import STATUSES, parse_messagebird
 from tests.support.receipts import FORM, messagebird_query
 
 MB_ID = "e8077d803532c0b5937c639b60216938"
@@ -114,13 +111,13 @@ def test_repeated_field_raises_bad_request():
 
 def test_get_fields_come_from_the_query_string():
     request = RequestFactory().get("/?" + messagebird_query(MB_ID, "sent"))
-    assert get_report_fields(request)["status"] == "sent"
+    assert get_fields(request)["status"] == "sent"
 
 
 def test_post_fields_come_from_a_form_body_and_the_query_string():
     body = messagebird_query(MB_ID, "delivered")
     request = RequestFactory().post("/?tenant=7", body, content_type=FORM)
-    fields = get_report_fields(request)
+    fields = get_fields(request)
     assert (fields["status"], fields["tenant"]) == ("delivered", "7")
 
 
@@ -133,7 +130,7 @@ def test_post_fields_come_from_a_json_body():
         "price": {"amount": 0.07, "currency": "EUR"},
     }
     request = RequestFactory().post("/", json.dumps(body), "application/json")
-    report = parse_messagebird(get_report_fields(request))
+    report = parse_messagebird(get_fields(request))
     assert (report.recipient, report.status) == ("+31612345678", "delivered")
     assert report.error_code == "0"
 
@@ -142,4 +139,4 @@ def test_post_fields_come_from_a_json_body():
 def test_json_body_that_is_not_an_object_raises_bad_request(body):
     request = RequestFactory().post("/", body, "application/json")
     with pytest.raises(BadRequest):
-        get_report_fields(request)
+        get_fields(request)

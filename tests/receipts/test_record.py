@@ -5,9 +5,9 @@ import datetime
 from django.test import TestCase, override_settings
 
 from sms_outbox.models import Attempt, Message
+from sms_outbox.receipts import ReceiptOutcome, record_report
 from sms_outbox.signals import delivery_status_changed
-from sms_outbox.webhooks.record import ReceiptOutcome, record_report
-from sms_outbox.webhooks.report import DeliveryReport
+from sms_outbox.webhooks.base import DeliveryReport
 from tests.support.receipts import (
     FORM,
     SETTINGS,
@@ -44,11 +44,14 @@ class RecordTestCase(TestCase):
             return get_messagebird(self.client, query)
 
     def receipts(self, row):
-        return list(
-            row.attempts_log.filter(outcome=Attempt.Outcome.RECEIPT).values_list(
-                "error_code", "error_text"
+        return [
+            (
+                r.error_code,
+                f"{r.status} (raw: {r.raw_status})"
+                + (f": {r.reason}" if r.reason else ""),
             )
-        )
+            for r in row.receipts.all()
+        ]
 
 
 class TwilioRecordTests(RecordTestCase):
@@ -123,7 +126,7 @@ class TwilioRecordTests(RecordTestCase):
         )
 
     def test_unknown_message_id_is_answered_2xx_and_logged_masked(self):
-        with self.assertLogs("sms_outbox.webhooks.record", "INFO") as logs:
+        with self.assertLogs("sms_outbox.receipts", "INFO") as logs:
             response = self.twilio("delivered", sid="SM" + "0" * 32)
         self.assertEqual(response.status_code, 200)
         self.assertIn("SM" + "0" * 32, logs.output[0])
@@ -133,14 +136,14 @@ class TwilioRecordTests(RecordTestCase):
         self.assertEqual(self.signals, [])
 
     def test_unknown_status_is_answered_2xx_and_ignored(self):
-        with self.assertLogs("sms_outbox.webhooks.record", "WARNING"):
+        with self.assertLogs("sms_outbox.receipts", "WARNING"):
             response = self.twilio("receiving")
         self.assertEqual(response.status_code, 200)
         self.row.refresh_from_db()
         self.assertEqual(self.row.delivery_status, "")
 
     def test_malformed_callback_is_400_and_writes_nothing(self):
-        with self.assertLogs("sms_outbox.views", "WARNING"):
+        with self.assertLogs("sms_outbox.webhooks.base", "WARNING"):
             response = self.twilio("delivered", To="not-a-number")
         self.assertEqual(response.status_code, 400)
         self.row.refresh_from_db()
@@ -249,13 +252,13 @@ class MessageBirdRecordTests(RecordTestCase):
 
     def test_unknown_message_id_is_answered_2xx(self):
         query = messagebird_query("0" * 32, "delivered", reference="b" * 32)
-        with self.assertLogs("sms_outbox.webhooks.record", "INFO"):
+        with self.assertLogs("sms_outbox.receipts", "INFO"):
             response = get_messagebird(self.client, query)
         self.assertEqual(response.status_code, 200)
         self.assertFalse(Attempt.objects.exists())
 
     def test_malformed_report_is_400_and_writes_nothing(self):
-        with self.assertLogs("sms_outbox.views", "WARNING"):
+        with self.assertLogs("sms_outbox.webhooks.base", "WARNING"):
             response = self.messagebird("delivered", "the third of May")
         self.assertEqual(response.status_code, 400)
         self.assertFalse(Attempt.objects.exists())

@@ -51,7 +51,8 @@ class ReceiptTestCase(TestCase):
     def assertRecorded(self, row, status="delivered"):
         row.refresh_from_db()
         self.assertEqual(row.delivery_status, status)
-        self.assertEqual(row.attempts_log.get().outcome, Attempt.Outcome.RECEIPT)
+        self.assertEqual(row.receipts.get().status, status)
+        self.assertFalse(row.attempts_log.exists())
 
 
 @override_settings(**SETTINGS)

@@ -71,8 +71,8 @@ def _queue():
 
 def _receipt(rows):
     """Record a delivery report for the first sent row; return the outcome."""
-    from sms_outbox.webhooks.record import record_report
-    from sms_outbox.webhooks.report import DeliveryReport
+    from sms_outbox.receipts import record_report
+    from sms_outbox.webhooks.base import DeliveryReport
 
     first = rows.exclude(provider_message_id="").order_by("pk").first()
     report = DeliveryReport("scripted", first.provider_message_id, "delivered", "ok")

@@ -1,7 +1,7 @@
 """A fake Amazon SNS on 127.0.0.1 that signs messages the way SNS does.
 
 It serves its signing certificate (a self-signed RSA one made here) at
-``/cert.pem`` and answers 200 to everything else, such as the
+``/SimpleNotificationService-f00d.pem`` and answers 200 to everything else, such as the
 ``SubscribeURL`` a subscription confirmation asks us to GET.
 """
 
@@ -16,11 +16,17 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from sms.testing.server import FakeProvider, Reply
-from sms_outbox.webhooks.sns import canonical_string
+from sms_outbox.webhooks.aws import canonical_string
 from tests.support.inbound import CUSTOMER, OUR_NUMBER
 
 AWS_INBOUND = "/sms/inbound/aws/"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:inbound-sms"
+
+
+def sns_now(**ago):
+    """Return the time ``ago`` (timedelta keywords) before now, as SNS writes it."""
+    stamp = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**ago)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def make_key_and_cert():
@@ -54,13 +60,15 @@ class FakeSns(FakeProvider):
         return urlsplit(self.url).netloc
 
     def respond(self, request):
-        if request.path == "/cert.pem":
+        if request.path == "/SimpleNotificationService-f00d.pem":
             return Reply(200, self.cert_pem, content_type="application/x-pem-file")
         return Reply(200, "<ConfirmSubscriptionResponse/>", content_type="text/xml")
 
     def sign(self, message, version="1", key=None):
         """Add SNS's signature fields to ``message`` (a dict) and return it."""
-        message.setdefault("SigningCertURL", f"{self.url}/cert.pem")
+        message.setdefault(
+            "SigningCertURL", f"{self.url}/SimpleNotificationService-f00d.pem"
+        )
         message["SignatureVersion"] = version
         hasher = hashes.SHA1() if version == "1" else hashes.SHA256()
         signature = (key or self.key).sign(
@@ -76,7 +84,7 @@ class FakeSns(FakeProvider):
             "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
             "TopicArn": topic,
             "Message": json.dumps(sms),
-            "Timestamp": "2026-11-30T12:00:05.123Z",
+            "Timestamp": sns_now(),
             "UnsubscribeURL": f"{self.url}/?Action=Unsubscribe",
             **more,
         }
@@ -91,7 +99,7 @@ class FakeSns(FakeProvider):
             "TopicArn": topic,
             "Message": f"You have chosen to subscribe to the topic {topic}.",
             "SubscribeURL": f"{self.url}/?Action=ConfirmSubscription&Token=2336",
-            "Timestamp": "2026-11-30T12:00:00.000Z",
+            "Timestamp": sns_now(),
             **more,
         }
         return self.sign(message)

@@ -196,6 +196,8 @@ def test_a_queued_row_can_only_be_reprioritised(admin_client):
             "status": "sent",
             "attempts_log-TOTAL_FORMS": "0",
             "attempts_log-INITIAL_FORMS": "0",
+            "receipts-TOTAL_FORMS": "0",
+            "receipts-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302
@@ -218,6 +220,8 @@ def test_saving_never_requeues_a_row_a_drain_took_meanwhile(admin_client):
             "priority": "5",
             "attempts_log-TOTAL_FORMS": "0",
             "attempts_log-INITIAL_FORMS": "0",
+            "receipts-TOTAL_FORMS": "0",
+            "receipts-INITIAL_FORMS": "0",
         },
     )
     row.refresh_from_db()

@@ -1,23 +1,27 @@
-"""Apply a delivery report to its outbox row: once, in order, atomically."""
+"""How a delivery receipt changes its outbox row: once, in order, atomically."""
 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from sms.exceptions import RecipientOptedOut
 from sms.phone import mask_phone_number
 from sms_outbox import sql
-from sms_outbox.models import Attempt, Message
+from sms_outbox.models import Message, Receipt
 from sms_outbox.optout import note_provider_opt_out
 from sms_outbox.signals import delivery_status_changed
-from sms_outbox.webhooks.report import STATUS_RANK, DeliveryReport
+from sms_outbox.webhooks.base import FINAL_STATUSES, STATUS_RANK, DeliveryReport
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["ReceiptOutcome", "record_report"]
 
 # A conditional UPDATE that loses a race re-reads the row and judges again;
 # every loss means another report was recorded, so this bounds the loop.
@@ -29,16 +33,18 @@ class ReceiptOutcome(str, enum.Enum):
 
     RECORDED = "recorded"  # the row's delivery status changed
     REPLAY = "replay"  # the row already has this status
-    STALE = "stale"  # the row holds a newer status
-    UNKNOWN_MESSAGE = "unknown message"  # no row has this id or reference
+    STALE = "stale"  # the row holds a newer or a final status
+    UNKNOWN_MESSAGE = "unknown message"  # no row of this provider has this id
     UNKNOWN_STATUS = "unknown status"  # a provider status with no mapping
 
 
 def record_report(report: DeliveryReport) -> ReceiptOutcome:
     """Store ``report`` on its outbox row if it is new and newer; return the outcome.
 
-    A recorded change writes one ``Attempt`` with outcome ``receipt`` and sends
-    ``delivery_status_changed`` once the transaction commits. A report whose
+    A recorded change writes one ``Receipt`` row and sends
+    ``delivery_status_changed`` once the transaction commits. A final status
+    (delivered, undelivered, failed) never gives way to a non-final one, and
+    a report only finds rows that its own provider sent. A report whose
     error says the recipient opted out puts the number on the suppression
     list (source "provider"), whatever the outcome: a replay or a late report
     is still the provider's word that the number opted out.
@@ -64,7 +70,7 @@ def _record(report: DeliveryReport) -> ReceiptOutcome:
             row = _find_row(report, using)
             if row is None:
                 logger.info(
-                    "No outbox row for %s message %s to %s (reference %r); ignored.",
+                    "No outbox row of %s for message %s to %s (reference %r); ignored.",
                     report.provider,
                     report.message_id,
                     mask_phone_number(report.recipient),
@@ -104,6 +110,31 @@ def _note_opt_out(report: DeliveryReport) -> None:
     note_provider_opt_out(number, error)
 
 
+def _sent_by(row: Message, provider: str) -> bool:
+    """Return True if ``provider`` may have sent ``row``.
+
+    ``backend`` is the dotted path of the backend that sent the row (blank
+    until the drain records it), such as ``sms.backends.twilio.SmsBackend``.
+    A row another provider sent is not this report's, whatever its reference.
+    """
+    return not row.backend or provider in _providers(row.backend)
+
+
+@functools.lru_cache(maxsize=64)
+def _providers(backend: str) -> str:
+    """Return the dotted paths of backend ``backend`` and its bases, lower-cased.
+
+    A provider's name in them (``twilio`` in ``sms.backends.twilio.SmsBackend``)
+    says it may have sent the row, so a project's subclass of the Twilio
+    backend counts as Twilio's. A path that no longer imports counts by itself.
+    """
+    try:
+        classes = import_string(backend).__mro__
+    except (ImportError, AttributeError):
+        return backend.lower()
+    return " ".join(f"{c.__module__}.{c.__qualname__}".lower() for c in classes)
+
+
 def _find_row(report: DeliveryReport, using: str) -> Message | None:
     """Return the row, locked, by provider id and recipient, else by reference."""
     rows = Message.objects.using(using).select_for_update()
@@ -117,7 +148,11 @@ def _find_row(report: DeliveryReport, using: str) -> Message | None:
             # instead of the id index. A match is one row, or a few at most.
             # Excluding "" repeats the provider id index's condition, so the
             # planner can use it whatever the value.
-            matches = list(rows.filter(**{field: value}).exclude(**{field: ""})[:10])
+            matches = [
+                row
+                for row in rows.filter(**{field: value}).exclude(**{field: ""})[:10]
+                if _sent_by(row, report.provider)
+            ]
             if matches:
                 return max(matches, key=lambda row: row.pk)
     return None
@@ -129,6 +164,8 @@ def _judge(row: Message, report: DeliveryReport) -> ReceiptOutcome | None:
         return ReceiptOutcome.REPLAY
     if not row.delivery_status:
         return None
+    if row.delivery_status in FINAL_STATUSES and report.status not in FINAL_STATUSES:
+        return ReceiptOutcome.STALE
     stored_rank = STATUS_RANK.get(row.delivery_status, -1)
     if report.timestamp is not None and row.delivery_updated_at is not None:
         # The provider's own clock orders reports; the rank breaks ties
@@ -162,16 +199,18 @@ def _apply(row: Message, report: DeliveryReport, using: str) -> bool:
     )
     if not changed:
         return False
-    text = f"{report.status} (raw: {report.raw_status})"
-    Attempt.objects.using(using).create(
+    Receipt.objects.using(using).create(
         message=row,
-        created_at=now,
-        outcome=Attempt.Outcome.RECEIPT,
+        provider=report.provider,
+        status=cast(str, report.status),  # record_report() refused None
+        raw_status=report.raw_status,
         error_code=report.error_code,
-        error_text=f"{text}: {report.reason}" if report.reason else text,
+        reason=report.reason,
+        reported_at=report.timestamp,
+        created_at=now,
     )
     old_status = row.delivery_status
-    row.delivery_status = cast(str, report.status)  # record_report() refused None
+    row.delivery_status = cast(str, report.status)
     row.delivery_status_raw = report.raw_status
     row.delivery_error_code = report.error_code
     row.delivery_updated_at = report.timestamp or now
