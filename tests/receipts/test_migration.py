@@ -1,4 +1,4 @@
-"""Migration 0006 moves the receipts logged as attempts into the Receipt table."""
+"""Migration 0007 moves the receipts logged as attempts into the Receipt table."""
 
 import datetime
 
@@ -7,7 +7,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 
 BEFORE = [("sms_outbox", "0005_lighter_status_changes")]
-AFTER = [("sms_outbox", "0006_receipts")]
+AFTER = [("sms_outbox", "0007_receipts")]
 WHEN = datetime.datetime(2026, 5, 3, 8, 58, 10, tzinfo=datetime.timezone.utc)
 
 

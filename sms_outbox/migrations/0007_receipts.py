@@ -73,7 +73,7 @@ def move_receipts_back_to_attempts(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sms_outbox", "0005_lighter_status_changes"),
+        ("sms_outbox", "0006_message_kind"),
     ]
 
     operations = [
