@@ -29,7 +29,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from sms.conf import get_setting
-from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
+from sms.exceptions import SmsConfigurationError
 from sms.segments import GSM7, GSM7_BASIC, GSM7_EXTENSION, UCS2, count_segments
 
 try:
@@ -108,7 +108,7 @@ class Preview:
 def smart_encoding_enabled(override: bool | None = None) -> bool:
     """Return whether smart encoding applies: ``override``, else the setting.
 
-    Raise ``SmsImproperlyInstalled`` when it applies but ``anyascii`` is not
+    Raise ``SmsConfigurationError`` when it applies but ``anyascii`` is not
     installed, so that a site never believes it is on when it is not.
     """
     enabled = get_setting("SMS_SMART_ENCODING") if override is None else override
@@ -117,8 +117,9 @@ def smart_encoding_enabled(override: bool | None = None) -> bool:
             f"SMS_SMART_ENCODING is {enabled!r}: set it to True or False."
         )
     if enabled and anyascii is None:
-        raise SmsImproperlyInstalled(
-            "Smart encoding needs the anyascii package: pip install "
+        raise SmsConfigurationError(
+            "Smart encoding is on but the anyascii package it needs is not "
+            "installed: pip install "
             '"django-sms[smart-encoding]", or set SMS_SMART_ENCODING to False.'
         )
     return enabled
