@@ -59,7 +59,8 @@ CORPUS = [
     (UCS, "Tu código de verificación es 5821. No lo compartas."),
     (
         UCS,
-        "Recordatorio: tu pedido llegará mañana entre las 9 y las 14 h. Gracias por tu compra, José.",
+        "Recordatorio: tu pedido llegará mañana entre las 9 y las 14 h. "
+        "Gracias por tu compra, José.",
     ),
     (SMART, "Oferta — 2x1 en todas las bebidas ¡hoy!"),
     (UCS, "«Atención»: el servicio se interrumpirá el miércoles."),
