@@ -102,17 +102,19 @@ def quiet_window(recipient: str, kind: str = "") -> Window | None:
         return None
     if not isinstance(value, dict):
         return _window("*", value)
+    # Every entry is checked, so a mistake shows on the first SMS, not on the
+    # first one its key would apply to.
+    windows = {key: _window(key, window) for key, window in value.items()}
     key = f"kind:{kind}"
-    if kind and key in value:
-        return _window(key, value[key])
-    prefixes = [k for k in value if k.startswith("+") and recipient.startswith(k)]
+    if kind and key in windows:
+        return windows[key]
+    prefixes = [k for k in windows if k.startswith("+") and recipient.startswith(k)]
     if prefixes:
-        key = max(prefixes, key=len)
-        return _window(key, value[key])
+        return windows[max(prefixes, key=len)]
     country = phone.country_of(recipient)
-    if country is not None and country in value:
-        return _window(country, value[country])
-    return _window("*", value.get("*"))
+    if country is not None and country in windows:
+        return windows[country]
+    return windows.get("*")
 
 
 def time_zones(recipient: str, time_zone: str = "") -> list[zoneinfo.ZoneInfo]:
