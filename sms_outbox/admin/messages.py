@@ -326,7 +326,6 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
         "status_badge",
         "delivery_badge",
         "attempts_count",
-        "parts_and_cost",
         "when",
     )
     list_filter = (

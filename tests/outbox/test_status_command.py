@@ -80,6 +80,7 @@ def test_json_carries_the_same_figures(traffic):
         "sent": 2,
         "failed": 1,
         "cancelled": 0,
+        "expired": 0,
     }
     assert (data["due"], data["lease_expired"]) == (1, 1)
     assert 600 <= data["oldest_due_seconds"] < 700
