@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_DEFAULT_REGION": None,
     "SMS_TIMEOUT": 10,
     "SMS_PRICES": {},
+    "SMS_SMART_ENCODING": False,
     "SMS_STATUS_CALLBACK_URL": None,
     "TWILIO_ACCOUNT_SID": None,
     "TWILIO_AUTH_TOKEN": None,

@@ -16,6 +16,13 @@ from typing import Any, Protocol
 from django.conf import ENVIRONMENT_VARIABLE, settings
 
 from sms.conf import DEFAULTS, get_setting
+from sms.encoding import (
+    Preview,
+    Replacement,
+    preview,
+    smart_encode,
+    smart_encoding_enabled,
+)
 from sms.exceptions import (
     InvalidMessage,
     MessageTooLong,
@@ -111,6 +118,11 @@ class Message:
         self.kind = _check_kind(kind)
         self.results: list[RecipientResult] = []
 
+    #: Replace look-alike characters (curly quotes, dashes) with GSM-7 ones
+    #: when the whole body then fits GSM-7: True or False override
+    #: ``SMS_SMART_ENCODING`` for this message, None follows it.
+    smart_encoding: bool | None = None
+
     def __repr__(self) -> str:
         body = self.body
         if len(body) > _REPR_BODY_CHARS:
@@ -174,6 +186,31 @@ class Message:
             )
         _check_characters(self.body)
         self.check_length()
+
+    # Smart encoding and the preview (sms.encoding).
+
+    def uses_smart_encoding(self) -> bool:
+        """Return whether smart encoding applies (``smart_encoding`` or the setting)."""
+        return smart_encoding_enabled(self.smart_encoding)
+
+    def smart_encoded_body(self) -> tuple[str, tuple[Replacement, ...]]:
+        """Return the body as it will be sent, and what smart encoding replaced.
+
+        The body as written, and nothing replaced, when smart encoding is off
+        or the body would not fit GSM-7 even after it.
+        """
+        if not self.uses_smart_encoding():
+            return self.body, ()
+        return smart_encode(self.body)
+
+    def preview(self) -> Preview:
+        """Return the encoding, parts, characters and estimated cost of the SMS.
+
+        Smart encoding applies as it would when the message is queued; the
+        cost is summed over the recipients from ``SMS_PRICES`` (None when a
+        recipient has no price). Nothing is sent.
+        """
+        return preview(self.body, self.recipients, smart=self.uses_smart_encoding())
 
     def get_connection(self, fail_silently: bool = False) -> Connection:
         """Return the message's connection, creating the default one if unset."""

@@ -20,11 +20,13 @@ class SmsOutboxConfig(AppConfig):
             check_task_settings,
         )
         from sms_outbox.optout import check_recipients
+        from sms_outbox.schedule import check_quiet_hours
 
         checks.register(check_outbox_backend)
         checks.register(check_sqlite_locking)
         checks.register(check_mysql_server, checks.Tags.database)
         checks.register(check_receipt_settings)
         checks.register(check_task_settings)
+        checks.register(check_quiet_hours)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)

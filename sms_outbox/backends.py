@@ -12,10 +12,13 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from sms.backends.base import BaseSmsBackend
+from sms.encoding import describe, smart_encode, smart_encoding_enabled
 from sms.exceptions import RecipientRejected, SmsError
 from sms.message import RecipientResult
 from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
 from sms_outbox.conf import get_delivery_backend_path
+from sms_outbox.expiry import check_ttl, expires_at_for
+from sms_outbox.schedule import check_time_zone, release_time
 
 if TYPE_CHECKING:
     from sms.message import Message
@@ -39,6 +42,12 @@ class QueuedSmsBackend(BaseSmsBackend):
 
         connection = sms.get_connection(priority=10, send_after=tomorrow)
         sms.send_sms("Hi", None, ["+441134960000"], connection=connection)
+
+    So do ``ttl`` (seconds or a timedelta) or ``expires_at``, after which the
+    SMS is not sent (``sms_outbox.expiry``); ``time_zone``, the IANA zone
+    quiet hours are judged in instead of the number's (``sms_outbox.schedule``);
+    and ``smart_encoding``, which overrides ``SMS_SMART_ENCODING`` unless the
+    message sets its own ``smart_encoding``.
     """
 
     delivers = False
@@ -48,11 +57,23 @@ class QueuedSmsBackend(BaseSmsBackend):
         fail_silently: bool = False,
         priority: int = 0,
         send_after: datetime.datetime | None = None,
+        ttl: datetime.timedelta | float | None = None,
+        expires_at: datetime.datetime | None = None,
+        time_zone: str = "",
+        smart_encoding: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
         self.priority = _check_priority(priority)
         self.send_after = _check_send_after(send_after)
+        self.ttl = None if ttl is None else check_ttl(ttl)
+        self.expires_at = _check_send_after(expires_at, "expires_at")
+        self.time_zone = check_time_zone(time_zone)
+        if smart_encoding is not None and not isinstance(smart_encoding, bool):
+            raise ValueError(
+                f"smart_encoding must be True, False or None, not {smart_encoding!r}."
+            )
+        self.smart_encoding = smart_encoding
 
     def send_messages(self, messages: list[Message]) -> int:
         """Queue ``messages``; return how many had at least one recipient queued.
@@ -83,7 +104,8 @@ class QueuedSmsBackend(BaseSmsBackend):
         if rows:
             _announce_on_commit(OutboxMessage, queued, rows)
             if task_enabled:
-                wake_on_commit(router.db_for_write(OutboxMessage), due)
+                first = min(row.next_attempt_at for row in rows)
+                wake_on_commit(router.db_for_write(OutboxMessage), first)
         return len(queued)
 
     def _rows_for(
@@ -110,21 +132,42 @@ class QueuedSmsBackend(BaseSmsBackend):
             )
             return []
         batch_id = uuid.uuid4()
-        return [
-            OutboxMessage(
-                batch_id=batch_id,
-                body=message.body,
-                originator=originator,
-                recipient=recipient,
-                kind=getattr(message, "kind", ""),
-                priority=self.priority,
-                send_after=self.send_after,
-                next_attempt_at=due,
-                reference=uuid.uuid4().hex,
+        kind = getattr(message, "kind", "")
+        body, replaced = self._encoded(message)
+        expires_at = expires_at_for(kind, timezone.now(), self.ttl, self.expires_at)
+        rows = []
+        for recipient in checked:
+            if recipient is None:
+                continue
+            reference = uuid.uuid4().hex
+            release = release_time(recipient, kind, due, reference, self.time_zone)
+            rows.append(
+                OutboxMessage(
+                    batch_id=batch_id,
+                    body=body,
+                    originator=originator,
+                    recipient=recipient,
+                    kind=kind,
+                    priority=self.priority,
+                    send_after=self.send_after,
+                    next_attempt_at=release,
+                    expires_at=expires_at,
+                    time_zone=self.time_zone,
+                    replaced=replaced,
+                    reference=reference,
+                )
             )
-            for recipient in checked
-            if recipient is not None
-        ]
+        return rows
+
+    def _encoded(self, message: Message) -> tuple[str, str]:
+        """Return the body to store and what smart encoding replaced in it."""
+        override = getattr(message, "smart_encoding", None)
+        if override is None:
+            override = self.smart_encoding
+        if not smart_encoding_enabled(override):
+            return message.body, ""
+        body, replaced = smart_encode(message.body)
+        return body, describe(replaced)
 
     def _check(self, message: Message) -> tuple[str, list[str | None]]:
         """Validate ``message``; return its originator and normalised recipients.
@@ -227,23 +270,25 @@ def _check_priority(priority: object) -> int:
     return priority
 
 
-def _check_send_after(send_after: object) -> datetime.datetime | None:
+def _check_send_after(
+    send_after: object, name: str = "send_after"
+) -> datetime.datetime | None:
     """Return ``send_after`` if it is None or a datetime the column can store."""
     if send_after is None:
         return None
     if not isinstance(send_after, datetime.datetime):
         raise ValueError(
-            f"send_after must be a datetime, not {type(send_after).__name__}: "
+            f"{name} must be a datetime, not {type(send_after).__name__}: "
             "pass e.g. timezone.now() + datetime.timedelta(hours=2)."
         )
     if settings.USE_TZ and timezone.is_naive(send_after):
         raise ValueError(
-            f"send_after {send_after.isoformat()} is naive but USE_TZ is on: "
+            f"{name} {send_after.isoformat()} is naive but USE_TZ is on: "
             "pass an aware datetime, e.g. timezone.now() + timedelta(hours=2)."
         )
     if not settings.USE_TZ and timezone.is_aware(send_after):
         raise ValueError(
-            f"send_after {send_after.isoformat()} is aware but USE_TZ is off: "
+            f"{name} {send_after.isoformat()} is aware but USE_TZ is off: "
             "pass a naive datetime in local time, e.g. timezone.now() + "
             "timedelta(hours=2)."
         )

@@ -20,6 +20,11 @@ DEFAULTS: dict[str, Any] = {
     "SMS_OUTBOX_LEASE_SECONDS": 300,
     "SMS_OUTBOX_ACCOUNT_ERROR_DELAY": 60,
     "SMS_OUTBOX_GROUP_SENDS": True,
+    # When SMS may go out and until when (sms_outbox.schedule, sms_outbox.expiry).
+    "SMS_OUTBOX_QUIET_HOURS": None,
+    "SMS_OUTBOX_URGENT_KINDS": ("otp",),
+    "SMS_OUTBOX_QUIET_HOURS_SPREAD": 300,
+    "SMS_OUTBOX_TTL": {},
     # Hand the drain to django.tasks (sms_outbox.tasks); keys given in the
     # setting override these one by one.
     "SMS_OUTBOX_TASK": {

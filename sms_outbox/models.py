@@ -61,7 +61,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         return self.order_by("-priority", "id")
 
     def final(self) -> MessageQuerySet:
-        """Return rows that reached sent, failed or cancelled."""
+        """Return rows that reached sent, failed, cancelled or expired."""
         return self.filter(status__in=self.model.FINAL_STATUSES)
 
     # Maintenance: what the admin's actions and ``purge_sms_outbox`` do.
@@ -71,7 +71,16 @@ class MessageQuerySet(models.QuerySet["Message"]):
 
         The originals and their attempt logs stay as they are.
         """
-        fields = ("batch_id", "body", "originator", "recipient", "kind", "priority")
+        fields = (
+            "batch_id",
+            "body",
+            "originator",
+            "recipient",
+            "kind",
+            "priority",
+            "time_zone",
+            "replaced",
+        )
         copies = [
             self.model(
                 **{name: getattr(row, name) for name in fields},
@@ -140,6 +149,7 @@ class Message(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")
+        EXPIRED = "expired", _("expired")
 
     class DeliveryStatus(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -149,7 +159,7 @@ class Message(models.Model):
         FAILED = "failed", _("failed")
         EXPIRED = "expired", _("expired")
 
-    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.CANCELLED)
+    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.CANCELLED, Status.EXPIRED)
 
     # Not indexed: nothing looks rows up by batch, and every index costs each
     # status change a write (see Meta).
@@ -171,6 +181,23 @@ class Message(models.Model):
     )
     send_after = models.DateTimeField(_("send after"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        help_text=_("Not sent after this time (sms_outbox.expiry)."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_("The time zone quiet hours use, if the sender named one."),
+    )
+    replaced = models.TextField(
+        _("characters replaced"),
+        blank=True,
+        help_text=_("What smart encoding replaced to fit the body into GSM-7."),
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     backend = models.CharField(_("backend"), max_length=255, blank=True)
@@ -242,6 +269,13 @@ class Message(models.Model):
                 name="sms_outbox_finished_idx",
                 condition=Q(finished_at__isnull=False),
             ),
+            # Expiry (sms_outbox.expiry): only queued rows with a time to live
+            # enter it, so rows without one never pay for it.
+            models.Index(
+                fields=["expires_at"],
+                name="sms_outbox_expires_idx",
+                condition=Q(status="queued", expires_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -261,7 +295,7 @@ class Message(models.Model):
 
     @property
     def is_final(self) -> bool:
-        """Return True once the row is sent, failed or cancelled."""
+        """Return True once the row is sent, failed, cancelled or expired."""
         return self.status in self.FINAL_STATUSES
 
 
@@ -273,6 +307,7 @@ class Attempt(models.Model):
         RETRY = "retry", _("retry")
         FAILED = "failed", _("failed")
         UNKNOWN = "unknown", _("unknown")
+        EXPIRED = "expired", _("expired")
 
     # No database constraint: the drain writes a hundred log rows per commit,
     # and the check PostgreSQL runs for each at commit cost more than the

@@ -19,6 +19,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
+from sms.pricing import estimate_cost
 from sms_outbox.admin.chart import lay_out_chart
 from sms_outbox.admin.inbound import recipient_suppressed
 from sms_outbox.health import ERROR_OUTCOMES, WINDOW, get_queue_health
@@ -175,6 +176,12 @@ class MessageColumns:
     def encoding(self, obj: Message) -> str:
         """Return GSM-7 or UCS-2."""
         return obj.encoding
+
+    @admin.display(description=_("parts · cost"))
+    def parts_and_cost(self, obj: Message) -> str:
+        """Return the parts the body is billed as and, with ``SMS_PRICES``, the cost."""
+        cost = estimate_cost(obj.body or "", obj.recipient or "")
+        return f"{obj.segments}" if cost is None else f"{obj.segments} · {cost}"
 
 
 def _badge(kind: str, value: str, label: str) -> str:
@@ -377,6 +384,8 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
                     "body",
                     "segments",
                     "encoding",
+                    "parts_and_cost",
+                    "replaced",
                 )
             },
         ),
@@ -388,6 +397,8 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
                     "priority",
                     "send_after",
                     "next_attempt_at",
+                    "expires_at",
+                    "time_zone",
                     "attempts",
                     "last_error",
                     "backend",

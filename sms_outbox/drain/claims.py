@@ -18,13 +18,24 @@ from django.db.models.functions import Concat, Now
 from sms_outbox import sql
 from sms_outbox.conf import get_setting
 from sms_outbox.drain.policy import UNKNOWN, decide
+from sms_outbox.expiry import expire_overdue, not_overdue
 from sms_outbox.models import Attempt, Message, MessageQuerySet
 from sms_outbox.sql import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
 #: The columns of a claimed row, in ``ClaimedRow``'s order.
-CLAIM_FIELDS = ("id", "body", "originator", "recipient", "reference", "attempts")
+CLAIM_FIELDS = (
+    "id",
+    "body",
+    "originator",
+    "recipient",
+    "reference",
+    "attempts",
+    "kind",
+    "time_zone",
+    "expires_at",
+)
 
 
 class ClaimedRow(NamedTuple):
@@ -36,6 +47,9 @@ class ClaimedRow(NamedTuple):
     recipient: str
     reference: str
     attempts: int
+    kind: str = ""
+    time_zone: str = ""
+    expires_at: datetime.datetime | None = None
 
 
 class Claim:
@@ -147,6 +161,7 @@ def claim_rows(size: int, skip: frozenset[int] = frozenset()) -> Claim:
     outlives this call.
     """
     token = new_token()
+    expire_overdue()
     started = time.monotonic()
     rows = retry_when_locked(_claim, size, token, skip)
     return Claim(token, rows, started + lease_seconds())
@@ -182,8 +197,11 @@ def _claim(size: int, token: str, skip: frozenset[int]) -> list[ClaimedRow]:
 
 
 def candidates(skip: frozenset[int]) -> MessageQuerySet:
-    """Return the due queued rows in send order, but those in ``skip``."""
-    due = messages().queued().due().in_send_order()
+    """Return the due queued rows in send order, but those in ``skip``.
+
+    Rows past their ``expires_at`` are never among them (sms_outbox.expiry).
+    """
+    due = messages().queued().due().filter(not_overdue()).in_send_order()
     return due.exclude(pk__in=skip) if skip else due
 
 

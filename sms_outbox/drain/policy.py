@@ -12,15 +12,19 @@ kind of attempt logged, the row's next status, and when it is due again:
   ``SMS_OUTBOX_MAX_ATTEMPTS``; then ``failed``.
 
 Account and configuration errors are not a row's outcome at all: they stop
-the drain (``stops_drain``) and the row goes back unchanged.
+the drain (``stops_drain``) and the row goes back unchanged. A row past its
+time to live is ``expired``, for good (``sms_outbox.expiry``), and a row put
+back for a retry is not due inside its quiet hours (``sms_outbox.schedule``).
 """
 
 from __future__ import annotations
 
+import datetime
 import random
 from typing import NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from sms.exceptions import (
     OutcomeUnknown,
@@ -30,11 +34,13 @@ from sms.exceptions import (
 )
 from sms_outbox.conf import get_setting
 from sms_outbox.models import Attempt, Message
+from sms_outbox.schedule import Scheduled, release_time
 
 SENT = Attempt.Outcome.SENT
 RETRY = Attempt.Outcome.RETRY
 FAILED = Attempt.Outcome.FAILED
 UNKNOWN = Attempt.Outcome.UNKNOWN
+EXPIRED = Attempt.Outcome.EXPIRED
 
 
 class Decision(NamedTuple):
@@ -54,8 +60,8 @@ class Decision(NamedTuple):
 
     @property
     def gave_up(self) -> bool:
-        """Return True when the row failed for good."""
-        return self.status == Message.Status.FAILED
+        """Return True when the row failed or expired for good."""
+        return self.status in (Message.Status.FAILED, Message.Status.EXPIRED)
 
 
 def stops_drain(error: BaseException) -> bool:
@@ -80,20 +86,34 @@ def classify(error: BaseException | None) -> str:
     return FAILED
 
 
-def decide(kind: str, attempts: int) -> Decision:
+def decide(kind: str, attempts: int, row: Scheduled | None = None) -> Decision:
     """Return what a try of kind ``kind`` does to a row tried ``attempts`` times.
 
-    ``attempts`` counts the tries before this one.
+    ``attempts`` counts the tries before this one. With ``row``, a retry that
+    would fall inside the row's quiet hours waits until they end.
     """
     if kind == SENT:
         return Decision(Message.Status.SENT, SENT, None)
+    if kind == EXPIRED:
+        return Decision(Message.Status.EXPIRED, EXPIRED, None)
     if kind == FAILED or attempts + 1 >= int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS")):
         # A retry that used the last attempt is logged as the failure it is;
         # an unknown one stays unknown (the provider may have the SMS).
         return Decision(
             Message.Status.FAILED, UNKNOWN if kind == UNKNOWN else FAILED, None
         )
-    return Decision(Message.Status.QUEUED, kind, retry_delay(attempts + 1))
+    delay = retry_delay(attempts + 1)
+    if row is not None:
+        delay = _outside_quiet_hours(row, delay)
+    return Decision(Message.Status.QUEUED, kind, delay)
+
+
+def _outside_quiet_hours(row: Scheduled, delay: float) -> float:
+    """Return ``delay``, or the seconds until the quiet hours it falls in end."""
+    now = timezone.now()
+    due = now + datetime.timedelta(seconds=delay)
+    release = release_time(row.recipient, row.kind, due, row.reference, row.time_zone)
+    return delay if release == due else (release - now).total_seconds()
 
 
 def retry_delay(attempts: int) -> float:

@@ -54,7 +54,7 @@ class AttemptResult:
     decision: Decision = field(init=False)
 
     def __post_init__(self) -> None:
-        self.decision = decide(self.kind, self.row.attempts)
+        self.decision = decide(self.kind, self.row.attempts, self.row)
 
 
 class Recorder:

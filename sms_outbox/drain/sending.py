@@ -14,8 +14,9 @@ from sms.phone import mask_phone_number
 from sms.recipients import recipients_checked
 from sms.signals import post_send
 from sms_outbox.drain.claims import ClaimedRow
-from sms_outbox.drain.policy import FAILED, SENT, classify, stops_drain
+from sms_outbox.drain.policy import EXPIRED, FAILED, SENT, classify, stops_drain
 from sms_outbox.drain.results import AttemptResult
+from sms_outbox.expiry import EXPIRED_TEXT, split_expired
 from sms_outbox.optout import note_provider_opt_out
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
     call of several rows was refused as a whole for a reason retrying cannot
     fix (one bad number can fail a whole call): send those rows one by one.
     """
+    rows, late = split_expired(rows)  # never send a row past its time to live
+    if late:
+        expired = [AttemptResult(row, EXPIRED, error_text=EXPIRED_TEXT) for row in late]
+        return expired + (deliver(backend, rows) if rows else [])
     first = rows[0]
     numbers = [row.recipient for row in rows]
     message = SmsMessage(first.body, first.originator, numbers, backend)

@@ -1,0 +1,1 @@
+"""Template tags of django-sms: ``{% load sms %}`` (needs ``sms`` in INSTALLED_APPS)."""
