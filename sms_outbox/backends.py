@@ -16,6 +16,7 @@ from sms.exceptions import RecipientRejected, SmsError
 from sms.message import RecipientResult
 from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
 from sms_outbox.conf import get_delivery_backend_path
+from sms_outbox.schema import missing_tables_explained
 
 if TYPE_CHECKING:
     from sms.message import Message
@@ -79,7 +80,10 @@ class QueuedSmsBackend(BaseSmsBackend):
                 rows.extend(message_rows)
                 queued.append(message)
         if rows:
-            rows, queued = _store(rows, queued, self.fail_silently)
+            # A forgotten migrate raises SmsConfigurationError, which
+            # fail_silently cannot hide, instead of a raw "no such table".
+            with missing_tables_explained(router.db_for_write(OutboxMessage)):
+                rows, queued = _store(rows, queued, self.fail_silently)
         if rows:
             _announce_on_commit(OutboxMessage, queued, rows)
             if task_enabled:
