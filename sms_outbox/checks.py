@@ -87,11 +87,17 @@ def check_migrations(
     runs when no database is named (``check``, ``runserver``, every command),
     since a forgotten ``migrate`` is what it is there for; with databases
     named (``migrate``, ``check --database``) it looks only if the outbox's
-    is among them. A database it cannot reach gets no message here: the
-    commands that use the database report that themselves.
+    is among them, and with apps named only if ``sms_outbox`` is. A database
+    it cannot reach gets no message here (the commands that use the database
+    report that themselves): checks run before commands that need none, such
+    as ``collectstatic`` in an image build.
     """
     from sms_outbox.schema import unapplied_migrations
 
+    if app_configs is not None and not any(
+        config.label == "sms_outbox" for config in app_configs
+    ):
+        return []  # ``check some_app``: another app's checks were asked for
     alias = _outbox_alias()
     if databases is not None and alias not in databases:
         return []
