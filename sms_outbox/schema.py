@@ -56,11 +56,18 @@ def missing_tables_explained(alias: str) -> Iterator[None]:
     except DatabaseError as err:
         if not is_missing_table(err):
             raise
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise SmsConfigurationError(
             f"The outbox's tables are missing from the database {alias!r} "
-            f"({detail}): run `python manage.py migrate` to create them."
+            f"({_message(err)}): run `python manage.py migrate` to create them."
         ) from err
+
+
+def _message(err: DatabaseError) -> str:
+    """Return the first line of the database's message, without MySQL's number."""
+    args = err.args
+    text = args[1] if len(args) == 2 and isinstance(args[0], int) else str(err)
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 def unapplied_migrations(alias: str) -> list[str]:

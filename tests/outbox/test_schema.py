@@ -73,7 +73,9 @@ class IsMissingTableTests(TestCase):
         self.assertFalse(is_missing_table(err))
 
     def test_a_lost_connection_is_not(self):
-        self.assertFalse(is_missing_table(DatabaseError("server closed the connection")))
+        self.assertFalse(
+            is_missing_table(DatabaseError("server closed the connection"))
+        )
         self.assertFalse(is_missing_table(ValueError("no such table: x")))
 
 

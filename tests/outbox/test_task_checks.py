@@ -1,7 +1,7 @@
 """The system checks of SMS_OUTBOX_TASK."""
 
 from django.core import checks
-from django.test import SimpleTestCase, override_settings
+from django.test import SimpleTestCase, TestCase, override_settings
 
 from sms_outbox.checks import check_task_settings
 from tests.support.tasks import DUMMY, FRAMEWORK, IMMEDIATE
@@ -101,6 +101,9 @@ class TaskCheckTests(SimpleTestCase):
             ),
         )
 
+
+class TaskCheckRegistrationTests(TestCase):
+    # A TestCase: run_checks() also runs the outbox's migrations check.
     @override_settings(TASKS=IMMEDIATE, SMS_OUTBOX_TASK={"enabled": True})
     def test_registered(self):
         found = checks.run_checks()
