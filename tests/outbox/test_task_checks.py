@@ -147,7 +147,8 @@ settings.configure(
 )
 django.setup()
 from sms_outbox.checks import check_task_settings
-print(json.dumps([[type(m).__name__, m.msg, m.hint, m.id] for m in check_task_settings()]))
+found = check_task_settings()
+print(json.dumps([[type(m).__name__, m.msg, m.hint, m.id] for m in found]))
 """
 
 
