@@ -83,14 +83,15 @@ def check_migrations(
     """Warn when the outbox's database lacks ``sms_outbox`` migrations.
 
     Without them ``send_sms()`` through the queued backend and
-    ``send_queued_sms`` fail. Unlike Django's database checks this one also
-    runs when no database is named (``check``, ``runserver``, every command),
-    since a forgotten ``migrate`` is what it is there for; with databases
-    named (``migrate``, ``check --database``) it looks only if the outbox's
-    is among them, and with apps named only if ``sms_outbox`` is. A database
-    it cannot reach gets no message here (the commands that use the database
-    report that themselves): checks run before commands that need none, such
-    as ``collectstatic`` in an image build.
+    ``send_queued_sms`` fail. A database check, as Django means it: it looks
+    only when the outbox's database is among those named (``check
+    --database``, ``migrate``, the test runner), so that a plain ``check``
+    gives the same answer whatever state the database is in, and a pipeline
+    that runs ``check --deploy --fail-level WARNING`` before ``migrate`` does
+    not stop on the migrations it is about to apply. ``runserver`` prints
+    Django's own notice of unapplied migrations. With apps named it looks
+    only if ``sms_outbox`` is among them. A database it cannot reach gets no
+    message here: the commands that use the database report that themselves.
     """
     from sms_outbox.schema import unapplied_migrations
 
@@ -99,7 +100,7 @@ def check_migrations(
     ):
         return []  # ``check some_app``: another app's checks were asked for
     alias = _outbox_alias()
-    if databases is not None and alias not in databases:
+    if not databases or alias not in databases:
         return []
     if not router.allow_migrate(alias, "sms_outbox"):
         return []  # the site keeps these tables out of Django's migrations

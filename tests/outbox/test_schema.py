@@ -161,12 +161,12 @@ class UnappliedMigrationTests(TransactionTestCase):
 
     def test_all_applied(self):
         self.assertEqual(unapplied_migrations("default"), [])
-        self.assertEqual(check_migrations(), [])
+        self.assertEqual(check_migrations(databases=["default"]), [])
 
     def test_one_unapplied(self):
         self.forget("0005_lighter_status_changes")
         self.assertEqual(
-            check_migrations(),
+            check_migrations(databases=["default"]),
             [
                 checks_warning(
                     "The outbox's database 'default' has 1 unapplied sms_outbox "
@@ -196,16 +196,21 @@ class UnappliedMigrationTests(TransactionTestCase):
         from django.apps import apps
 
         self.forget("0005_lighter_status_changes")
+        # A plain check (no database named) leaves the database alone.
+        self.assertEqual(check_migrations(), [])
         self.assertEqual(check_migrations(databases=["other"]), [])
-        self.assertEqual(check_migrations(app_configs=[apps.get_app_config("sms")]), [])
+        sms_app = apps.get_app_config("sms")
+        default = ["default"]
+        self.assertEqual(check_migrations([sms_app], databases=default), [])
         outbox = apps.get_app_config("sms_outbox")
-        self.assertEqual(len(check_migrations(app_configs=[outbox])), 1)
+        self.assertEqual(len(check_migrations([outbox], databases=default)), 1)
 
-    def test_registered(self):
+    def test_registered_as_a_database_check(self):
         from django.core import checks
 
         self.forget("0005_lighter_status_changes")
-        self.assertIn("sms_outbox.W008", [m.id for m in checks.run_checks()])
+        found = checks.run_checks(tags=[checks.Tags.database], databases=["default"])
+        self.assertIn("sms_outbox.W008", [m.id for m in found])
 
 
 def checks_warning(message):

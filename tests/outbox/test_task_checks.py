@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from django.core import checks
-from django.test import SimpleTestCase, TestCase, override_settings
+from django.test import SimpleTestCase, override_settings
 
 from sms_outbox.checks import check_task_settings
 from tests.support.tasks import DUMMY, FRAMEWORK, IMMEDIATE
@@ -107,9 +107,6 @@ class TaskCheckTests(SimpleTestCase):
             ),
         )
 
-
-class TaskCheckRegistrationTests(TestCase):
-    # A TestCase: run_checks() also runs the outbox's migrations check.
     @override_settings(TASKS=IMMEDIATE, SMS_OUTBOX_TASK={"enabled": True})
     def test_registered(self):
         found = checks.run_checks()
