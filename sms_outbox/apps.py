@@ -13,6 +13,7 @@ class SmsOutboxConfig(AppConfig):
     def ready(self) -> None:
         from sms.recipients import register_recipient_check
         from sms_outbox.checks import (
+            check_migrations,
             check_mysql_server,
             check_outbox_backend,
             check_receipt_settings,
@@ -23,7 +24,10 @@ class SmsOutboxConfig(AppConfig):
         from sms_outbox.schedule import check_quiet_hours
 
         checks.register(check_outbox_backend)
-        checks.register(check_sqlite_locking)
+        # Printed by send_queued_sms --concurrency, where it matters; on
+        # every command it would reach cron's mail every minute.
+        checks.register(check_sqlite_locking, deploy=True)
+        checks.register(check_migrations, checks.Tags.database)
         checks.register(check_mysql_server, checks.Tags.database)
         checks.register(check_receipt_settings)
         checks.register(check_task_settings)

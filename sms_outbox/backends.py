@@ -19,6 +19,7 @@ from sms.phone import mask_phone_number, normalize_phone_number, validate_origin
 from sms_outbox.conf import get_delivery_backend_path
 from sms_outbox.expiry import check_ttl, expires_at_for
 from sms_outbox.schedule import check_time_zone, release_time
+from sms_outbox.schema import missing_tables_explained
 
 if TYPE_CHECKING:
     from sms.message import Message
@@ -100,7 +101,10 @@ class QueuedSmsBackend(BaseSmsBackend):
                 rows.extend(message_rows)
                 queued.append(message)
         if rows:
-            rows, queued = _store(rows, queued, self.fail_silently)
+            # A forgotten migrate raises SmsConfigurationError, which
+            # fail_silently cannot hide, instead of a raw "no such table".
+            with missing_tables_explained(router.db_for_write(OutboxMessage)):
+                rows, queued = _store(rows, queued, self.fail_silently)
         if rows:
             _announce_on_commit(OutboxMessage, queued, rows)
             if task_enabled:

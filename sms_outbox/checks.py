@@ -7,12 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage, Error, Warning
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from sms.checks import check_backend_setting
-from sms.exceptions import SmsConfigurationError
+from sms.exceptions import SmsConfigurationError, SmsImproperlyInstalled
 from sms_outbox.conf import get_setting
 
 
@@ -46,7 +46,12 @@ def _outbox_alias() -> str:
 
 
 def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Warn when SQLite is set up so that concurrent drains hit "locked" errors."""
+    """Warn when SQLite is set up so that concurrent drains hit "locked" errors.
+
+    A deployment check (``check --deploy``), also printed by ``send_queued_sms
+    --concurrency`` above 1: a site that drains one run at a time needs none
+    of it, and the fix has a cost its hint states.
+    """
     alias = _outbox_alias()
     settings_dict = connections[alias].settings_dict
     if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
@@ -59,11 +64,63 @@ def check_sqlite_locking(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     return [
         Warning(
             "The outbox runs on SQLite without IMMEDIATE transactions and a busy "
-            "timeout of at least 5 s: concurrent drains may stall or retry on "
+            "timeout of at least 5 s: drains that run at the same time "
+            "(--concurrency, a worker beside cron) may stall or retry on "
             "'database is locked'.",
             hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {{'transaction_mode': "
-            "'IMMEDIATE', 'timeout': 20}.",
+            "'IMMEDIATE', 'timeout': 20}. The cost: every transaction then takes "
+            "the write lock when it begins, so with ATOMIC_REQUESTS every request "
+            "does, and requests that write run one at a time. Or run one drain "
+            "at a time and leave SQLite as it is.",
             id="sms_outbox.W001",
+        )
+    ]
+
+
+def check_migrations(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn when the outbox's database lacks ``sms_outbox`` migrations.
+
+    Without them ``send_sms()`` through the queued backend and
+    ``send_queued_sms`` fail. A database check, as Django means it: it looks
+    only when the outbox's database is among those named (``check
+    --database``, ``migrate``, the test runner), so that a plain ``check``
+    gives the same answer whatever state the database is in, and a pipeline
+    that runs ``check --deploy --fail-level WARNING`` before ``migrate`` does
+    not stop on the migrations it is about to apply. ``runserver`` prints
+    Django's own notice of unapplied migrations. With apps named it looks
+    only if ``sms_outbox`` is among them. A database it cannot reach gets no
+    message here: the commands that use the database report that themselves.
+    """
+    from sms_outbox.schema import unapplied_migrations
+
+    if app_configs is not None and not any(
+        config.label == "sms_outbox" for config in app_configs
+    ):
+        return []  # ``check some_app``: another app's checks were asked for
+    alias = _outbox_alias()
+    if not databases or alias not in databases:
+        return []
+    if not router.allow_migrate(alias, "sms_outbox"):
+        return []  # the site keeps these tables out of Django's migrations
+    try:
+        missing = unapplied_migrations(alias)
+    except DatabaseError:
+        return []
+    if not missing:
+        return []
+    count = len(missing)
+    names = ", ".join(missing)
+    return [
+        Warning(
+            f"The outbox's database {alias!r} has {count} unapplied sms_outbox "
+            f"migration{'' if count == 1 else 's'} ({names}): send_sms() through "
+            "the queued backend and send_queued_sms fail until "
+            f"{'it is' if count == 1 else 'they are'} applied.",
+            hint=f"Run `python manage.py migrate` (with --database {alias} if "
+            "that is not your default database).",
+            id="sms_outbox.W008",
         )
     ]
 
@@ -259,6 +316,18 @@ def check_task_settings(
 
     try:
         options = get_task_options()
+    except SmsImproperlyInstalled:
+        return [
+            checks.Error(
+                "SMS_OUTBOX_TASK is enabled, but neither django.tasks (Django 6) "
+                "nor the django-tasks backport (Django 5.2) can be imported: no "
+                "drain task can be enqueued, so send_sms() refuses to queue.",
+                hint='Install the backport with: pip install "django-sms[outbox-'
+                'tasks]", or set SMS_OUTBOX_TASK = {"enabled": False} and run '
+                "send_queued_sms from cron or as a worker.",
+                id="sms_outbox.E010",
+            )
+        ]
     except SmsConfigurationError as err:
         return [
             checks.Error(

@@ -67,9 +67,13 @@ class QueueHealth:
         """Return the retries logged in the last 24 hours."""
         return sum(bucket.retried for bucket in self.buckets)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return the figures as JSON-ready values (ISO 8601 times, seconds)."""
-        return {
+    def as_dict(self, series: bool = True) -> dict[str, Any]:
+        """Return the figures as JSON-ready values (ISO 8601 times, seconds).
+
+        ``per_10_minutes``, the 144 buckets of the last 24 hours, is most of
+        the size; without ``series`` it is left out.
+        """
+        figures = {
             "at": self.at.isoformat(),
             "by_status": self.by_status,
             "due": self.due,
@@ -85,7 +89,9 @@ class QueueHealth:
             "top_error_codes": [
                 {"code": code, "count": count} for code, count in self.top_errors
             ],
-            "per_10_minutes": [
+        }
+        if series:
+            figures["per_10_minutes"] = [
                 {
                     "start": b.start.isoformat(),
                     "sent": b.sent,
@@ -93,8 +99,8 @@ class QueueHealth:
                     "retried": b.retried,
                 }
                 for b in self.buckets
-            ],
-        }
+            ]
+        return figures
 
 
 #: The chart covers this window, in buckets of ``BUCKET``.

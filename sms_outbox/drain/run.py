@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, router
 
 import sms
 from sms.backends.base import BaseSmsBackend
@@ -24,8 +24,9 @@ from sms_outbox.drain.claims import (
 )
 from sms_outbox.drain.results import AttemptResult, Recorder
 from sms_outbox.drain.sending import GroupRefused, StopDraining, deliver
-from sms_outbox.models import Attempt
+from sms_outbox.models import Attempt, Message
 from sms_outbox.optout import OPTED_OUT, enforced_among, opted_out_error
+from sms_outbox.schema import missing_tables_explained
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ def send_queued(
     provider stops the run: the rows not yet sent go back to the queue without
     using an attempt and the error is in ``DrainResult.error``. A missing or
     looping ``SMS_OUTBOX_BACKEND``, or a lease too short for ``SMS_TIMEOUT``,
-    raises ``SmsConfigurationError`` at once. A database error ends the run
+    raises ``SmsConfigurationError`` at once, and so does a missing table
+    (``migrate`` not run). Any other database error ends the run
     with that error; the results it could not write are kept in memory and
     written by the next run in this process.
     """
@@ -202,11 +204,14 @@ def send_queued(
     # Construct every connection before claiming, so bad credentials or a
     # missing SDK raise before any row changes.
     backends = [sms.get_connection(path) for _ in range(max(1, concurrency))]
-    settle_unsettled()
-    requeue_expired()
-    _work_with_each(run, backends, path, batch_size)
-    if run.failure is not None:
-        raise run.failure
+    # A missing table is a forgotten migrate, not an outage: it raises
+    # SmsConfigurationError, which a worker does not retry.
+    with missing_tables_explained(router.db_for_write(Message)):
+        settle_unsettled()
+        requeue_expired()
+        _work_with_each(run, backends, path, batch_size)
+        if run.failure is not None:
+            raise run.failure
     result = run.result
     result.seconds = time.monotonic() - started
     _log_run(result)

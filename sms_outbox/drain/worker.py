@@ -60,7 +60,10 @@ def drain_until_stopped(
     With ``loop``, run until SIGTERM or SIGINT, which end the run after the
     current message (rows claimed but not sent go back to the queue). A lost
     database or a ``ProviderAccountError`` then pauses the worker instead of
-    ending it; without ``loop`` they reach the caller. The previous signal
+    ending it; without ``loop`` they reach the caller. A configuration error
+    ends the worker at once, ``loop`` or not; a missing table is one
+    (``send_queued()`` raises ``SmsConfigurationError`` for it), since no
+    wait creates it. The previous signal
     handlers are restored when the generator ends.
     """
     stop = threading.Event()

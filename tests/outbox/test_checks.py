@@ -85,17 +85,33 @@ class SqliteCheckTests(SimpleTestCase):
         options["transaction_mode"] = "DEFERRED"
         self.assertEqual(
             check_sqlite_locking(),
-            [
-                Warning(
-                    "The outbox runs on SQLite without IMMEDIATE transactions and a "
-                    "busy timeout of at least 5 s: concurrent drains may stall or "
-                    "retry on 'database is locked'.",
-                    hint="Set DATABASES['default']['OPTIONS'] = {'transaction_mode': "
-                    "'IMMEDIATE', 'timeout': 20}.",
-                    id="sms_outbox.W001",
-                )
-            ],
+            [sqlite_locking_warning()],
         )
+
+    def test_a_deployment_check_only(self):
+        from django.core import checks
+
+        self.assertNotIn(check_sqlite_locking, checks.registry.registry.get_checks())
+        self.assertIn(
+            check_sqlite_locking,
+            checks.registry.registry.get_checks(include_deployment_checks=True),
+        )
+
+
+def sqlite_locking_warning():
+    """Return ``sms_outbox.W001`` for the test database."""
+    return Warning(
+        "The outbox runs on SQLite without IMMEDIATE transactions and a busy "
+        "timeout of at least 5 s: drains that run at the same time "
+        "(--concurrency, a worker beside cron) may stall or retry on "
+        "'database is locked'.",
+        hint="Set DATABASES['default']['OPTIONS'] = {'transaction_mode': "
+        "'IMMEDIATE', 'timeout': 20}. The cost: every transaction then takes the "
+        "write lock when it begins, so with ATOMIC_REQUESTS every request does, "
+        "and requests that write run one at a time. Or run one drain at a time "
+        "and leave SQLite as it is.",
+        id="sms_outbox.W001",
+    )
 
 
 class MysqlServerCheckTests(TestCase):

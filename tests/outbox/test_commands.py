@@ -2,12 +2,17 @@
 
 import datetime
 import io
+import os
+import subprocess
+import sys
 import threading
 import uuid
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
@@ -251,3 +256,75 @@ class ActionTests(TestCase):
 def test_send_queued_sms_refuses_bad_option_values(option, value):
     with pytest.raises(CommandError, match=rf"^{option} must be greater than 0, not"):
         call_command("send_queued_sms", option, value)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_send_queued_sms_help_gives_every_option_a_text_and_its_default():
+    """The real ``--help``, as a user reads it, from a ``manage.py`` process."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.settings")
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "send_queued_sms", "--help"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = {
+        "--limit LIMIT": "Send at most this many SMS per run (default: no limit).",
+        "--batch-size BATCH_SIZE": "(default: 500).",
+        "--rate RATE": "per second (default: no limit).",
+        "--concurrency CONCURRENCY": "database connection (default: 1).",
+        "--loop": "(default: one run, for cron).",
+        "--interval INTERVAL": "the seconds to wait between runs (default: 5.0).",
+    }
+    # One entry per option: its line, then the lines argparse wrapped it to.
+    entries = []
+    for line in done.stdout.split("options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            entries.append(line)
+        elif entries:
+            entries[-1] += line
+    options = [" ".join(entry.split()) for entry in entries]
+    for flag, help_text in expected.items():
+        entry = next((o for o in options if o.startswith(flag + " ")), None)
+        assert entry is not None, (flag, options)
+        assert help_text in entry, entry
+
+
+class SqliteLockingWarningTests(TestCase):
+    """``sms_outbox.W001`` is printed by the drain with threads, not elsewhere."""
+
+    def setUp(self):
+        if connection.vendor != "sqlite":
+            self.skipTest("SQLite only")
+        options = connection.settings_dict["OPTIONS"]
+        saved = dict(options)
+        self.addCleanup(lambda: (options.clear(), options.update(saved)))
+        options["transaction_mode"] = "DEFERRED"
+
+    def call(self, *args):
+        out, err = io.StringIO(), io.StringIO()
+        call_command("send_queued_sms", *args, stdout=out, stderr=err, no_color=True)
+        return out.getvalue(), err.getvalue()
+
+    def test_printed_with_concurrency(self):
+        from tests.outbox.test_checks import sqlite_locking_warning
+
+        out, err = self.call("--concurrency", "2", "-v", "0")
+        self.assertEqual((out, err), ("", str(sqlite_locking_warning()) + "\n"))
+
+    def test_not_printed_for_one_drain_at_a_time(self):
+        self.assertEqual(self.call("-v", "0"), ("", ""))
+
+    @override_settings(SILENCED_SYSTEM_CHECKS=["sms_outbox.W001"])
+    def test_silenced_like_a_system_check(self):
+        self.assertEqual(self.call("--concurrency", "2", "-v", "0"), ("", ""))
+
+    def test_not_a_check_of_every_command(self):
+        err = io.StringIO()
+        call_command("check", stderr=err, stdout=io.StringIO())
+        self.assertNotIn("W001", err.getvalue())

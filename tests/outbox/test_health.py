@@ -165,6 +165,14 @@ def test_as_dict_is_json_with_iso_times_and_seconds():
     assert data["per_10_minutes"][-1]["sent"] == 1
 
 
+def test_as_dict_leaves_the_series_out_on_request():
+    _row(Status.SENT, finished_at=ago(minutes=3))
+    health = get_queue_health(NOW)
+    full, short = health.as_dict(), health.as_dict(series=False)
+    assert "per_10_minutes" not in short
+    assert short == {k: v for k, v in full.items() if k != "per_10_minutes"}
+
+
 def test_another_database_is_told_which_databases_the_figures_need():
     # Django calls as_sql() for a vendor without an as_<vendor>() method.
     from django.db import NotSupportedError, connection

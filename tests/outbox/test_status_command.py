@@ -87,6 +87,31 @@ def test_json_carries_the_same_figures(traffic):
     assert data["last_hour"] == {"sent": 1, "failed": 0}
     assert data["last_24h"] == {"sent": 2, "failed": 1, "retried": 0}
     assert data["top_error_codes"] == [{"code": "21211", "count": 1}]
+    assert "per_10_minutes" not in data
+
+
+def test_json_is_small_without_the_series(traffic):
+    default = _call("--json")
+    assert len(default.encode()) < 1024, len(default.encode())
+    with_series = json.loads(_call("--json", "--series"))
+    assert len(with_series["per_10_minutes"]) == 144
+    assert sum(b["sent"] for b in with_series["per_10_minutes"]) == 2
+    moving = {"at", "oldest_due_seconds", "per_10_minutes"}  # the clock moved on
+    assert {k: v for k, v in with_series.items() if k not in moving} == {
+        k: v for k, v in json.loads(default).items() if k not in moving
+    }
+
+
+def test_series_needs_json(db):
+    with pytest.raises(CommandError, match="--series needs --json"):
+        _call("--series")
+
+
+def test_nothing_due_is_said_so(db):
+    _row(next_attempt_at=_ago(minutes=-10))  # queued, due in 10 minutes
+    _row(Status.SENT, finished_at=_ago(minutes=5))
+    lines = _call().splitlines()
+    assert lines[2] == "due now: nothing"
 
 
 def test_max_age_passes_while_the_oldest_due_row_is_younger(traffic):

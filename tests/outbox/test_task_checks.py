@@ -1,5 +1,11 @@
 """The system checks of SMS_OUTBOX_TASK."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
@@ -122,3 +128,51 @@ def _plain_backend():
 
 
 PlainBackend = _plain_backend()
+
+
+# Run where neither django.tasks nor django_tasks can be imported.
+WITHOUT_TASKS = """
+import json, sys
+sys.modules["django.tasks"] = sys.modules["django_tasks"] = None
+import django
+from django.conf import settings
+settings.configure(
+    INSTALLED_APPS=["sms", "sms_outbox"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    USE_TZ=True,
+    SMS_OUTBOX_TASK={"enabled": True},
+)
+django.setup()
+from sms_outbox.checks import check_task_settings
+found = check_task_settings()
+print(json.dumps([[type(m).__name__, m.msg, m.hint, m.id] for m in found]))
+"""
+
+
+def test_enabled_without_the_tasks_package():
+    """E010 names the missing package, not "this SMS backend"."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TASKS],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    found = [
+        getattr(checks, kind)(msg, hint=hint, id=id_)
+        for kind, msg, hint, id_ in json.loads(done.stdout)
+    ]
+    assert found == [
+        checks.Error(
+            "SMS_OUTBOX_TASK is enabled, but neither django.tasks (Django 6) nor "
+            "the django-tasks backport (Django 5.2) can be imported: no drain task "
+            "can be enqueued, so send_sms() refuses to queue.",
+            hint='Install the backport with: pip install "django-sms[outbox-tasks]", '
+            'or set SMS_OUTBOX_TASK = {"enabled": False} and run send_queued_sms '
+            "from cron or as a worker.",
+            id="sms_outbox.E010",
+        )
+    ]

@@ -15,21 +15,35 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--json", action="store_true", help="Print JSON.")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the figures as JSON (default: text).",
+        )
+        parser.add_argument(
+            "--series",
+            action="store_true",
+            help="With --json, add per_10_minutes: sent, failed and retried in "
+            "each 10 minutes of the last 24 hours (default: left out).",
+        )
         parser.add_argument(
             "--max-age",
             type=float,
             metavar="SECONDS",
-            help="Exit with status 1 when the oldest due row has waited longer.",
+            help="Exit with status 1 when the oldest due row has waited longer "
+            "(default: never).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         max_age = options["max_age"]
         if max_age is not None and max_age < 0:
             raise CommandError(f"--max-age must be 0 or more seconds, not {max_age}.")
+        if options["series"] and not options["json"]:
+            raise CommandError("--series needs --json: the text has no series.")
         health = get_queue_health()
         if options["json"]:
-            self.stdout.write(json.dumps(health.as_dict(), indent=2))
+            figures = health.as_dict(series=options["series"])
+            self.stdout.write(json.dumps(figures, indent=2))
         elif options["verbosity"] > 0:
             self.stdout.write(_text(health))
         waited = health.oldest_due_seconds
@@ -47,8 +61,7 @@ def _text(health: QueueHealth) -> str:
         [
             f"Outbox at {health.at:%Y-%m-%d %H:%M:%S %Z}",
             f"rows: {statuses}",
-            f"due now: {health.due}, the oldest waiting "
-            f"{health.oldest_due_seconds:.0f} s",
+            _due(health),
             f"sending past their lease: {health.lease_expired}",
             f"last hour: sent {health.sent_last_hour}, "
             f"failed {health.failed_last_hour}",
@@ -56,4 +69,12 @@ def _text(health: QueueHealth) -> str:
             f"{health.failed_last_day}, retried {health.retried_last_day}",
             f"error codes (24 h): {errors}",
         ]
+    )
+
+
+def _due(health: QueueHealth) -> str:
+    if not health.due:
+        return "due now: nothing"
+    return (
+        f"due now: {health.due}, the oldest waiting {health.oldest_due_seconds:.0f} s"
     )
