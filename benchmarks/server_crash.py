@@ -3,7 +3,7 @@
 The fault benchmark for the one failure ``benchmarks/chaos.py`` cannot
 inject on a shared server: the database server itself dying. A private
 PostgreSQL cluster is made for the run (``initdb``, run as the ``postgres``
-user, on 127.0.0.1:54329, in a temporary folder), and a drain sends through
+user, on a free port of 127.0.0.1, in a temporary folder), and a drain sends through
 the recording test backend. Once a third of the SMS went out, the server is
 stopped the way a crash stops it (``pg_ctl stop -m immediate``: no
 checkpoint; only what was flushed to its log survives), then started again
@@ -29,6 +29,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.chaos import SHORT_LEASE, Shared, count, table  # noqa: E402
 
-PORT = 54329
+
+def _free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class Cluster:
@@ -48,6 +54,7 @@ class Cluster:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.data = folder / "data"
+        self.port = _free_port()
         binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
         if not binaries:
             raise SystemExit("No PostgreSQL server binaries in /usr/lib/postgresql.")
@@ -65,7 +72,7 @@ class Cluster:
         )
 
     def start(self) -> None:
-        options = f"-p {PORT} -k {self.folder} -c listen_addresses=127.0.0.1"
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
         log = str(self.folder / "server.log")
         self._as_postgres(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start"
@@ -79,7 +86,7 @@ class Cluster:
         self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "stop")
 
     def url(self, name: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{PORT}/{name}"
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
 
 def restart_within_lease(shared: Shared, cluster: Cluster, rows: int) -> None:
