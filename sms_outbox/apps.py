@@ -11,6 +11,7 @@ class SmsOutboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from sms.guards import register_send_guard
         from sms.recipients import register_recipient_check
         from sms_outbox.checks import (
             check_mysql_server,
@@ -19,6 +20,7 @@ class SmsOutboxConfig(AppConfig):
             check_sqlite_locking,
             check_task_settings,
         )
+        from sms_outbox.guards import check_direct_sends
         from sms_outbox.optout import check_recipients
 
         checks.register(check_outbox_backend)
@@ -28,3 +30,5 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_task_settings)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)
+        # Direct sends meet the send guards (SMS_GUARDS) too.
+        register_send_guard(check_direct_sends)
