@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sms.message import Message
+from typing import Any
 
 __all__ = ["guard_sends", "register_send_guard", "unregister_send_guard"]
 
-#: A guard takes the messages about to be sent and whether sending is silent,
+#: A guard takes the messages (``sms.Message``; typed ``Any`` because
+#: ``sms.message`` sends through the module that imports this one) about to
+#: be sent and whether sending is silent,
 #: and returns the messages it lets through. It raises ``SendRefused`` for a
 #: refused message unless sending is silent; then it records the refusal on
 #: the message's ``results`` and leaves the message out.
-SendGuard = Callable[[list["Message"], bool], list["Message"]]
+SendGuard = Callable[[list[Any], bool], list[Any]]
 
 _guards: list[SendGuard] = []
 
@@ -43,7 +42,7 @@ def unregister_send_guard(guard: SendGuard) -> None:
         _guards.remove(guard)
 
 
-def guard_sends(messages: list[Message], fail_silently: bool) -> list[Message]:
+def guard_sends(messages: list[Any], fail_silently: bool) -> list[Any]:
     """Return the messages every registered guard lets through, in order."""
     for guard in list(_guards):
         if not messages:

@@ -14,6 +14,7 @@ class SmsOutboxConfig(AppConfig):
         from sms.guards import register_send_guard
         from sms.recipients import register_recipient_check
         from sms_outbox.checks import (
+            check_guard_settings,
             check_mysql_server,
             check_outbox_backend,
             check_receipt_settings,
@@ -28,6 +29,7 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_mysql_server, checks.Tags.database)
         checks.register(check_receipt_settings)
         checks.register(check_task_settings)
+        checks.register(check_guard_settings)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)
         # Direct sends meet the send guards (SMS_GUARDS) too.
