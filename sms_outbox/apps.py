@@ -14,6 +14,7 @@ class SmsOutboxConfig(AppConfig):
         from sms.guards import register_send_guard
         from sms.recipients import register_recipient_check
         from sms_outbox.checks import (
+            check_guard_countries,
             check_guard_settings,
             check_mysql_server,
             check_outbox_backend,
@@ -30,6 +31,8 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_receipt_settings)
         checks.register(check_task_settings)
         checks.register(check_guard_settings)
+        # Production only: manage.py check --deploy.
+        checks.register(check_guard_countries, checks.Tags.security, deploy=True)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)
         # Direct sends meet the send guards (SMS_GUARDS) too.

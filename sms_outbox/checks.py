@@ -326,7 +326,7 @@ def _check_backend(backend: Any, options: dict[str, Any]) -> list[checks.CheckMe
 
 
 def check_guard_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Check ``SMS_GUARDS``: valid, set for production, usable as written.
+    """Check ``SMS_GUARDS``: valid and usable as written.
 
     Without the ``phonenumbers`` extra no number has a country, so rules
     keyed by ISO country code never match (every destination falls under
@@ -346,16 +346,6 @@ def check_guard_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         ]
     found: list[CheckMessage] = []
-    if not settings.DEBUG and not guards.countries:
-        found.append(
-            Warning(
-                "SMS_GUARDS sets no country: SMS go to every destination, "
-                "premium-rate ranges abroad included (SMS pumping).",
-                hint="Set SMS_GUARDS['countries'] to the countries you send to, "
-                "such as {'GB': 'allow', '*': 'block'}.",
-                id="sms_outbox.W030",
-            )
-        )
     by_country = [key for key in guards.countries if key[:1] != "+" and key != "*"]
     if phonenumbers is None and (by_country or guards.home):
         found.append(
@@ -381,3 +371,24 @@ def check_guard_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         )
     return found
+
+
+def check_guard_countries(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn in production (``check --deploy``) when no country rule is set."""
+    from sms_outbox.guards import get_guards
+
+    try:
+        countries = get_guards().countries
+    except SmsConfigurationError:
+        return []  # check_guard_settings() reports it
+    if countries:
+        return []
+    return [
+        Warning(
+            "SMS_GUARDS sets no country: SMS go to every destination, "
+            "premium-rate ranges abroad included (SMS pumping).",
+            hint="Set SMS_GUARDS['countries'] to the countries you send to, "
+            "such as {'GB': 'allow', '*': 'block'}.",
+            id="sms_outbox.W030",
+        )
+    ]

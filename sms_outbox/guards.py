@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -1016,7 +1015,3 @@ def spend_so_far(now: float | None = None) -> list[Spend]:
             )
     return spends
 
-
-def check_production_countries() -> bool:
-    """Return True when production runs without any country rule."""
-    return not settings.DEBUG and not get_guards().countries
