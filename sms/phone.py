@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from sms.conf import get_setting
@@ -118,12 +119,15 @@ def mask_phone_number(value: str) -> str:
     return value[:shown] + "*" * (len(value) - shown - 4) + value[-4:]
 
 
+@functools.lru_cache(maxsize=4096)
 def country_of(number: str) -> str | None:
     """Return the ISO 3166 country code (``"GB"``) of E.164 ``number``, or None.
 
     Needs the ``phonenumbers`` extra; without it, or for a number that no
     country's plan holds, return None. Numbers shared by several countries
-    (``+1``, ``+7``) get the country whose plan holds them.
+    (``+1``, ``+7``) get the country whose plan holds them. Remembered for
+    the last few thousand numbers: a send asks it more than once (its price,
+    its send guards).
     """
     if phonenumbers is None or not isinstance(number, str):
         return None

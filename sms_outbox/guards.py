@@ -374,9 +374,7 @@ def _windows(now: float) -> dict[str, int]:
     return {"day": int(day.timestamp()), "month": int(day.replace(day=1).timestamp())}
 
 
-@functools.lru_cache(maxsize=4096)
 def _country(number: str) -> str:
-    # phonenumbers' parse costs more than the rest of a send's guarding.
     return country_of(number) or UNKNOWN_COUNTRY
 
 
@@ -425,7 +423,12 @@ def _plan(
                 )
         else:
             plan.micros = _to_micros(cost)
-        for scope, value in (("site", "*"), ("country", country)):
+        # Per country only where a country has a cap: each counter is one
+        # more row for the enqueue's upsert to write.
+        scopes = [("site", "*")]
+        if ("country", "day") in guards.caps or ("country", "month") in guards.caps:
+            scopes.append(("country", country))
+        for scope, value in scopes:
             for period in ("day", "month"):
                 cap = guards.cap_for(scope, period, country)
                 rule = (
