@@ -93,6 +93,8 @@ def test_an_sms_pumping_attack_is_stopped_within_budget():
     blocked = {b.key for b in GuardBlock.objects.filter(blocked_until__gt=0)}
     for prefix in ATTACK_PREFIXES:
         assert f"conversion|prefix|{prefix}" in blocked
+    assert {"conversion|country|LT", "conversion|country|UZ"} <= blocked
+    assert "conversion|country|GB" not in blocked
     assert len(attack) <= 2 * SMS_GUARDS["conversion"]["sends"]
     refused = Message.objects.filter(status=Message.Status.BLOCKED)
     assert refused.count() == 5000 - len(attack)
