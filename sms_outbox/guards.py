@@ -365,6 +365,8 @@ class _Plan:
     entries: list[tuple[str, int, int, int, str, int | None]]
     refusal: SendRefused | None = None
     held: bool = False
+    # A country rule's refusal, known before anything is counted.
+    geo: SendRefused | None = None
 
 
 def _windows(now: float) -> dict[str, int]:
@@ -402,7 +404,7 @@ def _plan(
     if guards.countries and not safe:
         action, rule_key = guards.country_action(number, country)
         if action == "block":
-            plan.refusal = SendRefused(
+            plan.refusal = plan.geo = SendRefused(
                 f"SMS to {masked} ({country}) are blocked by SMS_GUARDS['countries']"
                 f"[{rule_key!r}]: allow the destination there if it is wanted.",
                 rule="country",
@@ -622,6 +624,8 @@ def _guard(guards: Guards, plans: list[_Plan], fail_silently: bool) -> bool:
     then nothing of it is counted.
     """
     now = time.time()
+    for plan in plans:  # afresh when a lock conflict runs this again
+        plan.refusal, plan.held = plan.geo, False
     counted = [plan for plan in plans if plan.refusal is None]
     counters = _add(_totals(counted))
     _decide(guards, counted, counters, now)
@@ -1017,4 +1021,3 @@ def spend_so_far(now: float | None = None) -> list[Spend]:
                 )
             )
     return spends
-

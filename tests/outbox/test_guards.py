@@ -96,6 +96,7 @@ class GeoPermissionTests(TestCase):
         SMS_GUARDS={"countries": {"GB": "allow", "*": "block"}},
     )
     def test_a_direct_send_raises_and_reaches_no_provider(self):
+        sms.outbox = []
         with self.assertRaises(SendRefused):
             sms.send_sms("Hi", "Acme", [US])
         self.assertEqual(sms.outbox, [])
