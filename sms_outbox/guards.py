@@ -705,12 +705,13 @@ def admit(
         if whole:
             return [], [], True
         held = {row.batch_id for row, plan in stopped if plan.held}
-        keep_messages = _messages_with(kept, rows, messages, held)
         counted = {id(row): plan for row, plan in zip(rows, plans, strict=True)}
         if not kept:
-            return [], keep_messages, False
+            return [], _messages_with(kept, rows, messages, held), False
         try:
-            stored, stored_messages = store(kept, keep_messages, fail_silently)
+            stored, with_rows = store(
+                kept, _messages_with(kept, rows, messages, set()), fail_silently
+            )
         except SmsError:
             if not owns_transaction:  # else the rollback undoes the counts
                 _add(_totals(counted[id(row)] for row in kept), -1)
@@ -719,6 +720,14 @@ def admit(
         dropped = [counted[id(row)] for row in kept if id(row) not in kept_ids]
         if dropped:  # opted out, under fail_silently
             _add(_totals(dropped), -1)
+        # Messages held whole count as queued too, in the caller's order.
+        batches = dict.fromkeys(row.batch_id for row in rows)
+        going = {id(message) for message in with_rows}
+        stored_messages = [
+            message
+            for message, batch in zip(messages, batches, strict=True)
+            if id(message) in going or batch in held
+        ]
         return stored, stored_messages, False
 
     owns_transaction = not sql.outbox_connection().in_atomic_block

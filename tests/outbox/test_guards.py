@@ -236,6 +236,25 @@ class SpendCapTests(TestCase):
         # What staff sent anyway counts as spent.
         self.assertEqual(get_spend()[0].spent, guards.Decimal("0.08"))
 
+    @override_settings(SMS_GUARDS={"daily_cap": "0.09", "at_cap": "hold"})
+    def test_a_held_message_beside_an_opted_out_one(self):
+        from sms_outbox.optout import suppress
+
+        suppress(GB, "test", "api")
+        queued = sms.get_connection(QUEUED, fail_silently=True)
+        with self.captureOnCommitCallbacks(execute=True):
+            _queue(self, "+447400123458")  # 0.04 of 0.09
+            sent = sms.send_mass_sms(
+                [("Hi", "Acme", [GB]), ("Hi", "Acme", [GB2])], connection=queued
+            )
+        self.assertEqual(sent, 1)  # the held one; the opted-out one is skipped
+        self.assertEqual(
+            sorted(Message.objects.values_list("recipient", "status")),
+            [(GB2, "blocked"), ("+447400123458", "queued")],
+        )
+        # The opted-out SMS was not counted as spent.
+        self.assertEqual(get_spend()[0].spent, guards.Decimal("0.04"))
+
     @override_settings(SMS_PRICES={"GB": "0.04"}, SMS_GUARDS={"daily_cap": "1"})
     def test_a_cap_without_a_price_for_the_destination_is_a_configuration_error(self):
         with self.assertRaises(SmsConfigurationError) as caught:
