@@ -119,18 +119,25 @@ def mask_phone_number(value: str) -> str:
     return value[:shown] + "*" * (len(value) - shown - 4) + value[-4:]
 
 
-@functools.lru_cache(maxsize=4096)
 def country_of(number: str) -> str | None:
     """Return the ISO 3166 country code (``"GB"``) of E.164 ``number``, or None.
 
     Needs the ``phonenumbers`` extra; without it, or for a number that no
     country's plan holds, return None. Numbers shared by several countries
-    (``+1``, ``+7``) get the country whose plan holds them. Remembered for
-    the last few thousand numbers: a send asks it more than once (its price,
-    its send guards).
+    (``+1``, ``+7``) get the country whose plan holds them.
     """
     if phonenumbers is None or not isinstance(number, str):
         return None
+    return _region_of(number)
+
+
+@functools.lru_cache(maxsize=4096)
+def _region_of(number: str) -> str | None:
+    """Return ``country_of(number)``, remembered for the last few thousand numbers.
+
+    A send asks it more than once (its price, its send guards), and parsing
+    costs more than the rest of either.
+    """
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
