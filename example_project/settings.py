@@ -128,6 +128,9 @@ SMS_OUTBOX_BACKEND = env.str(
     "SMS_OUTBOX_BACKEND", default="sms.backends.console.SmsBackend"
 )
 DEFAULT_FROM_SMS = env.str("DEFAULT_FROM_SMS", default="DjangoSMS")
+# Send guards (docs/guards.md): the demo texts any country and logs each SMS
+# with its destination; a real site allows its own countries and blocks "*".
+SMS_GUARDS = {"countries": {"*": "monitor"}}
 
 # Every other setting the library reads (sms.conf.DEFAULTS and
 # sms_outbox.conf.DEFAULTS) is taken from the

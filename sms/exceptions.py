@@ -13,6 +13,7 @@ __all__ = [
     "ProviderUnavailable",
     "RecipientOptedOut",
     "RecipientRejected",
+    "SendRefused",
     "SmsBackendImportError",
     "SmsConfigurationError",
     "SmsError",
@@ -78,6 +79,21 @@ class RecipientOptedOut(RecipientRejected):
     backend for the provider's own opt-out error (Twilio 21610, Vonage status 7,
     Amazon SNS OptedOut).
     """
+
+
+class SendRefused(SmsSendError):
+    """A send guard refused the SMS before anything was stored or sent.
+
+    ``rule`` names the guard that refused it (``"country"``,
+    ``"limit:prefix"``, ``"blocked:prefix"``, ``"spend:day"``...; also
+    ``code``), and ``recipient`` is the masked number. Raised for SMS pumping
+    and spend protection (``SMS_GUARDS``); ``fail_silently`` skips the
+    recipient like any other refusal.
+    """
+
+    def __init__(self, message: str = "", *, rule: str, recipient: str | None = None):
+        super().__init__(message, code=rule, recipient=recipient)
+        self.rule = rule
 
 
 class ProviderUnavailable(SmsSendError):

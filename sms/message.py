@@ -30,6 +30,7 @@ from sms.exceptions import (
     SmsError,
     SmsSendError,
 )
+from sms.guards import guard_sends
 from sms.phone import mask_phone_number
 from sms.segments import count_segments, get_encoding
 from sms.signals import post_send
@@ -310,10 +311,12 @@ def send_and_signal(
     """Check, send and signal: what ``send_sms()`` and ``Message.send()`` do.
 
     Messages over ``SMS_MAX_SEGMENTS`` raise ``MessageTooLong`` before anything
-    is sent, or are skipped when sending is silent. Then ``connection``'s
-    ``send_messages()`` sends the rest and ``post_send`` fires for each one
-    sent. Sending is silent when the caller passed ``fail_silently`` or the
-    connection was built with it: one flag, read once here.
+    is sent, or are skipped when sending is silent. Installed send guards
+    (``sms.guards``) may refuse messages to a delivering backend the same
+    way (``SendRefused``). Then ``connection``'s ``send_messages()`` sends the
+    rest and ``post_send`` fires for each one sent. Sending is silent when the
+    caller passed ``fail_silently`` or the connection was built with it: one
+    flag, read once here.
 
     A message counts as sent when the backend recorded no error for any of its
     recipients (or, for a backend that records no results, when it reported the
@@ -331,6 +334,12 @@ def send_and_signal(
         return 0
     for message in messages:
         message.results = []
+    if getattr(connection, "delivers", True):
+        # Installed send guards (SMS_GUARDS) refuse before a provider is paid;
+        # a backend that only queues guards its own enqueue.
+        messages = guard_sends(messages, silent)
+        if not messages:
+            return 0
     count = _send_unless_silenced(connection, messages, silent)
     if not getattr(connection, "delivers", True):
         return count or 0

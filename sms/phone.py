@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from sms.conf import get_setting
@@ -127,6 +128,16 @@ def country_of(number: str) -> str | None:
     """
     if phonenumbers is None or not isinstance(number, str):
         return None
+    return _region_of(number)
+
+
+@functools.lru_cache(maxsize=4096)
+def _region_of(number: str) -> str | None:
+    """Return ``country_of(number)``, remembered for the last few thousand numbers.
+
+    A send asks it more than once (its price, its send guards), and parsing
+    costs more than the rest of either.
+    """
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:

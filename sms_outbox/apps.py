@@ -11,8 +11,11 @@ class SmsOutboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from sms.guards import register_send_guard
         from sms.recipients import register_recipient_check
         from sms_outbox.checks import (
+            check_guard_countries,
+            check_guard_settings,
             check_migrations,
             check_mysql_server,
             check_outbox_backend,
@@ -20,6 +23,7 @@ class SmsOutboxConfig(AppConfig):
             check_sqlite_locking,
             check_task_settings,
         )
+        from sms_outbox.guards import check_direct_sends
         from sms_outbox.optout import check_recipients
         from sms_outbox.schedule import check_quiet_hours
 
@@ -32,5 +36,10 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_receipt_settings)
         checks.register(check_task_settings)
         checks.register(check_quiet_hours)
+        checks.register(check_guard_settings)
+        # Production only: manage.py check --deploy.
+        checks.register(check_guard_countries, checks.Tags.security, deploy=True)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)
+        # Direct sends meet the send guards (SMS_GUARDS) too.
+        register_send_guard(check_direct_sends)

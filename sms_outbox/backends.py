@@ -81,11 +81,15 @@ class QueuedSmsBackend(BaseSmsBackend):
 
         One INSERT for every recipient of the call, which also checks the
         suppression list: in the common case, one statement and no other
-        round trip (``_store()``).
+        round trip (``_store()``). With send guards set (``SMS_GUARDS``), one
+        upsert of their counters before it, in the same transaction; a row
+        they refuse raises ``SendRefused`` or, under ``fail_silently``, is
+        skipped, and is stored as ``blocked`` once the transaction commits.
         """
         if not messages:
             return 0
         get_delivery_backend_path()
+        from sms_outbox import guards
         from sms_outbox.models import Message as OutboxMessage
         from sms_outbox.models import due_now
         from sms_outbox.tasks import get_task_options, wake_on_commit
@@ -102,9 +106,11 @@ class QueuedSmsBackend(BaseSmsBackend):
                 queued.append(message)
         if rows:
             # A forgotten migrate raises SmsConfigurationError, which
-            # fail_silently cannot hide, instead of a raw "no such table".
+            # fail_silently cannot hide, instead of a raw "no such table". The
+            # send guards (SMS_GUARDS) count and check the rows in the
+            # INSERT's transaction, then store what they admit.
             with missing_tables_explained(router.db_for_write(OutboxMessage)):
-                rows, queued = _store(rows, queued, self.fail_silently)
+                rows, queued = guards.admit(rows, queued, self.fail_silently, _store)
         if rows:
             _announce_on_commit(OutboxMessage, queued, rows)
             if task_enabled:

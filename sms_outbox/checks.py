@@ -392,3 +392,72 @@ def _check_backend(backend: Any, options: dict[str, Any]) -> list[checks.CheckMe
             )
         )
     return found
+
+
+def check_guard_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check ``SMS_GUARDS``: valid and usable as written.
+
+    Without the ``phonenumbers`` extra no number has a country, so rules
+    keyed by ISO country code never match (every destination falls under
+    ``"*"``), and spend caps need a price for every destination.
+    """
+    from sms.phone import phonenumbers
+    from sms_outbox.guards import get_guards
+
+    try:
+        guards = get_guards()
+    except SmsConfigurationError as err:
+        return [
+            Error(
+                str(err),
+                hint="Fix SMS_GUARDS as the message says (docs: Send guards).",
+                id="sms_outbox.E030",
+            )
+        ]
+    found: list[CheckMessage] = []
+    by_country = [key for key in guards.countries if key[:1] != "+" and key != "*"]
+    if phonenumbers is None and (by_country or guards.home):
+        found.append(
+            Warning(
+                "SMS_GUARDS names countries by ISO code, but without the "
+                "phonenumbers package no number has a country: those rules "
+                "never match, and every number counts as international.",
+                hint='pip install "django-sms[phonenumbers]", or key the rules '
+                "by number prefix ('+44').",
+                id="sms_outbox.W031",
+            )
+        )
+    prices = get_setting("SMS_PRICES") or {}
+    if guards.caps and "*" not in prices:
+        found.append(
+            Warning(
+                "SMS_GUARDS sets spend caps but SMS_PRICES has no '*' price: an "
+                "SMS to a destination without a price raises "
+                "SmsConfigurationError.",
+                hint="Add '*' to SMS_PRICES with the price of your dearest "
+                "destination.",
+                id="sms_outbox.W032",
+            )
+        )
+    return found
+
+
+def check_guard_countries(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn in production (``check --deploy``) when no country rule is set."""
+    from sms_outbox.guards import get_guards
+
+    try:
+        countries = get_guards().countries
+    except SmsConfigurationError:
+        return []  # check_guard_settings() reports it
+    if countries:
+        return []
+    return [
+        Warning(
+            "SMS_GUARDS sets no country: SMS go to every destination, "
+            "premium-rate ranges abroad included (SMS pumping).",
+            hint="Set SMS_GUARDS['countries'] to the countries you send to, "
+            "such as {'GB': 'allow', '*': 'block'}.",
+            id="sms_outbox.W030",
+        )
+    ]

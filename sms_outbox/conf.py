@@ -50,6 +50,22 @@ DEFAULTS: dict[str, Any] = {
     "SMS_OUTBOX_OPT_IN_KEYWORDS": ("START", "UNSTOP", "YES"),
     "SMS_OUTBOX_HELP_KEYWORDS": ("HELP", "INFO"),
     "SMS_OUTBOX_HELP_REPLY": "",
+    # Send guards against SMS pumping and runaway spend (sms_outbox.guards);
+    # keys given in the setting override these one by one.
+    "SMS_GUARDS": {
+        "countries": {},
+        "home": (),
+        "prefix_digits": 4,
+        "limits": {},
+        "limit_kinds": None,
+        "daily_cap": None,
+        "monthly_cap": None,
+        "country_daily_cap": None,
+        "country_monthly_cap": None,
+        "at_cap": "refuse",
+        "conversion": {"kinds": ("otp",), "sends": 0, "below": 0.2, "cooldown": 86400},
+        "safe": (),
+    },
     # Webhooks: receipts and inbound SMS (sms_outbox.webhooks).
     "SMS_WEBHOOK_BASE_URL": None,
     "MESSAGEBIRD_SIGNING_KEY": None,

@@ -24,9 +24,10 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
+from sms_outbox.guards import Spend, spend_so_far
 from sms_outbox.models import Attempt, Message, MessageQuerySet
 
-__all__ = ["Bucket", "QueueHealth"]
+__all__ = ["Bucket", "QueueHealth", "Spend", "get_spend"]
 
 
 @dataclass(slots=True)
@@ -282,3 +283,12 @@ def _top_errors(attempts: QuerySet[Attempt]) -> list[tuple[str, int]]:
         .order_by("-n", "error_code")
         .values_list("error_code", "n")[:TOP_ERRORS]
     )
+
+
+def get_spend(now: float | None = None) -> list[Spend]:
+    """Return today's and this month's estimated spend against the caps.
+
+    Site-wide first, then per country (``SMS_GUARDS`` caps, ``SMS_PRICES``
+    prices); ``now`` is seconds since the epoch (default: the current time).
+    """
+    return spend_so_far(now)

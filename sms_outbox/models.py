@@ -1,4 +1,4 @@
-"""The outbox tables: queued SMS, their attempt log, inbound SMS, opt-outs."""
+"""The outbox tables: queued SMS, their attempt log, inbound SMS, opt-outs, guards."""
 
 from __future__ import annotations
 
@@ -125,13 +125,20 @@ class MessageQuerySet(models.QuerySet["Message"]):
         # (_db is the alias using() named; the stubs do not declare it.)
         alias = getattr(self, "_db", None) or router.db_for_write(self.model)
         cutoff = timezone.now() - datetime.timedelta(days=days)
-        old = self.using(alias).final().filter(finished_at__lt=cutoff)
+        # Rows a send guard blocked are history too, once staff left them.
+        finished = (*self.model.FINAL_STATUSES, self.model.Status.BLOCKED)
+        old = self.using(alias).filter(status__in=finished, finished_at__lt=cutoff)
         deleted = 0
         while ids := list(old.values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic(using=alias):
                 Attempt.objects.using(alias).filter(message_id__in=ids).delete()
                 rows = self.model.objects.using(alias).filter(pk__in=ids)
                 deleted += rows.delete()[1].get(self.model._meta.label, 0)
+        # Guard counters whose window ended long ago count nothing any more.
+        stale = int(cutoff.timestamp())
+        GuardCounter.objects.using(alias).filter(
+            window_start__lt=stale, window_start__gt=0, blocked_until__lt=stale
+        ).delete()
         return deleted
 
 
@@ -150,6 +157,7 @@ class Message(models.Model):
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")
         EXPIRED = "expired", _("expired")
+        BLOCKED = "blocked", _("blocked")
 
     class DeliveryStatus(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -228,12 +236,25 @@ class Message(models.Model):
     delivery_updated_at = models.DateTimeField(
         _("delivery updated at"), null=True, blank=True
     )
+    blocked_by = models.CharField(
+        _("blocked by"),
+        max_length=64,
+        blank=True,
+        help_text=_("The send guard rule that refused or held the SMS."),
+    )
+    confirmed_at = models.DateTimeField(
+        _("confirmed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the app said the code in this SMS was used."),
+    )
 
     objects = MessageQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("queued SMS")
         verbose_name_plural = _("queued SMS")
+        permissions = [("send_blocked", _("Can send SMS a guard blocked anyway"))]
         # Every index is paid for on each status change (PostgreSQL writes a
         # new entry in each one per UPDATE), so the text columns are indexed
         # here rather than with db_index=True, which on PostgreSQL adds a
@@ -484,8 +505,75 @@ class SuppressionChange(models.Model):
         return f"{mask_phone_number(self.phone_number or '')} {self.change}"
 
 
+class GuardCounter(models.Model):
+    """One send guard counter: SMS and spend in a window, or a prefix's conversions.
+
+    ``key`` names what is counted and over which period (``sms_outbox.guards``
+    builds it); ``window_start`` is when the current window began, in seconds
+    since the epoch (0 for conversion counters, which reset by count). The
+    enqueue adds to these rows with one atomic upsert, so the counts are
+    exact under concurrent sends. Every column is an integer, so the
+    arithmetic is exact on every database: spend is kept in millionths.
+    A conversion counter whose ``blocked_until`` (seconds since the epoch)
+    lies ahead blocks its prefix or country.
+    """
+
+    key = models.CharField(_("key"), max_length=100)
+    window_start = models.BigIntegerField(_("window start"), default=0)
+    hits = models.BigIntegerField(_("SMS counted"), default=0)
+    spend_micros = models.BigIntegerField(_("spend (millionths)"), default=0)
+    converted = models.BigIntegerField(_("confirmed"), default=0)
+    blocked_until = models.BigIntegerField(_("blocked until"), default=0)
+    block_reason = models.CharField(_("block reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("send guard counter")
+        verbose_name_plural = _("send guard counters")
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="sms_outbox_guard_key_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits}"
+
+
+class GuardBlock(GuardCounter):
+    """A prefix or country the conversion guard blocked: the admin's view of it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("send block")
+        verbose_name_plural = _("send blocks")
+
+
+class GuardEvent(models.Model):
+    """One block or lift of a prefix or country: the send guards' audit trail."""
+
+    class Action(models.TextChoices):
+        BLOCKED = "blocked", _("blocked")
+        LIFTED = "lifted", _("lifted")
+
+    scope = models.CharField(_("scope"), max_length=16)
+    value = models.CharField(_("prefix or country"), max_length=32)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    by = models.CharField(_("by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("send block change")
+        verbose_name_plural = _("send block changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.value} {self.action}"
+
+
 __all__ = [
     "Attempt",
+    "GuardBlock",
+    "GuardCounter",
+    "GuardEvent",
     "InboundMessage",
     "Message",
     "MessageQuerySet",

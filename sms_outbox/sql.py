@@ -429,3 +429,122 @@ def retry_when_locked(function: Callable[P, T], *args: P.args, **kwargs: P.kwarg
                 raise
             time.sleep(0.01 + 0.01 * attempt)
     raise AssertionError("unreachable")
+
+
+class Counter(NamedTuple):
+    """A send guard counter as the upsert left it (``GuardCounter``'s columns)."""
+
+    hits: int
+    spend_micros: int
+    converted: int
+    blocked_until: int
+
+
+def add_to_counters(
+    connection: BaseDatabaseWrapper, deltas: Sequence[tuple[str, int, int, int]]
+) -> dict[str, Counter]:
+    """Add ``(key, window_start, hits, spend_micros)`` to the guard counters.
+
+    One statement, an atomic upsert: a key without a row gets one; a row
+    whose window is older than the given one starts again from the given
+    counts (its window ended); else the counts are added. Return each key's
+    counter as it stands after the addition, which this transaction now
+    holds locked until it ends, so a concurrent enqueue waits and then sees
+    it: the counts are exact under concurrency. ``deltas`` hold each key
+    once, sorted by key, so concurrent upserts lock rows in the same order
+    and never deadlock each other. MySQL, which has no ``INSERT ...
+    RETURNING``, reads the rows back in a second statement (its own locks
+    make that exact too).
+    """
+    from sms_outbox.models import GuardCounter
+
+    text = _counter_text(
+        connection.alias,
+        connection.vendor,
+        len(deltas),
+        bool(getattr(connection, "mysql_is_mariadb", True)),
+    )
+    if connection.vendor == "postgresql":
+        params: list[Any] = [
+            literal(list(column)) for column in zip(*deltas, strict=True)
+        ]
+    else:
+        params = [value for delta in deltas for value in delta]
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        if connection.vendor == "mysql" and not connection.mysql_is_mariadb:
+            quote: Callable[[Any], str] = connection.ops.quote_name
+            marks = ", ".join(["%s"] * len(deltas))
+            cursor.execute(
+                f"SELECT {quote('key')}, {quote('hits')}, {quote('spend_micros')}, "
+                f"{quote('converted')}, {quote('blocked_until')} FROM "
+                f"{quote(GuardCounter._meta.db_table)} WHERE {quote('key')} "
+                f"IN ({marks})",
+                [delta[0] for delta in deltas],
+            )
+        return {
+            key: Counter(int(hits), int(spend), int(converted), int(until))
+            for key, hits, spend, converted, until in cursor.fetchall()
+        }
+
+
+@functools.lru_cache(maxsize=64)
+def _counter_text(alias: str, vendor: str, rows: int, mariadb: bool) -> str:
+    """Return ``add_to_counters()``'s upsert for ``rows`` keys, once per shape."""
+    from sms_outbox.models import GuardCounter
+
+    quote: Callable[[Any], str] = connections[alias].ops.quote_name
+    table = quote(GuardCounter._meta.db_table)
+    key, start, hits, spend = map(
+        quote, ("key", "window_start", "hits", "spend_micros")
+    )
+    converted, until, reason = map(
+        quote, ("converted", "blocked_until", "block_reason")
+    )
+    head = (
+        f"INSERT INTO {table} ({key}, {start}, {hits}, {spend}, {converted}, "
+        f"{until}, {reason}) "
+    )
+    returning = f" RETURNING {key}, {hits}, {spend}, {converted}, {until}"
+    if vendor == "postgresql":
+        new = "EXCLUDED"
+        body = (
+            f"SELECT k, w, h, s, 0, 0, '' FROM unnest(%s::varchar(100)[], "
+            "%s::bigint[], %s::bigint[], %s::bigint[]) AS v(k, w, h, s) "
+            f"ON CONFLICT ({key}) DO UPDATE SET "
+        )
+        old = f"{table}."
+        newer = f"{new}.{start} > {old}{start}"
+        sets = [
+            f"{hits} = CASE WHEN {newer} THEN {new}.{hits} "
+            f"ELSE {old}{hits} + {new}.{hits} END",
+            f"{spend} = CASE WHEN {newer} THEN {new}.{spend} "
+            f"ELSE {old}{spend} + {new}.{spend} END",
+            f"{converted} = CASE WHEN {newer} THEN 0 ELSE {old}{converted} END",
+            f"{start} = GREATEST({old}{start}, {new}.{start})",
+        ]
+        return head + body + ", ".join(sets) + returning
+    values = "VALUES " + ", ".join(["(%s, %s, %s, %s, 0, 0, '')"] * rows)
+    if vendor == "mysql":
+        # Assignments run left to right and see the values already set:
+        # the window moves last.
+        newer = f"VALUES({start}) > {start}"
+        sets = [
+            f"{hits} = IF({newer}, VALUES({hits}), {hits} + VALUES({hits}))",
+            f"{spend} = IF({newer}, VALUES({spend}), {spend} + VALUES({spend}))",
+            f"{converted} = IF({newer}, 0, {converted})",
+            f"{start} = GREATEST({start}, VALUES({start}))",
+        ]
+        text = head + values + " ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+        return text + returning if mariadb else text
+    newer = f"excluded.{start} > {start}"
+    sets = [
+        f"{hits} = CASE WHEN {newer} THEN excluded.{hits} "
+        f"ELSE {hits} + excluded.{hits} END",
+        f"{spend} = CASE WHEN {newer} THEN excluded.{spend} "
+        f"ELSE {spend} + excluded.{spend} END",
+        f"{converted} = CASE WHEN {newer} THEN 0 ELSE {converted} END",
+        f"{start} = max({start}, excluded.{start})",
+    ]
+    text = head + values + f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(sets)
+    return text + returning

@@ -1,8 +1,9 @@
-"""The outbox in the Django admin: queued SMS, inbound SMS and the suppression list.
+"""The outbox in the Django admin: queued SMS, inbound SMS, opt-outs, send blocks.
 
 Importing the package registers every model admin of the outbox.
 """
 
+from sms_outbox.admin.guards import GuardBlockAdmin, GuardEventAdmin
 from sms_outbox.admin.inbound import (
     InboundMessageAdmin,
     SuppressionAdmin,
@@ -12,6 +13,8 @@ from sms_outbox.admin.messages import AttemptInline, MessageAdmin
 
 __all__ = [
     "AttemptInline",
+    "GuardBlockAdmin",
+    "GuardEventAdmin",
     "InboundMessageAdmin",
     "MessageAdmin",
     "SuppressionAdmin",

@@ -22,7 +22,8 @@ from django.utils.translation import ngettext, ngettext_lazy
 from sms.pricing import estimate_cost
 from sms_outbox.admin.chart import lay_out_chart
 from sms_outbox.admin.inbound import recipient_suppressed
-from sms_outbox.health import ERROR_OUTCOMES, WINDOW, get_queue_health
+from sms_outbox.guards import send_anyway
+from sms_outbox.health import ERROR_OUTCOMES, WINDOW, get_queue_health, get_spend
 from sms_outbox.models import Attempt, Message, MessageQuerySet, Receipt
 
 if TYPE_CHECKING:
@@ -108,6 +109,29 @@ class MessageActions(_ModelAdmin):
                 "can be retried."
             ),
         )
+
+    @admin.action(
+        description=_("Send selected blocked messages anyway"),
+        permissions=["send_blocked"],
+    )
+    def send_anyway(self, request: HttpRequest, queryset: MessageQuerySet) -> None:
+        """Queue rows a send guard blocked or held, for staff who checked them."""
+        selected = queryset.count()
+        self._report(
+            request,
+            send_anyway(queryset),
+            selected,
+            ngettext_lazy(
+                "Queued %(count)d blocked message for sending.",
+                "Queued %(count)d blocked messages for sending.",
+                "count",
+            ),
+            _("only blocked messages can be sent anyway."),
+        )
+
+    def has_send_blocked_permission(self, request: HttpRequest) -> bool:
+        """Return True when the user may send what a guard blocked."""
+        return request.user.has_perm(f"{self.opts.app_label}.send_blocked")
 
 
 # The list cell ellipsises the body to its width (admin.css); this only keeps
@@ -360,6 +384,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
     list_filter = (
         QueueFilter,
         "status",
+        "blocked_by",
         "delivery_status",
         FinishedFilter,
         ErrorCodeFilter,
@@ -370,7 +395,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     inlines = (AttemptInline, ReceiptInline)
-    actions = ("resend", "cancel", "retry_now")
+    actions = ("resend", "cancel", "retry_now", "send_anyway")
     # Counting a large outbox on every page load is the slow part of the list.
     show_full_result_count = False
     fieldsets = (
@@ -401,6 +426,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
                     "time_zone",
                     "attempts",
                     "last_error",
+                    "blocked_by",
                     "backend",
                     "provider_message_id",
                     "reference",
@@ -419,6 +445,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
                     "delivery_status_raw",
                     "delivery_error_code",
                     "delivery_updated_at",
+                    "confirmed_at",
                 )
             },
         ),
@@ -449,6 +476,7 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
             "health": health,
             "oldest_due": datetime.timedelta(seconds=int(health.oldest_due_seconds)),
             "chart": lay_out_chart(health.buckets),
+            "spend": get_spend(),
             "changelist": changelist,
             "statuses": [
                 (value, label, health.by_status[value])

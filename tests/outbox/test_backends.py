@@ -80,6 +80,18 @@ class QueuedBackendTests(TestCase):
             sms.send_mass_sms([("ok", None, [A]), ("bad", None, [B, "+4412"])])
         self.assertFalse(OutboxMessage.objects.exists())
 
+    def test_the_invalid_number_error_masks_the_number(self):
+        # A number with a digit too many for its plan: the error names it
+        # masked, as the direct path does, and says why.
+        number = "+4411349600001234"
+        with self.assertRaises(InvalidPhoneNumber) as caught:
+            sms.send_sms("Hi", None, [number])
+        self.assertNotIn(number, str(caught.exception))
+        self.assertNotIn(number[1:], str(caught.exception))
+        self.assertIn(mask_phone_number(number), str(caught.exception))
+        self.assertIn("not a valid phone number", str(caught.exception))
+        self.assertIsNone(caught.exception.__cause__)
+
     def test_fail_silently_skips_only_the_invalid_recipient(self):
         with self.assertLogs("sms_outbox.backends", "WARNING") as logs:
             count = sms.send_sms("Hi", None, [A, "+441134"], fail_silently=True)

@@ -49,6 +49,7 @@ def test_an_empty_outbox_is_all_zeros():
         "failed": 0,
         "cancelled": 0,
         "expired": 0,
+        "blocked": 0,
     }
     assert (health.due, health.oldest_due_at, health.oldest_due_seconds) == (
         0,

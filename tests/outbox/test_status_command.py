@@ -62,7 +62,8 @@ def test_text_lists_the_figures(traffic):
     lines = _call().splitlines()
     assert lines[0].startswith("Outbox at ")
     assert lines[1:] == [
-        "rows: queued 2, sending 1, sent 2, failed 1, cancelled 0, expired 0",
+        "rows: queued 2, sending 1, sent 2, failed 1, cancelled 0, expired 0, "
+        "blocked 0",
         lines[2],
         "sending past their lease: 1",
         "last hour: sent 1, failed 0",
@@ -81,6 +82,7 @@ def test_json_carries_the_same_figures(traffic):
         "failed": 1,
         "cancelled": 0,
         "expired": 0,
+        "blocked": 0,
     }
     assert (data["due"], data["lease_expired"]) == (1, 1)
     assert 600 <= data["oldest_due_seconds"] < 700
