@@ -35,7 +35,7 @@ from sms.segments import GSM7, GSM7_BASIC, GSM7_EXTENSION, UCS2, count_segments
 try:
     from anyascii import anyascii
 except ImportError:  # the optional extra django-sms[smart-encoding]
-    anyascii = None
+    anyascii = None  # type: ignore[assignment]
 
 __all__ = [
     "Preview",

@@ -9,7 +9,9 @@ from sms.conf import get_setting
 from sms.exceptions import InvalidPhoneNumber
 
 try:
-    import phonenumbers
+    # Imported as itself: other modules ask ``sms.phone.phonenumbers``
+    # whether the optional extra is installed.
+    import phonenumbers as phonenumbers
 except ImportError:  # the optional extra django-sms[phonenumbers]
     phonenumbers = None  # type: ignore[assignment]
 

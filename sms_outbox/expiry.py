@@ -152,7 +152,8 @@ def split_expired(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
     while the drain held it must not go out.
     """
     now = timezone.now()
-    fresh, late = [], []
+    fresh: list[Row] = []
+    late: list[Row] = []
     for row in rows:
         expires = row.expires_at
         (late if expires is not None and expires <= now else fresh).append(row)

@@ -38,7 +38,7 @@ import time
 import types
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.db import transaction
 from django.db.models import F
@@ -231,7 +231,7 @@ _CAP_KEYS = {
 }
 
 
-def _invalid(what: str, fix: str) -> Any:
+def _invalid(what: str, fix: str) -> NoReturn:
     raise SmsConfigurationError(f"SMS_GUARDS {what}: set it to {fix}.")
 
 
@@ -511,7 +511,7 @@ def _decide(
     for plan in plans:
         if plan.refusal is not None:
             continue
-        broken = None
+        broken: tuple[str, int | None] | None = None
         for key, _window, hits, micros, rule, limit in plan.entries:
             counter = counters[key]
             if rule.startswith("blocked:"):
@@ -853,6 +853,7 @@ def check_direct_sends(
             continue
         refusals = [p for i, p in enumerate(plans) if owners[i] == index and p.refusal]
         for plan in refusals:
+            assert plan.refusal is not None
             logger.warning(
                 "Not sending an SMS to %s: %s", plan.refusal.recipient, plan.refusal
             )

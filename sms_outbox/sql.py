@@ -472,7 +472,9 @@ def add_to_counters(
         params = [value for delta in deltas for value in delta]
     with connection.cursor() as cursor:
         cursor.execute(text, params)
-        if connection.vendor == "mysql" and not connection.mysql_is_mariadb:
+        if connection.vendor == "mysql" and not getattr(
+            connection, "mysql_is_mariadb", False
+        ):
             quote: Callable[[Any], str] = connection.ops.quote_name
             marks = ", ".join(["%s"] * len(deltas))
             cursor.execute(
