@@ -1,4 +1,4 @@
-"""Routes and failover between two Twilio accounts, each a fake Twilio over real HTTP."""
+"""Routes and failover between two Twilio accounts, fake Twilios over real HTTP."""
 
 import datetime
 import threading
