@@ -1,10 +1,15 @@
 """Routes and failover between two Twilio accounts, fake Twilios over real HTTP."""
 
 import datetime
+import io
+import json
 import threading
 from urllib.parse import urlencode, urlsplit
 
+from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import TestCase, override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 import sms
@@ -324,3 +329,27 @@ class ChaosTests(TwoProvidersMixin, TestCase):
         self.assertLessEqual(
             unanswered, set(unknown.values_list("message__recipient", flat=True))
         )
+
+
+class BreakerReportTests(TwoProvidersMixin, TestCase):
+    def test_the_status_command_and_the_health_page_show_each_circuit(self):
+        with self.assertLogs("sms_outbox.drain.breaker", "WARNING"):
+            breaker.record_failure("primary", "HTTP 401", account=True)
+        breaker.record_failure("secondary", "HTTP 503")
+        out = io.StringIO()
+        call_command("sms_outbox_status", stdout=out)
+        text = out.getvalue()
+        self.assertIn("provider primary: circuit open, 3 failure(s) in a row", text)
+        self.assertIn("provider secondary: circuit closed, 1 failure(s) in a row", text)
+        out = io.StringIO()
+        call_command("sms_outbox_status", "--json", stdout=out)
+        providers = json.loads(out.getvalue())["providers"]
+        self.assertEqual(
+            [(p["alias"], p["state"]) for p in providers],
+            [("primary", "open"), ("secondary", "closed")],
+        )
+        admin = User.objects.create_superuser("admin", "a@example.com", "pw")
+        self.client.force_login(admin)
+        page = self.client.get(reverse("admin:sms_outbox_message_health"))
+        self.assertContains(page, '<tr class="health-provider-open"><td>primary</td>')
+        self.assertContains(page, '<tr class="health-provider-closed"><td>secondary')
