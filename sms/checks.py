@@ -216,4 +216,15 @@ def check_senders(senders: Any, where: str, check_id: str) -> list[CheckMessage]
                     )
         if problem:
             errors.append(Error(f"{where}: {problem}.", hint=hint, id=check_id))
+    fallback = senders.get("*")
+    uncovered = sorted(NO_ALPHANUMERIC_SENDER - set(senders))
+    if isinstance(fallback, str) and not fallback.lstrip("+").isdigit() and uncovered:
+        errors.append(
+            Error(
+                f"{where}: '*' gives the alphanumeric sender {fallback!r} to every "
+                f"other country, but {' and '.join(uncovered)} refuse those.",
+                hint=hint,
+                id=check_id,
+            )
+        )
     return errors

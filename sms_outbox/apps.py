@@ -20,6 +20,7 @@ class SmsOutboxConfig(AppConfig):
             check_task_settings,
         )
         from sms_outbox.optout import check_recipients
+        from sms_outbox.routing import check_routes
         from sms_outbox.schedule import check_quiet_hours
 
         checks.register(check_outbox_backend)
@@ -28,5 +29,6 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_receipt_settings)
         checks.register(check_task_settings)
         checks.register(check_quiet_hours)
+        checks.register(check_routes)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.checks import CheckMessage, Error
+
+from sms.checks import check_senders
 from sms.conf import get_setting as get_sms_setting
 from sms.exceptions import SmsConfigurationError
 from sms.phone import country_of
@@ -107,7 +111,7 @@ def _route(name: str, spec: object) -> Route:
         prefixes=lists["PREFIXES"],
         kinds=frozenset(lists["KINDS"]),
         failover_unknown=bool(spec.get("FAILOVER_UNKNOWN", False)),
-        senders=spec.get("SENDERS") or None,
+        senders=dict(spec.get("SENDERS") or {}) or None,
     )
 
 
@@ -174,3 +178,22 @@ def sender_for(route: Route, alias: str, recipient: str, originator: str) -> str
         get_provider(alias).get("SENDERS"), recipient
     )
     return chosen or originator
+
+
+def check_routes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check ``SMS_ROUTES``: its shape and aliases (E020), its senders (E021)."""
+    try:
+        table = routes()
+    except SmsConfigurationError as err:
+        return [
+            Error(
+                str(err),
+                hint="See the 'Several providers' page of the documentation.",
+                id="sms_outbox.E020",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for route in table.values():
+        where = f"SMS_ROUTES[{route.name!r}]['SENDERS']"
+        errors += check_senders(route.senders or {}, where, "sms_outbox.E021")
+    return errors
