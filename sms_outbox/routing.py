@@ -189,11 +189,11 @@ def check_routes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             Error(
                 str(err),
                 hint="See the 'Several providers' page of the documentation.",
-                id="sms_outbox.E020",
+                id="sms_outbox.E030",
             )
         ]
     errors: list[CheckMessage] = []
     for route in table.values():
         where = f"SMS_ROUTES[{route.name!r}]['SENDERS']"
-        errors += check_senders(route.senders or {}, where, "sms_outbox.E021")
+        errors += check_senders(route.senders or {}, where, "sms_outbox.E031")
     return errors

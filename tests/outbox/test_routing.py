@@ -123,7 +123,7 @@ class RouteCheckTests(SimpleTestCase):
                         "alias of SMS_PROVIDERS: add it there or remove it from "
                         "the route.",
                         hint="See the 'Several providers' page of the documentation.",
-                        id="sms_outbox.E020",
+                        id="sms_outbox.E030",
                     )
                 ],
             )
@@ -140,7 +140,7 @@ class RouteCheckTests(SimpleTestCase):
                         "SMS_ROUTES['r']['SENDERS']: '*' gives the alphanumeric "
                         "sender 'ACME' to every other country, but CA refuse those.",
                         hint=HINT,
-                        id="sms_outbox.E021",
+                        id="sms_outbox.E031",
                     )
                 ],
             )
