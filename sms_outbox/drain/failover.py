@@ -38,10 +38,14 @@ def deliver_routed(
     for unrouted rows, as ``deliver()`` does.
     """
     results: list[AttemptResult] = []
-    for route, group in _by_route(rows):
+    groups = list(_by_route(rows))
+    for route, group in groups:
         try:
             if route is None:
-                found = deliver(backend, group)
+                # Alone, a call refused as a whole is the drain's to split;
+                # beside rows already sent, it is split here.
+                send = deliver if len(groups) == 1 else _send
+                found = send(backend, group)
                 _tag(found, backend.alias)
             else:
                 found = _along(route, backend, group)

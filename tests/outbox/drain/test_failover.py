@@ -17,7 +17,9 @@ from sms.testing import FakeTwilio, Reply
 from sms.testing.server import closed_port_url
 from sms_outbox.drain import breaker
 from sms_outbox.drain import run as engine
-from sms_outbox.models import Attempt, Message, ProviderCircuit
+from sms_outbox.models import Attempt, InboundMessage, Message, ProviderCircuit
+from tests.support.inbound import twilio_inbound_fields
+from tests.support.receipts import twilio_signature
 
 GB = "+441134960000"
 US = "+12025550123"
@@ -280,6 +282,20 @@ class TwoAccountReceiptTests(TwoProvidersMixin, TestCase):
         with self.assertLogs("sms_outbox.webhooks.twilio", "WARNING"):
             self.assertEqual(post_report(self.client, report).status_code, 403)
         self.assertEqual(Message.objects.get().delivery_status, "")
+
+    def test_inbound_sms_to_each_account_is_checked_with_its_own_token(self):
+        fields = twilio_inbound_fields("SM" + "1" * 32, "Hello")
+        url = "http://testserver/sms/inbound/twilio/secondary/"
+        for token, status in (("tok-2", 200), ("tok-1", 403)):
+            with self.subTest(token=token):
+                response = self.client.post(
+                    urlsplit(url).path,
+                    urlencode(fields),
+                    FORM,
+                    HTTP_X_TWILIO_SIGNATURE=twilio_signature(url, fields, token),
+                )
+                self.assertEqual(response.status_code, status)
+        self.assertEqual(InboundMessage.objects.count(), 1)
 
     def test_an_unknown_alias_is_a_404(self):
         response = self.client.post(
