@@ -78,6 +78,7 @@ def _along(
         return [_all_open(route, row) for row in rows]
     results: list[AttemptResult] = []
     hops: dict[int, list[AttemptResult]] = {}
+    originals = {row.id: row for row in rows}
     pending = rows
     while alias is not None and pending:
         tried.add(alias)
@@ -108,10 +109,11 @@ def _along(
             if target is None:
                 raise StopDraining(stop.error, results)
             done = {result.row.id for result in out}
-            pending = [row for row in pending if row.id not in done]
-        else:
-            pending = []
-        pending += [result.row for result in moving]
+            moving += [
+                _refused(r, stop.error, alias) for r in batch if r.id not in done
+            ]
+        # Each alias picks its own sender: move the rows as they were claimed.
+        pending = [originals[result.row.id] for result in moving]
         for result in moving:
             hops.setdefault(result.row.id, []).append(result)
         alias = target
@@ -147,6 +149,19 @@ def _judge(
         breaker.record_success(alias, snapshot)
     elif out:
         breaker.record_failure(alias, out[0].error_text)
+
+
+def _refused(row: ClaimedRow, error: Exception, alias: str) -> AttemptResult:
+    """Return the try of a row whose call ``alias`` refused with an account error."""
+    code = getattr(error, "code", None)
+    return AttemptResult(
+        row,
+        RETRY,
+        error_code="" if code is None else str(code),
+        error_text=f"{type(error).__name__}: {error}",
+        error=error,
+        provider=alias,
+    )
 
 
 def _all_open(route: Route, row: ClaimedRow) -> AttemptResult:

@@ -110,18 +110,29 @@ class FailoverTests(TwoProvidersMixin, TestCase):
         [state] = [s for s in breaker.states() if s["alias"] == "primary"]
         self.assertEqual(state["state"], "open")
 
-    def test_a_503_and_a_suspended_account_fail_over(self):
+    def test_a_503_a_429_and_a_suspended_account_fail_over(self):
         self.primary.script(
             self.primary.error(503, 20503, "Service unavailable"),
+            self.primary.error(429, 20429, "Too Many Requests"),
             self.primary.error(401, 20003, "Authenticate"),
         )
-        self.queue(numbers(3))
+        self.queue(numbers(4))
         with self.assertLogs("sms_outbox", "WARNING"):
             result = engine.send_queued()
         self.assertIsNone(result.error)
-        self.assertEqual(result.sent, 3)
-        self.assertEqual(len(self.secondary.messages), 3)
+        self.assertEqual((result.sent, result.retrying), (4, 0))
+        self.assertEqual(len(self.secondary.messages), 4)
         self.assertEqual(self.primary.messages, [])
+        # Three calls reached the primary; the fourth row skipped it.
+        self.assertEqual(len(self.primary.requests), 3)
+        self.assertEqual(
+            list(
+                Attempt.objects.filter(provider="primary")
+                .values_list("error_code", flat=True)
+                .order_by("pk")
+            ),
+            ["20503", "20429", "20003"],
+        )
         # The account error opened the primary's circuit at once.
         self.assertTrue(
             ProviderCircuit.objects.get(alias="primary").opened_until > timezone.now()
@@ -231,6 +242,24 @@ class RouteTests(TwoProvidersMixin, TestCase):
             {m["to"]: m["from"] for m in self.primary.messages},
             {GB: "ACME", US: "+12065550199"},
         )
+
+    def test_each_alias_sends_from_its_own_sender_after_a_failover(self):
+        providers = {
+            "primary": {
+                **alias(self.primary, "primary"),
+                "SENDERS": {"GB": "ONE"},
+            },
+            "secondary": {
+                **alias(self.secondary, "secondary"),
+                "SENDERS": {"GB": "TWO"},
+            },
+        }
+        self.primary.script(self.primary.error(503, 20503, "Service unavailable"))
+        with self.settings(SMS_PROVIDERS=providers, DEFAULT_FROM_SMS="+12065550101"):
+            self.queue([GB])
+            engine.send_queued()
+        self.assertEqual(self.primary.requests[0].form.get("From"), "ONE")
+        self.assertEqual([m["from"] for m in self.secondary.messages], ["TWO"])
 
     def test_without_routes_the_outbox_backend_alias_sends(self):
         with self.settings(SMS_ROUTES={}):
