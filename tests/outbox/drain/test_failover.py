@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import sms
-from sms.testing import FakeTwilio, Reply
+from sms.testing import FakeMessageBird, FakeTwilio, Reply
 from sms.testing.server import closed_port_url
 from sms_outbox.drain import breaker
 from sms_outbox.drain import run as engine
@@ -398,3 +398,39 @@ class BreakerReportTests(TwoProvidersMixin, TestCase):
         page = self.client.get(reverse("admin:sms_outbox_message_health"))
         self.assertContains(page, '<tr class="health-provider-open"><td>primary</td>')
         self.assertContains(page, '<tr class="health-provider-closed"><td>secondary')
+
+
+class GroupedCallTests(TestCase):
+    """MessageBird takes 50 numbers per call: rows of one call may differ in route."""
+
+    def test_rows_of_one_call_go_along_their_own_routes_once(self):
+        first = self.enterContext(FakeMessageBird(access_key="test_one"))
+        second = self.enterContext(FakeMessageBird(access_key="test_two"))
+
+        def messagebird(fake):
+            return {
+                "BACKEND": "sms.backends.messagebird.SmsBackend",
+                "OPTIONS": {"access_key": fake.access_key, "api_url": fake.url},
+            }
+
+        with self.settings(
+            SMS_PROVIDERS={"one": messagebird(first), "two": messagebird(second)},
+            SMS_ROUTES={"uk": {"COUNTRIES": ["GB"], "PROVIDERS": ["two", "one"]}},
+            SMS_OUTBOX_BACKEND="one",
+        ):
+            second.script(Reply(503, {"errors": [{"code": 0}]}))
+            queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+            sms.send_sms("Hi", "+12065550101", [GB, US, "+441134960001"], False, queued)
+            result = engine.send_queued()
+        self.assertEqual(result.sent, 3)
+        # The two UK rows failed over from "two" to "one"; the US row went
+        # through SMS_OUTBOX_BACKEND. Every number once.
+        sent = sorted(n for call in first.messages for n in call["recipients"])
+        self.assertEqual(sent, sorted([GB, US, "+441134960001"]))
+        self.assertEqual(len(first.messages), 2)  # the US row's call, the UK rows'
+        self.assertEqual(len(second.requests), 1)
+        self.assertEqual(second.messages, [])
+        self.assertEqual(
+            dict(Message.objects.values_list("recipient", "provider")),
+            {GB: "one", US: "one", "+441134960001": "one"},
+        )
