@@ -14,6 +14,7 @@ from sms.backends.base import BaseSmsBackend
 from sms.conf import get_setting
 from sms.exceptions import SmsBackendImportError, SmsConfigurationError
 from sms.message import Message, RecipientResult, send_and_signal
+from sms.providers import create_backend, is_alias
 
 __all__ = [
     "BaseSmsBackend",
@@ -64,14 +65,19 @@ def get_connection(
 ) -> BaseSmsBackend:
     """Load an SMS backend and return an instance of it.
 
-    ``backend`` is a dotted path; when None, ``SMS_BACKEND`` is read now. Both
-    ``fail_silently`` and every other keyword go to the backend's constructor.
+    ``backend`` is a dotted path or an alias of ``SMS_PROVIDERS``; when None,
+    ``SMS_BACKEND`` (either of the two) is read now. Both ``fail_silently``
+    and every other keyword go to the backend's constructor; for an alias
+    they beat its OPTIONS.
     """
     path = backend or get_setting("SMS_BACKEND")
+    if path and is_alias(path):
+        return create_backend(path, fail_silently=fail_silently, **kwargs)
     if not path:
         raise SmsConfigurationError(
             "SMS_BACKEND is not set: set it to a backend path such as "
-            "'sms.backends.console.SmsBackend', or pass backend= to "
+            "'sms.backends.console.SmsBackend' or an alias of SMS_PROVIDERS, "
+            "or pass backend= to "
             "get_connection()."
         )
     try:

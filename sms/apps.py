@@ -11,6 +11,7 @@ class SmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sms.checks import check_sms_backend
+        from sms.checks import check_sms_backend, check_sms_providers
 
         checks.register(check_sms_backend)
+        checks.register(check_sms_providers)

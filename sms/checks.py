@@ -10,6 +10,9 @@ from django.core.checks import CheckMessage, Error
 from django.utils.module_loading import import_string
 
 from sms.conf import get_setting
+from sms.exceptions import InvalidPhoneNumber, SmsConfigurationError
+from sms.phone import validate_originator
+from sms.providers import NO_ALPHANUMERIC_SENDER, get_provider, is_alias
 
 
 def check_backend_setting(setting: str, id_prefix: str = "sms") -> list[CheckMessage]:
@@ -18,6 +21,11 @@ def check_backend_setting(setting: str, id_prefix: str = "sms") -> list[CheckMes
     The outbox reuses this for ``SMS_OUTBOX_BACKEND``.
     """
     path = get_setting(setting)
+    try:
+        if is_alias(path):
+            return []  # check_sms_providers() checks every alias
+    except SmsConfigurationError:
+        return []  # and reports a malformed SMS_PROVIDERS
     if (problem := _check_path(setting, path, id_prefix)) is not None:
         return [problem]
     try:
@@ -140,3 +148,83 @@ def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
     if problem is not None:
         return [problem]
     return check_backend_setting("SMS_BACKEND")
+
+
+def check_sms_providers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check every ``SMS_PROVIDERS`` alias: its shape, its BACKEND, its SENDERS."""
+    providers = get_setting("SMS_PROVIDERS")
+    if not providers:
+        return []
+    errors: list[CheckMessage] = []
+    names = providers if isinstance(providers, dict) else {"": None}
+    for alias in names:
+        try:
+            spec = get_provider(alias)
+            import_string(spec["BACKEND"])
+        except (SmsConfigurationError, ImportError) as err:
+            text = str(err)
+            if not isinstance(err, SmsConfigurationError):
+                text = (
+                    f"SMS_PROVIDERS[{alias!r}]['BACKEND'] {spec['BACKEND']!r} "
+                    f"cannot be imported: {err}."
+                )
+            errors.append(
+                Error(
+                    text,
+                    hint="Each SMS_PROVIDERS entry is {'BACKEND': "
+                    "'sms.backends.twilio.SmsBackend', 'OPTIONS': {...}}.",
+                    id="sms.E005",
+                )
+            )
+            continue
+        where = f"SMS_PROVIDERS[{alias!r}]['SENDERS']"
+        errors += check_senders(spec.get("SENDERS", {}), where, "sms.E006")
+    return errors
+
+
+def check_senders(senders: Any, where: str, check_id: str) -> list[CheckMessage]:
+    """Return errors for a table of senders per country found at ``where``.
+
+    Keys are ISO 3166 country codes (``"GB"``) or ``"*"``; each value must be
+    a valid originator, and a number (not an alphanumeric sender id) for a
+    country whose carriers refuse those (``NO_ALPHANUMERIC_SENDER``).
+    """
+    hint = (
+        "Map ISO country codes (or '*') to senders, such as {'GB': 'ACME', "
+        "'US': '+15550100', '*': '+15550100'}; the US and Canada need a number."
+    )
+    if not isinstance(senders, dict):
+        return [Error(f"{where} is {senders!r}, not a dict.", hint=hint, id=check_id)]
+    errors: list[CheckMessage] = []
+    for country, sender in senders.items():
+        problem = None
+        if not (
+            country == "*"
+            or (isinstance(country, str) and len(country) == 2 and country.isupper())
+        ):
+            problem = f"{country!r} is not an ISO country code or '*'"
+        else:
+            try:
+                checked = validate_originator(sender)
+            except InvalidPhoneNumber as err:
+                problem = str(err).rstrip(".")
+            else:
+                alphanumeric = not checked.lstrip("+").isdigit()
+                if alphanumeric and country in NO_ALPHANUMERIC_SENDER:
+                    problem = (
+                        f"{country} refuses alphanumeric senders, but {sender!r} is one"
+                    )
+        if problem:
+            errors.append(Error(f"{where}: {problem}.", hint=hint, id=check_id))
+    fallback = senders.get("*")
+    uncovered = sorted(NO_ALPHANUMERIC_SENDER - set(senders))
+    if isinstance(fallback, str) and not fallback.lstrip("+").isdigit() and uncovered:
+        errors.append(
+            Error(
+                f"{where}: '*' gives the alphanumeric sender {fallback!r} to every "
+                f"other country, but {' and '.join(uncovered)} refuse those.",
+                hint=hint,
+                id=check_id,
+            )
+        )
+    return errors

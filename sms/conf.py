@@ -12,6 +12,8 @@ from django.utils.functional import empty
 #: has no default: reading it when absent returns ``None``.
 DEFAULTS: dict[str, Any] = {
     "SMS_BACKEND": None,
+    # Named provider connections (sms.providers): alias -> BACKEND, OPTIONS.
+    "SMS_PROVIDERS": {},
     "DEFAULT_FROM_SMS": "",
     "SMS_FILE_PATH": None,
     # Set to None in settings to send bodies of any length (Message.check_length).

@@ -25,6 +25,7 @@ class SmsOutboxConfig(AppConfig):
         )
         from sms_outbox.guards import check_direct_sends
         from sms_outbox.optout import check_recipients
+        from sms_outbox.routing import check_routes
         from sms_outbox.schedule import check_quiet_hours
 
         checks.register(check_outbox_backend)
@@ -39,6 +40,7 @@ class SmsOutboxConfig(AppConfig):
         checks.register(check_guard_settings)
         # Production only: manage.py check --deploy.
         checks.register(check_guard_countries, checks.Tags.security, deploy=True)
+        checks.register(check_routes)
         # Provider backends used directly refuse opted-out numbers too.
         register_recipient_check(check_recipients)
         # Direct sends meet the send guards (SMS_GUARDS) too.

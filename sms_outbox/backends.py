@@ -18,6 +18,7 @@ from sms.message import RecipientResult
 from sms.phone import mask_phone_number, normalize_phone_number, validate_originator
 from sms_outbox.conf import get_delivery_backend_path
 from sms_outbox.expiry import check_ttl, expires_at_for
+from sms_outbox.routing import route_for
 from sms_outbox.schedule import check_time_zone, release_time
 from sms_outbox.schema import missing_tables_explained
 
@@ -165,6 +166,7 @@ class QueuedSmsBackend(BaseSmsBackend):
                     time_zone=self.time_zone,
                     replaced=replaced,
                     reference=reference,
+                    route=route_for(recipient, kind),
                 )
             )
         return rows

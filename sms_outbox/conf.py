@@ -8,6 +8,7 @@ from django.utils.module_loading import import_string
 
 from sms.conf import get_setting as get_sms_setting
 from sms.exceptions import SmsConfigurationError
+from sms.providers import backend_path
 
 #: The defaults of the settings only ``sms_outbox`` reads. ``get_setting()``
 #: also answers for the settings of ``sms`` (``SMS_TIMEOUT``, the provider
@@ -20,6 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "SMS_OUTBOX_LEASE_SECONDS": 300,
     "SMS_OUTBOX_ACCOUNT_ERROR_DELAY": 60,
     "SMS_OUTBOX_GROUP_SENDS": True,
+    # Routes and failover between SMS_PROVIDERS aliases (sms_outbox.routing,
+    # sms_outbox.drain.breaker).
+    "SMS_ROUTES": {},
+    "SMS_OUTBOX_BREAKER_FAILURES": 5,
+    "SMS_OUTBOX_BREAKER_COOLDOWN": 60,
     # When SMS may go out and until when (sms_outbox.schedule, sms_outbox.expiry).
     "SMS_OUTBOX_QUIET_HOURS": None,
     "SMS_OUTBOX_URGENT_KINDS": ("otp",),
@@ -90,18 +96,20 @@ def get_setting(name: str) -> Any:
 def get_delivery_backend_path() -> str:
     """Return ``SMS_OUTBOX_BACKEND``, the backend that delivers queued SMS.
 
-    Raise ``SmsConfigurationError`` when it is unset, cannot be imported, or
-    names a backend that does not deliver (the queued backend itself, which
-    would queue forever).
+    It is a dotted path or an alias of ``SMS_PROVIDERS``. Raise
+    ``SmsConfigurationError`` when it is unset, cannot be imported, or names a
+    backend that does not deliver (the queued backend itself, which would
+    queue forever).
     """
     path: str | None = get_setting("SMS_OUTBOX_BACKEND")
     if not path:
         raise SmsConfigurationError(
             "SMS_OUTBOX_BACKEND is not set: set it to the backend that delivers "
-            "queued SMS, such as 'sms.backends.twilio.SmsBackend'."
+            "queued SMS, such as 'sms.backends.twilio.SmsBackend', or to an "
+            "alias of SMS_PROVIDERS."
         )
     try:
-        klass = import_string(path)
+        klass = import_string(backend_path(path))
     except ImportError as err:
         raise SmsConfigurationError(
             f"SMS_OUTBOX_BACKEND {path!r} cannot be imported ({err}): fix the "

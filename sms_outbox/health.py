@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
+from sms_outbox.drain.breaker import states as circuit_states
 from sms_outbox.guards import Spend, spend_so_far
 from sms_outbox.models import Attempt, Message, MessageQuerySet
 
@@ -55,6 +56,8 @@ class QueueHealth:
     failed_last_day: int
     top_errors: list[tuple[str, int]]
     buckets: list[Bucket] = field(default_factory=list)
+    #: Each ``SMS_PROVIDERS`` alias's circuit (``drain.breaker.states()``).
+    providers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def oldest_due_seconds(self) -> float:
@@ -101,6 +104,14 @@ class QueueHealth:
                 }
                 for b in self.buckets
             ]
+        figures["providers"] = [
+            {
+                **provider,
+                "opened_until": provider["opened_until"]
+                and provider["opened_until"].isoformat(),
+            }
+            for provider in self.providers
+        ]
         return figures
 
 
@@ -219,6 +230,7 @@ def get_queue_health(now: datetime.datetime | None = None) -> QueueHealth:
         failed_last_day=totals["failed"][0],
         top_errors=top_errors,
         buckets=buckets,
+        providers=circuit_states(),
     )
 
 

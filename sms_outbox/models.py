@@ -209,6 +209,22 @@ class Message(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     backend = models.CharField(_("backend"), max_length=255, blank=True)
+    route = models.CharField(
+        _("route"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The SMS_ROUTES entry that picks its providers."),
+    )
+    provider = models.CharField(
+        _("provider"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The SMS_PROVIDERS alias tried last, or that sent it."),
+    )
     provider_message_id = models.CharField(
         _("provider message id"), max_length=64, blank=True
     )
@@ -347,6 +363,14 @@ class Attempt(models.Model):
     error_code = models.CharField(_("error code"), max_length=32, blank=True)
     error_text = models.TextField(_("error"), blank=True)
     duration_ms = models.FloatField(_("duration (ms)"), null=True, blank=True)
+    provider = models.CharField(
+        _("provider"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The SMS_PROVIDERS alias this try went through."),
+    )
 
     class Meta:
         verbose_name = _("attempt")
@@ -569,6 +593,30 @@ class GuardEvent(models.Model):
         return f"{self.scope} {self.value} {self.action}"
 
 
+class ProviderCircuit(models.Model):
+    """The circuit breaker of one ``SMS_PROVIDERS`` alias, shared by every worker.
+
+    ``failures`` counts the tries in a row the provider did not take;
+    ``opened_until`` is when an open circuit lets one probe through
+    (half-open), and ``probe_until`` when a probe that never reported back
+    stops holding the alias. See ``sms_outbox.drain.breaker``.
+    """
+
+    alias = models.CharField(_("alias"), max_length=64, unique=True)
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    opened_until = models.DateTimeField(_("open until"), null=True, blank=True)
+    probe_until = models.DateTimeField(_("probe until"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("provider circuit")
+        verbose_name_plural = _("provider circuits")
+
+    def __str__(self) -> str:
+        return f"{self.alias} ({self.failures} failures)"
+
+
 __all__ = [
     "Attempt",
     "GuardBlock",
@@ -577,6 +625,7 @@ __all__ = [
     "InboundMessage",
     "Message",
     "MessageQuerySet",
+    "ProviderCircuit",
     "Receipt",
     "Suppression",
     "SuppressionChange",

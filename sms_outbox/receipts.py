@@ -110,13 +110,17 @@ def _note_opt_out(report: DeliveryReport) -> None:
     note_provider_opt_out(number, error)
 
 
-def _sent_by(row: Message, provider: str) -> bool:
-    """Return True if ``provider`` may have sent ``row``.
+def _sent_by(row: Message, provider: str, alias: str = "") -> bool:
+    """Return True if ``provider`` (through ``alias``, if given) may have sent ``row``.
 
     ``backend`` is the dotted path of the backend that sent the row (blank
     until the drain records it), such as ``sms.backends.twilio.SmsBackend``.
-    A row another provider sent is not this report's, whatever its reference.
+    A row another provider sent is not this report's, whatever its reference,
+    nor is a row another ``SMS_PROVIDERS`` alias sent (another account of the
+    same provider, whose reports come to that alias's URL).
     """
+    if alias and row.provider and row.provider != alias:
+        return False
     return not row.backend or provider in _providers(row.backend)
 
 
@@ -151,7 +155,7 @@ def _find_row(report: DeliveryReport, using: str) -> Message | None:
             matches = [
                 row
                 for row in rows.filter(**{field: value}).exclude(**{field: ""})[:10]
-                if _sent_by(row, report.provider)
+                if _sent_by(row, report.provider, report.alias)
             ]
             if matches:
                 return max(matches, key=lambda row: row.pk)

@@ -269,10 +269,12 @@ def mark_sent(
     token: str,
     backend: str,
     now: datetime.datetime,
+    provider: str = "",
 ) -> int:
     """Mark rows claim ``token`` holds as sent; return how many it changed.
 
-    ``sent`` holds (row id, provider message id or "") pairs. The write is
+    ``sent`` holds (row id, provider message id or "") pairs; ``backend`` and
+    ``provider`` (the ``SMS_PROVIDERS`` alias, or "") name what sent them. The write is
     fenced by the claim: a row no longer ``sending`` under ``token`` (another
     worker took it back after the lease ran out) is left as it is.
     """
@@ -287,11 +289,12 @@ def mark_sent(
         f"{column['provider_message_id']} = {{ids}}, "
         f"{column['attempts']} = {table}.{column['attempts']} + 1, "
         f"{column['last_error']} = '', {column['backend']} = %s, "
+        f"{column['provider']} = %s, "
         f"{column['sent_at']} = %s, {column['finished_at']} = %s, "
         f"{column['claimed_by']} = '', {column['lease_expires_at']} = NULL, "
         f"{column['updated_at']} = %s "
     )
-    params = [backend[:255], stamp, stamp, stamp]
+    params = [backend[:255], provider[:64], stamp, stamp, stamp]
     status = f"{table}.{column['status']}"
     if connection.vendor == "postgresql":
         # An expression, so no index on status can drive the UPDATE: the rows

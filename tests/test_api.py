@@ -135,8 +135,8 @@ class GetConnectionTests(SimpleTestCase):
                 with self.assertRaisesMessage(
                     SmsConfigurationError,
                     "SMS_BACKEND is not set: set it to a backend path such as "
-                    "'sms.backends.console.SmsBackend', or pass backend= to "
-                    "get_connection().",
+                    "'sms.backends.console.SmsBackend' or an alias of SMS_PROVIDERS, "
+                    "or pass backend= to get_connection().",
                 ):
                     sms.get_connection()
 

@@ -153,7 +153,7 @@ class ProviderBackend(BaseSmsBackend):
         except InvalidMessage as err:
             return self._invalid_all(message, err, "invalid_message", str(err))
         try:
-            originator = self._check_originator(message.originator)
+            originator = self._check_originator(self._sender(message.originator))
         except InvalidPhoneNumber as err:
             return self._invalid_all(
                 message, err, "invalid_originator", "its originator is not valid"
@@ -161,6 +161,17 @@ class ProviderBackend(BaseSmsBackend):
         results, numbers = _results.screen(self.provider, message.recipients)
         delivered = iter(self._deliver(message, originator, numbers) if numbers else [])
         return [result or next(delivered) for result in results]
+
+    def _sender(self, originator: str) -> str:
+        """Return ``originator``, or the alias's sender for the site's default.
+
+        A message built without an originator carries ``DEFAULT_FROM_SMS``; a
+        backend built from an ``SMS_PROVIDERS`` alias with ``default_from``
+        sends such a message from that account's own sender instead.
+        """
+        if self.default_from and originator in ("", get_setting("DEFAULT_FROM_SMS")):
+            return self.default_from
+        return originator
 
     def _check_originator(self, originator: str) -> str:
         """Return the sender to pass on; subclasses may relax the check."""

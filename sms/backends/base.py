@@ -35,6 +35,11 @@ class BaseSmsBackend:
     #: ``SMS_BACKEND``; the system check reports any that are missing.
     required_settings: tuple[str, ...] = ()
 
+    #: The ``SMS_PROVIDERS`` alias this backend was built from ("" for a
+    #: dotted path), and that alias's default sender (``sms.providers``).
+    alias = ""
+    default_from = ""
+
     def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
         self.fail_silently = fail_silently
 

@@ -59,7 +59,9 @@ class SmsBackend(ProviderBackend):
     ``TWILIO_MESSAGING_SERVICE_SID``) Twilio picks the sender and the
     message's originator is not sent. ``status_callback``
     (``SMS_STATUS_CALLBACK_URL``) asks Twilio for delivery reports, with the
-    message's ``reference`` in its query string.
+    message's ``reference`` in its query string. ``edge`` and ``region``
+    (Twilio's Global Infrastructure, ``"dublin"`` and ``"ie1"``) pick the
+    regional API host.
     """
 
     provider = "twilio"
@@ -89,13 +91,22 @@ class SmsBackend(ProviderBackend):
     }
 
     def __init__(
-        self, fail_silently: bool = False, *, http_client: Any = None, **kwargs: Any
+        self,
+        fail_silently: bool = False,
+        *,
+        http_client: Any = None,
+        edge: str | None = None,
+        region: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
         if http_client is None:
             http_client = self._pooled = PooledHttpClient(self.api_url, self.timeout)
         sid, token = self._credentials["account_sid"], self._credentials["auth_token"]
-        self.client = Client(sid, token, http_client=http_client)
+        # edge ("dublin") and region ("ie1") pick Twilio's regional API host.
+        self.client = Client(
+            sid, token, http_client=http_client, edge=edge, region=region
+        )
 
     def _check_originator(self, originator: str) -> str:
         if self.messaging_service_sid:

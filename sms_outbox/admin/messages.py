@@ -315,7 +315,14 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
     """The attempt log of one row: read-only history."""
 
     model = Attempt
-    fields = ("created_at", "outcome", "error_code", "error_text", "duration")
+    fields = (
+        "created_at",
+        "outcome",
+        "provider",
+        "error_code",
+        "error_text",
+        "duration",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -427,6 +434,8 @@ class MessageAdmin(MessageActions, MessageColumns, admin.ModelAdmin):  # type: i
                     "attempts",
                     "last_error",
                     "blocked_by",
+                    "route",
+                    "provider",
                     "backend",
                     "provider_message_id",
                     "reference",

@@ -3,7 +3,10 @@
 - ``claims``: how a row is claimed under a lease, renewed, given back, and
   taken back when its worker's lease ran out;
 - ``sending``: one provider call, and when an SMS counts as sent;
-- ``policy``: what happens to a row after each provider outcome;
+- ``policy``: what happens to a row after each provider outcome, and whether
+  the provider took the SMS;
+- ``failover``: a row's route, tried alias by alias when a provider did not
+  take it; ``breaker``: the circuit of each alias, shared in the database;
 - ``results``: the fenced bulk writes that record outcomes;
 - ``run``: one drain (``send_queued()``), its threads, pace and rate;
 - ``worker``: the long-running loop that outlives outages.

@@ -35,6 +35,7 @@ CLAIM_FIELDS = (
     "kind",
     "time_zone",
     "expires_at",
+    "route",
 )
 
 
@@ -50,6 +51,7 @@ class ClaimedRow(NamedTuple):
     kind: str = ""
     time_zone: str = ""
     expires_at: datetime.datetime | None = None
+    route: str = ""
 
 
 class Claim:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from sms.exceptions import (
     OutcomeUnknown,
     ProviderAccountError,
+    ProviderUnavailable,
     SmsError,
     SmsSendError,
 )
@@ -67,6 +68,26 @@ class Decision(NamedTuple):
 def stops_drain(error: BaseException) -> bool:
     """Return True when ``error`` means nothing can be sent until someone acts."""
     return isinstance(error, (ProviderAccountError, ImproperlyConfigured))
+
+
+def provider_took(error: BaseException | None) -> bool | None:
+    """Return whether the provider took the SMS a try ended with ``error``.
+
+    True: it did, or refused it for the recipient's sake (an invalid or
+    opted-out number, a blocked destination: any provider would). False: it
+    did not take it (no connection, a timeout before the request was sent, a
+    5xx, a 429, a suspended account), so another provider may send it with no
+    risk of a duplicate. None: it may have (a timeout after the request was
+    sent, an unexpected error). Routing fails over on False, and on None only
+    where the route opts in (``sms_outbox.routing.next_alias()``).
+    """
+    if error is None:
+        return True
+    if isinstance(error, OutcomeUnknown) or not isinstance(error, SmsError):
+        return None
+    if isinstance(error, ProviderAccountError | ProviderUnavailable):
+        return False
+    return True
 
 
 def classify(error: BaseException | None) -> str:

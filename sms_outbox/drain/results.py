@@ -20,6 +20,7 @@ from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from sms.providers import backend_path
 from sms_outbox import sql
 from sms_outbox.drain.claims import ClaimedRow, held
 from sms_outbox.drain.policy import Decision, decide
@@ -42,7 +43,9 @@ class AttemptResult:
     """What one try did to one claimed row, and what that means for the row.
 
     ``kind`` is an ``Attempt.Outcome`` value (sent, retry, failed, unknown);
-    ``decision`` is the retry policy's verdict on it.
+    ``decision`` is the retry policy's verdict on it. ``error`` is what the
+    try raised or recorded, and ``provider`` the ``SMS_PROVIDERS`` alias it
+    went through ("" for a dotted path): routing reads both to fail over.
     """
 
     row: ClaimedRow
@@ -51,6 +54,11 @@ class AttemptResult:
     error_code: str = ""
     error_text: str = ""
     duration_ms: float | None = None
+    error: BaseException | None = None
+    provider: str = ""
+    #: Earlier tries of this row in the same pass, through providers that did
+    #: not take it (``drain.failover``): logged, and nothing else.
+    hops: list[AttemptResult] = field(default_factory=list)
     decision: Decision = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,19 +119,39 @@ class Recorder:
             if others:
                 lost |= self._write_others(connection, others, now)
             _insert_attempts(
-                connection, [_log_entry(o, o.row.id in lost) for o in self.pending], now
+                connection,
+                [
+                    _log_entry(entry, o.row.id in lost, hop=entry is not o)
+                    for o in self.pending
+                    for entry in (*o.hops, o)
+                ],
+                now,
             )
         return lost
 
     def _write_sent(
         self, connection: Connection, sent: list[AttemptResult], now: datetime.datetime
     ) -> set[int]:
-        """Mark ``sent`` rows sent, each with its provider id; return lost ids."""
-        pairs = [(o.row.id, o.message_id) for o in sent]
-        written = sql.mark_sent(connection, pairs, self.token, self.backend_path, now)
+        """Mark ``sent`` rows sent, each with its provider id; return lost ids.
+
+        One UPDATE per provider alias the rows went through (one, usually).
+        """
+        written = 0
+        by_provider: dict[str, list[AttemptResult]] = {}
+        for o in sent:
+            by_provider.setdefault(o.provider, []).append(o)
+        for provider, results in by_provider.items():
+            pairs = [(o.row.id, o.message_id) for o in results]
+            written += sql.mark_sent(
+                connection, pairs, self.token, self._path(provider), now, provider
+            )
         if written == len(sent):
             return set()
         return _not_written(connection, sent, now)
+
+    def _path(self, provider: str) -> str:
+        """Return the backend path recorded for a try through ``provider``."""
+        return backend_path(provider)[:255] if provider else self.backend_path
 
     def _write_others(
         self,
@@ -142,7 +170,8 @@ class Recorder:
                     status=o.decision.status,
                     attempts=o.row.attempts + 1,
                     last_error=o.error_text,
-                    backend=self.backend_path,
+                    backend=self._path(o.provider),
+                    provider=o.provider,
                     # The database's clock decides when the row is due again.
                     next_attempt_at=Now() + Value(delay),
                     finished_at=now if failed else None,
@@ -198,13 +227,28 @@ def _warn_lost(outcomes: list[AttemptResult], lost: set[int]) -> None:
         )
 
 
-def _log_entry(o: AttemptResult, lost: bool) -> tuple[Any, ...]:
-    """Return the attempt-log values of ``o`` (``lost``: its row was taken over)."""
+def _log_entry(o: AttemptResult, lost: bool, hop: bool = False) -> tuple[Any, ...]:
+    """Return the attempt-log values of ``o`` (``lost``: its row was taken over).
+
+    A ``hop`` (a try whose provider did not take the SMS, after which the
+    row moved to the next provider of its route) is logged as what it was,
+    with no effect on the row.
+    """
     text = o.error_text
+    if hop:
+        text = f"Failed over to the next provider of the route. {text}"
+        return (o.row.id, o.kind, o.error_code[:32], text, o.duration_ms, o.provider)
     if lost:
         sent = o.kind == Attempt.Outcome.SENT
         text = _LOST_SENT if sent else f"{_LOST_OTHER} {o.error_text}"
-    return (o.row.id, o.decision.logged, o.error_code[:32], text, o.duration_ms)
+    return (
+        o.row.id,
+        o.decision.logged,
+        o.error_code[:32],
+        text,
+        o.duration_ms,
+        o.provider[:64],
+    )
 
 
 #: What a retried or failed row's UPDATE writes.
@@ -213,6 +257,7 @@ _OTHERS_FIELDS = (
     "attempts",
     "last_error",
     "backend",
+    "provider",
     "next_attempt_at",
     "finished_at",
     "claimed_by",
@@ -225,6 +270,7 @@ _ATTEMPT_COLUMNS = (
     "error_code",
     "error_text",
     "duration_ms",
+    "provider",
     "created_at",
 )
 

@@ -22,8 +22,9 @@ from sms_outbox.drain.claims import (
     release_rows,
     requeue_expired,
 )
+from sms_outbox.drain.failover import close_connections, deliver_routed
 from sms_outbox.drain.results import AttemptResult, Recorder
-from sms_outbox.drain.sending import GroupRefused, StopDraining, deliver
+from sms_outbox.drain.sending import GroupRefused, StopDraining
 from sms_outbox.models import Attempt, Message
 from sms_outbox.optout import OPTED_OUT, enforced_among, opted_out_error
 from sms_outbox.schema import missing_tables_explained
@@ -299,6 +300,7 @@ def _work(run: Run, backend: BaseSmsBackend, path: str, batch_size: int) -> None
             pace.done(send_claim(run, backend, path, claim))
     finally:
         backend.close()
+        close_connections()
         if run.progress:
             run.progress(run.result)
 
@@ -367,7 +369,7 @@ def send_claim(run: Run, backend: BaseSmsBackend, path: str, claim: Claim) -> in
                     continue
                 groups[0] = shared
             try:
-                results = deliver(backend, groups[0])
+                results = deliver_routed(backend, groups[0])
             except GroupRefused:
                 groups[:1] = [[row] for row in groups[0]]
                 continue

@@ -178,6 +178,7 @@ def _failed_try(row: ClaimedRow, err: Exception, started: float) -> AttemptResul
         error_code="" if code is None else str(code),
         error_text=f"{type(err).__name__}: {err}",
         duration_ms=(time.perf_counter() - started) * 1000,
+        error=err,
     )
 
 

@@ -17,12 +17,20 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+)
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sms.exceptions import InvalidPhoneNumber, SmsConfigurationError
 from sms.phone import normalize_phone_number
+from sms.providers import is_alias
+from sms.providers import option as provider_option
 from sms_outbox.conf import get_setting
 
 logger = logging.getLogger(__name__)
@@ -54,7 +62,7 @@ FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "expired"})
 # the database halfway through a transaction.
 _MAX_RAW = 32
 
-_View = Callable[[HttpRequest], HttpResponse]
+_View = Callable[..., HttpResponse]
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class DeliveryReport:
     ``timestamp`` is the provider's own time of the status, when it gives one.
     ``opted_out`` says the provider refused the SMS because the recipient
     opted out (its ``error_code`` is one of the provider's opt-out codes).
+    ``alias`` is the ``SMS_PROVIDERS`` alias whose URL the report came to
+    ("" for the provider's shared URL): only rows that alias sent match.
     """
 
     provider: str
@@ -78,6 +88,7 @@ class DeliveryReport:
     reason: str = ""
     timestamp: datetime.datetime | None = None
     opted_out: bool = False
+    alias: str = ""
 
     @property
     def rank(self) -> int:
@@ -124,6 +135,27 @@ def require_secret(name: str, needed_for: str = "verify webhooks") -> str:
     return value
 
 
+def secret_for(alias: str | None, option: str, setting: str) -> str:
+    """Return the secret that verifies a webhook for ``alias``.
+
+    A URL without an alias uses the setting ``setting``; one with an alias
+    of ``SMS_PROVIDERS`` uses that alias's OPTIONS[``option``], so each of
+    two accounts of one provider is checked with its own secret. An alias
+    ``SMS_PROVIDERS`` lacks is a 404.
+    """
+    if alias is None:
+        return require_secret(setting)
+    if not is_alias(alias):
+        raise Http404("No such SMS provider alias.")
+    value: str | None = provider_option(alias, option)
+    if not value:
+        raise SmsConfigurationError(
+            f"SMS_PROVIDERS[{alias!r}]['OPTIONS'] has no {option!r}, and it is "
+            f"needed to verify the webhooks sent to this alias's URL: add it."
+        )
+    return value
+
+
 def webhook_endpoint(provider: str, what: str) -> Callable[[_View], _View]:
     """Wrap a webhook view: refuse big bodies (413), turn ``BadRequest`` into 400.
 
@@ -134,7 +166,7 @@ def webhook_endpoint(provider: str, what: str) -> Callable[[_View], _View]:
 
     def decorate(view: _View) -> _View:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest) -> HttpResponse:
+        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
@@ -158,7 +190,7 @@ def webhook_endpoint(provider: str, what: str) -> Callable[[_View], _View]:
                     content_type="text/plain",
                 )
             try:
-                return view(request)
+                return view(request, **kwargs)
             except BadRequest as err:
                 logger.warning("Refused a malformed %s %s: %s", provider, what, err)
                 return HttpResponseBadRequest(str(err), content_type="text/plain")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from django.core.exceptions import PermissionDenied
@@ -22,7 +23,7 @@ from sms_outbox.webhooks.base import (
     get_raw_status,
     get_recipient,
     get_timestamp,
-    require_secret,
+    secret_for,
     webhook_endpoint,
 )
 
@@ -48,18 +49,22 @@ STATUSES = {
 }
 
 
-def verify_messagebird(request: HttpRequest, what: str = "webhook") -> None:
+def verify_messagebird(
+    request: HttpRequest, what: str = "webhook", alias: str | None = None
+) -> None:
     """Raise ``PermissionDenied`` unless MessageBird signed this request.
 
     The ``MessageBird-Signature-JWT`` header must be a JWT signed with
     ``MESSAGEBIRD_SIGNING_KEY`` (not the access key) whose claims hash the
     public URL, query string included, and the raw body. The SDK also checks
     the token's issue and expiry times, so a captured request goes stale.
-    ``what`` names the request in the log line.
+    ``what`` names the request in the log line; with an ``alias``, that
+    alias's ``signing_key`` OPTION is the key.
     """
     if MessageBirdRequestValidator is None:
         raise SmsImproperlyInstalled("messagebird", "messagebird")
-    validator = MessageBirdRequestValidator(require_secret("MESSAGEBIRD_SIGNING_KEY"))
+    key = secret_for(alias, "signing_key", "MESSAGEBIRD_SIGNING_KEY")
+    validator = MessageBirdRequestValidator(key)
     signature = request.headers.get("MessageBird-Signature-JWT", "")
     url = get_public_url(request)
     try:
@@ -117,22 +122,25 @@ def parse_messagebird_inbound(data: QueryDict) -> InboundSms:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @webhook_endpoint("MessageBird", "status report")
-def messagebird_status_report(request: HttpRequest) -> HttpResponse:
+def messagebird_status_report(
+    request: HttpRequest, alias: str | None = None
+) -> HttpResponse:
     """Verify and record a MessageBird status report (``reportUrl``).
 
     A 2xx also for unknown messages and statuses: MessageBird retries
     anything else.
     """
-    verify_messagebird(request, "status report")
-    outcome = record_report(parse_messagebird(get_fields(request)))
+    verify_messagebird(request, "status report", alias)
+    report = parse_messagebird(get_fields(request))
+    outcome = record_report(dataclasses.replace(report, alias=alias or ""))
     return HttpResponse(outcome.value, content_type="text/plain")
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @webhook_endpoint("MessageBird", "inbound SMS")
-def messagebird_inbound(request: HttpRequest) -> HttpResponse:
+def messagebird_inbound(request: HttpRequest, alias: str | None = None) -> HttpResponse:
     """Verify and store an SMS sent to one of our MessageBird numbers."""
-    verify_messagebird(request, "inbound SMS")
+    verify_messagebird(request, "inbound SMS", alias)
     receive(parse_messagebird_inbound(get_fields(request)))
     return HttpResponse("", content_type="text/plain")

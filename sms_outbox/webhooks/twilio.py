@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -21,7 +22,7 @@ from sms_outbox.webhooks.base import (
     get_public_url,
     get_raw_status,
     get_recipient,
-    require_secret,
+    secret_for,
     webhook_endpoint,
 )
 
@@ -62,7 +63,9 @@ OPT_OUT_ERRORS = frozenset(
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def verify_twilio(request: HttpRequest, what: str = "webhook") -> None:
+def verify_twilio(
+    request: HttpRequest, what: str = "webhook", alias: str | None = None
+) -> None:
     """Raise ``PermissionDenied`` unless Twilio signed this request.
 
     The ``X-Twilio-Signature`` header must match the HMAC, keyed with
@@ -73,7 +76,8 @@ def verify_twilio(request: HttpRequest, what: str = "webhook") -> None:
     """
     if twilio_validator is None:
         raise SmsImproperlyInstalled("twilio", "twilio")
-    validator = twilio_validator.RequestValidator(require_secret("TWILIO_AUTH_TOKEN"))
+    token = secret_for(alias, "auth_token", "TWILIO_AUTH_TOKEN")
+    validator = twilio_validator.RequestValidator(token)
     signature = request.headers.get("X-Twilio-Signature", "")
     options = {}
     settings_header = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
@@ -133,21 +137,29 @@ def parse_twilio_inbound(data: QueryDict) -> InboundSms:
 @csrf_exempt
 @require_http_methods(["POST"])
 @webhook_endpoint("Twilio", "status callback")
-def twilio_status_callback(request: HttpRequest) -> HttpResponse:
+def twilio_status_callback(
+    request: HttpRequest, alias: str | None = None
+) -> HttpResponse:
     """Verify and record a Twilio status callback (``StatusCallback``).
 
-    A 2xx also for unknown messages and statuses: Twilio retries anything else.
+    A 2xx also for unknown messages and statuses: Twilio retries anything
+    else. At an alias's URL the report is checked with, and matched to the
+    rows sent by, that ``SMS_PROVIDERS`` alias.
     """
-    verify_twilio(request, "status callback")
-    outcome = record_report(parse_twilio(request.POST, request.GET))
+    verify_twilio(request, "status callback", alias)
+    report = parse_twilio(request.POST, request.GET)
+    outcome = record_report(dataclasses.replace(report, alias=alias or ""))
     return HttpResponse(outcome.value, content_type="text/plain")
 
 
 @csrf_exempt
 @require_http_methods(["POST"])
 @webhook_endpoint("Twilio", "incoming message")
-def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    """Verify and store an SMS sent to one of our Twilio numbers."""
-    verify_twilio(request, "incoming message")
+def twilio_inbound(request: HttpRequest, alias: str | None = None) -> HttpResponse:
+    """Verify and store an SMS sent to one of our Twilio numbers.
+
+    At an alias's URL the signature is checked with that alias's token.
+    """
+    verify_twilio(request, "incoming message", alias)
     receive(parse_twilio_inbound(request.POST))
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import time
@@ -26,7 +27,7 @@ from sms_outbox.webhooks.base import (
     get_raw_status,
     get_recipient,
     get_timestamp,
-    require_secret,
+    secret_for,
     webhook_endpoint,
 )
 
@@ -64,7 +65,9 @@ OPT_OUT_ERRORS = frozenset({"9"})
 TYPES = frozenset({"text", "unicode", "binary"})
 
 
-def verify_vonage(fields: QueryDict, what: str = "webhook") -> None:
+def verify_vonage(
+    fields: QueryDict, what: str = "webhook", alias: str | None = None
+) -> None:
     """Raise ``PermissionDenied`` unless Vonage signed these webhook fields.
 
     Delivery receipts and inbound SMS are signed alike. The ``sig`` field
@@ -72,11 +75,12 @@ def verify_vonage(fields: QueryDict, what: str = "webhook") -> None:
     ``VONAGE_SIGNATURE_SECRET``, over every other field, as the SDK's
     ``Auth.check_signature()`` computes it; the signed ``timestamp`` must be
     at most ``VONAGE_MAX_AGE`` seconds from now. ``what`` names the request
-    in the log line.
+    in the log line; with an ``alias``, that alias's ``signature_secret``
+    OPTION is the key.
     """
     if VonageAuth is None:
         raise SmsImproperlyInstalled("vonage", "vonage")
-    secret = require_secret("VONAGE_SIGNATURE_SECRET")
+    secret = secret_for(alias, "signature_secret", "VONAGE_SIGNATURE_SECRET")
     method = get_setting("VONAGE_SIGNATURE_METHOD")
     if method not in ("md5", "sha1", "sha256", "sha512"):
         raise SmsConfigurationError(
@@ -157,21 +161,24 @@ def _get_scts(data: QueryDict) -> datetime.datetime | None:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @webhook_endpoint("Vonage", "delivery receipt")
-def vonage_delivery_receipt(request: HttpRequest) -> HttpResponse:
+def vonage_delivery_receipt(
+    request: HttpRequest, alias: str | None = None
+) -> HttpResponse:
     """Verify and record a Vonage SMS delivery receipt (``callback``).
 
     A 2xx also for unknown messages and statuses: Vonage retries anything else.
     """
     fields = get_fields(request)
-    verify_vonage(fields, "delivery receipt")
-    outcome = record_report(parse_vonage(fields))
+    verify_vonage(fields, "delivery receipt", alias)
+    report = parse_vonage(fields)
+    outcome = record_report(dataclasses.replace(report, alias=alias or ""))
     return HttpResponse(outcome.value, content_type="text/plain")
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @webhook_endpoint("Vonage", "inbound SMS")
-def vonage_inbound(request: HttpRequest) -> HttpResponse:
+def vonage_inbound(request: HttpRequest, alias: str | None = None) -> HttpResponse:
     """Verify and store an SMS sent to one of our Vonage numbers.
 
     Vonage sends a GET, a form POST or a JSON POST, as the account's webhook
@@ -180,6 +187,6 @@ def vonage_inbound(request: HttpRequest) -> HttpResponse:
     keep it. Vonage wants a 200 or 204 back; anything else it retries for a day.
     """
     fields = get_fields(request)
-    verify_vonage(fields, "inbound SMS")
+    verify_vonage(fields, "inbound SMS", alias)
     receive(parse_vonage_inbound(fields))
     return HttpResponse("", content_type="text/plain")

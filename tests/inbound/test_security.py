@@ -19,7 +19,10 @@ from tests.support.inbound import (
 from tests.support.receipts import SETTINGS, VONAGE_SETTINGS, post_twilio, twilio_fields
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-ENDPOINTS = [f"sms_outbox:{pattern.name}" for pattern in urls.urlpatterns]
+# Each name also has a URL per SMS_PROVIDERS alias (docs/providers.md).
+ENDPOINTS = list(
+    dict.fromkeys(f"sms_outbox:{pattern.name}" for pattern in urls.urlpatterns)
+)
 
 
 def section(page, heading):
@@ -33,6 +36,18 @@ def section(page, heading):
 class PublicEndpointDocsTests(SimpleTestCase):
     def test_there_are_seven_public_endpoints(self):
         self.assertEqual(len(ENDPOINTS), 7)
+
+    def test_every_endpoint_but_aws_has_one_url_per_alias(self):
+        with_alias = {
+            f"sms_outbox:{pattern.name}"
+            for pattern in urls.urlpatterns
+            if "<str:alias>" in str(pattern.pattern)
+        }
+        self.assertEqual(with_alias, set(ENDPOINTS) - {"sms_outbox:aws_inbound"})
+        self.assertEqual(
+            reverse("sms_outbox:twilio_status_callback", args=["eu"]),
+            "/sms/receipts/twilio/eu/",
+        )
 
     def test_deploying_lists_every_public_endpoint(self):
         text = section("deploying.md", "What is public")

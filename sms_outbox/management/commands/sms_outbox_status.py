@@ -11,7 +11,8 @@ from sms_outbox.health import QueueHealth, get_queue_health
 class Command(BaseCommand):
     help = (
         "Print the outbox's figures: rows by status, rows due now, the oldest "
-        "due row's wait, expired leases and the last 24 hours."
+        "due row's wait, expired leases, the last 24 hours and each provider "
+        "alias's circuit."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -68,6 +69,16 @@ def _text(health: QueueHealth) -> str:
             f"last 24 h: sent {health.sent_last_day}, failed "
             f"{health.failed_last_day}, retried {health.retried_last_day}",
             f"error codes (24 h): {errors}",
+            *(
+                f"provider {p['alias']}: circuit {p['state']}, "
+                f"{p['failures']} failure(s) in a row"
+                + (
+                    f", open until {p['opened_until']:%Y-%m-%d %H:%M:%S %Z}"
+                    if p["state"] == "open"
+                    else ""
+                )
+                for p in health.providers
+            ),
         ]
     )
 
