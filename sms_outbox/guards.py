@@ -371,7 +371,8 @@ class _Plan:
 
 def _windows(now: float) -> dict[str, int]:
     """Return the start of today and of this month, local time, as epoch seconds."""
-    local = timezone.localtime(datetime.datetime.fromtimestamp(now, datetime.UTC))
+    utc = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    local = timezone.localtime(utc)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return {"day": int(day.timestamp()), "month": int(day.replace(day=1).timestamp())}
 

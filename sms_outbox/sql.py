@@ -31,6 +31,9 @@ from django.db.models import Field, Model
 if TYPE_CHECKING:
     from sms_outbox.models import Message
 
+#: The most SELECTs SQLite joins in one compound statement (its default
+#: SQLITE_MAX_COMPOUND_SELECT).
+_COMPOUND_SELECTS = 500
 #: Rows of one CASE UPDATE outside PostgreSQL.
 _CASE_ROWS = 300
 
@@ -121,7 +124,10 @@ def _rows_per_statement(
         return 1 << 30  # one array per column, whatever the row count
     limit = connection.features.max_query_params or 65535
     limit -= len(unless.params) if unless else 0
-    return max(1, limit // fields)
+    rows = max(1, limit // fields)
+    # Under a condition the rows are a UNION ALL of SELECTs: SQLite takes at
+    # most 500 of them in one statement.
+    return min(rows, _COMPOUND_SELECTS) if unless else rows
 
 
 def _row_params(

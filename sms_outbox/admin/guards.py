@@ -50,7 +50,7 @@ class GuardBlockAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def until(self, obj: GuardBlock) -> datetime.datetime:
         """Return when the cooldown ends."""
         return timezone.localtime(
-            datetime.datetime.fromtimestamp(obj.blocked_until, datetime.UTC)
+            datetime.datetime.fromtimestamp(obj.blocked_until, datetime.timezone.utc)
         )
 
     @admin.action(description=_("Lift the selected blocks"), permissions=["change"])

@@ -6,7 +6,7 @@ import unittest
 from django.db import connection, connections
 from django.test import Client, TransactionTestCase, override_settings
 
-from sms_outbox.models import Attempt
+from sms_outbox.models import Receipt
 from sms_outbox.signals import delivery_status_changed
 from tests.support.receipts import SETTINGS, make_row, post_twilio, twilio_fields
 
@@ -55,15 +55,15 @@ class ConcurrentCallbackTests(TransactionTestCase):
         self.post_at_once(["delivered"] * THREADS)
         self.row.refresh_from_db()
         self.assertEqual(self.row.delivery_status, "delivered")
-        self.assertEqual(self.row.attempts_log.count(), 1)
+        self.assertEqual(self.row.receipts.count(), 1)
         self.assertEqual(self.changes, [("", "delivered")])
 
     def test_racing_statuses_end_at_the_highest_and_never_go_back(self):
         self.post_at_once(["queued", "sent", "delivered", "sent"] * (THREADS // 4))
         self.row.refresh_from_db()
         self.assertEqual(self.row.delivery_status, "delivered")
-        receipts = Attempt.objects.filter(message=self.row).order_by("pk")
-        texts = [a.error_text.split(" ")[0] for a in receipts]
+        receipts = Receipt.objects.filter(message=self.row).order_by("pk")
+        texts = [receipt.status for receipt in receipts]
         order = ["queued", "sent", "delivered"]
         self.assertEqual(texts, sorted(texts, key=order.index))
         self.assertEqual(len(texts), len(set(texts)))
