@@ -43,7 +43,7 @@ class FakeVonage(FakeProvider):
 
     def throttle_reply(self) -> Reply:
         """Return Vonage's answer beyond the account's rate: status 1, no header."""
-        return self.error("1", "Throughput Rate Exceeded - please wait [ 30 ] and retry")
+        return self.error("1", "Throughput Rate Exceeded - please wait and retry")
 
     def failure_reply(self) -> Reply:
         return Reply(500, {"type": "about:blank", "title": "Internal Error"})
