@@ -416,11 +416,31 @@ class SuppressionChange(models.Model):
         return f"{mask_phone_number(self.phone_number or '')} {self.change}"
 
 
+class SendRate(models.Model):
+    """The next free send slot of one provider account (or sender), site-wide.
+
+    Every drain, on every host, reserves its slots here with one conditional
+    UPDATE, so a rate set for an account holds for the whole site.
+    ``next_at`` is a Unix time in seconds.
+    """
+
+    key = models.CharField(_("account"), max_length=255, primary_key=True)
+    next_at = models.FloatField(_("next free slot"), default=0.0)
+
+    class Meta:
+        verbose_name = _("send rate")
+        verbose_name_plural = _("send rates")
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+
 __all__ = [
     "Attempt",
     "InboundMessage",
     "Message",
     "MessageQuerySet",
+    "SendRate",
     "Suppression",
     "SuppressionChange",
     "due_now",

@@ -42,7 +42,9 @@ class AttemptResult:
     """What one try did to one claimed row, and what that means for the row.
 
     ``kind`` is an ``Attempt.Outcome`` value (sent, retry, failed, unknown);
-    ``decision`` is the retry policy's verdict on it.
+    ``decision`` is the retry policy's verdict on it. ``error`` is the error
+    the try ended in and ``answer`` the backend's result for the row: neither
+    is written, the drain reads them after the call.
     """
 
     row: ClaimedRow
@@ -51,6 +53,8 @@ class AttemptResult:
     error_code: str = ""
     error_text: str = ""
     duration_ms: float | None = None
+    error: Exception | None = None
+    answer: Any = None
     decision: Decision = field(init=False)
 
     def __post_init__(self) -> None:
