@@ -20,9 +20,9 @@ that the real SDKs talk to through the backends' ``api_url`` keyword::
 Knobs: ``latency`` (seconds before every answer), ``failure_ratio`` (the share
 of requests answered with ``failure_reply()``, a 503 by default; ``seed``
 makes the draw repeatable), ``rate_limit`` (requests per second the account
-may make: beyond it, ``throttle_reply()``, the provider's own "too many
-requests" answer with ``Retry-After: retry_after``; ``burst`` requests may
-come at once), ``script(*replies)`` (the next answers, in order:
+may make, in any one-second window: beyond it, ``throttle_reply()``, the
+provider's own "too many requests" answer with ``Retry-After:
+retry_after``), ``script(*replies)`` (the next answers, in order:
 a ``Reply`` or a function of the ``RecordedRequest`` returning one), and
 ``status_reports()`` (the signed delivery reports the provider would send to
 the status callback URL of each accepted message).
@@ -112,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # Drains open dozens of connections at once: a short backlog would
+    # refuse some, which a real provider does not.
+    request_queue_size = 256
     fake: FakeProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -131,16 +134,14 @@ class FakeProvider:
         failure_ratio: float = 0.0,
         seed: int = 0,
         rate_limit: float | None = None,
-        burst: float | None = None,
         retry_after: float = 1,
     ) -> None:
         self.latency = latency
         self.failure_ratio = failure_ratio
         self.rate_limit = rate_limit
-        self.burst = burst if burst is not None else max(1.0, (rate_limit or 0) / 10)
         self.retry_after = retry_after
-        self._tokens = self.burst
-        self._refilled = time.monotonic()
+        # When the requests the limit let through arrived, over the last second.
+        self._window: collections.deque[float] = collections.deque()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         # A scripted answer: a Reply, a function of the request returning one
@@ -198,7 +199,7 @@ class FakeProvider:
             self.messages.clear()
             self.throttled = 0
             self.timeline.clear()
-            self._tokens, self._refilled = self.burst, time.monotonic()
+            self._window.clear()
 
     def respond(self, request: RecordedRequest) -> Reply:
         """Return the provider's normal answer to ``request``."""
@@ -217,17 +218,14 @@ class FakeProvider:
         return {"Retry-After": f"{self.retry_after:g}"}
 
     def _over_limit(self) -> bool:
-        """Take a token from the account's bucket; True if there was none."""
+        """Return True if the last second let ``rate_limit`` requests through."""
         now = time.monotonic()
-        assert self.rate_limit is not None
-        self._tokens = min(
-            self.burst, self._tokens + (now - self._refilled) * self.rate_limit
-        )
-        self._refilled = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return False
-        return True
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        if len(self._window) >= (self.rate_limit or 0):
+            return True
+        self._window.append(now)
+        return False
 
     def _connected(self) -> int:
         with self._lock:

@@ -33,10 +33,15 @@ from sms_outbox.sql import retry_when_locked
 
 #: A drain reserves about this many seconds of slots at once.
 RESERVE_SECONDS = 0.05
-#: After a throttling answer the drain's rate drops to this share of what it
-#: was sending, and climbs back by ``RECOVERY`` of it each quiet second.
+#: After a throttling answer the drain's rate drops to this share of the rate
+#: it was throttled at (its ceiling), climbs back by ``RECOVERY`` of it each
+#: quiet second up to ``HOLD`` of it, stays there, and tries ``PROBE`` above
+#: the ceiling after ``PROBE_AFTER`` quiet seconds.
 DECREASE = 0.85
 RECOVERY = 0.05
+HOLD = 0.95
+PROBE = 1.05
+PROBE_AFTER = 30.0
 #: The longest pause after throttling answers that gave no ``Retry-After``.
 MAX_BACKOFF = 60.0
 #: The window over which the drain measures the rate it sends at.
@@ -142,6 +147,8 @@ class Pacer:
         self._sent: collections.deque[tuple[float, int]] = collections.deque()
         self._started = time.monotonic()
         self._changed = 0.0
+        #: The rate the last throttling answer came at.
+        self.ceiling = math.inf
         self._streak = 0
         self._last_event = -math.inf
 
@@ -175,8 +182,11 @@ class Pacer:
             slot = max(self._local_next, now, self.resume_at)
             self._local_next = slot + interval * count
             return slot
-        while self._slots and self._slots[0] < self.resume_at:
-            self._slots.popleft()  # slots from before a pause are lost
+        # Slots from before a pause are lost, and so are slots this drain came
+        # too late for: sending them now would crowd the slots of the others.
+        stale = max(self.resume_at, now - 2 * interval)
+        while self._slots and self._slots[0] < stale:
+            self._slots.popleft()
         if len(self._slots) < count:
             block = max(count, min(self.in_flight, math.ceil(rate * RESERVE_SECONDS)))
             first = reserve(self.key, interval, block, self.resume_at)
@@ -192,14 +202,23 @@ class Pacer:
         self._sent.append((now, count))
         while self._sent and self._sent[0][0] < now - _WINDOW:
             self._sent.popleft()
-        if self.adaptive is not None and now - self._changed >= 1.0:
+        if self.adaptive is None or now - self._changed < 1.0:
+            return
+        hold = HOLD * self.ceiling
+        if self.adaptive < hold:
             self._changed = now
-            self.adaptive += max(1.0, self.adaptive * RECOVERY)
-            account = self.limits.account
-            if (account is not None and self.adaptive >= account) or (
-                self.adaptive > 2 * self.measured() + 1
-            ):
-                self.adaptive = None  # recovered: the provider takes what we send
+            self.adaptive = min(hold, self.adaptive + max(1.0, self.ceiling * RECOVERY))
+        elif now - self._last_event >= PROBE_AFTER and now - self._changed >= 1.0:
+            self._changed = self._last_event = now
+            self.ceiling *= PROBE
+            self.adaptive = HOLD * self.ceiling
+        account = self.limits.account
+        if account is not None:
+            recovered = self.adaptive >= account
+        else:
+            recovered = self.adaptive > 2 * self.measured() + 1
+        if recovered:
+            self.adaptive = None  # the provider takes what we send
 
     def measured(self) -> float:
         """Return the messages per second this drain started over the last seconds."""
@@ -220,8 +239,13 @@ class Pacer:
         if new_event:
             self._streak = self._streak + 1 if now - self._last_event < 10 else 1
             self._last_event = now
-            current = self.rate() or math.inf
-            self.adaptive = max(0.5, DECREASE * min(current, self.measured()))
+            # A shared rate slows the whole site: its figure drops. Without
+            # one, this drain drops below what it was sending.
+            current = self.rate()
+            if current is None or self.limits.account is None:
+                current = min(current or math.inf, self.measured())
+            self.ceiling = max(0.5, current)
+            self.adaptive = DECREASE * self.ceiling
             self._changed = now
         wait = retry_after
         if wait is None:

@@ -1,0 +1,211 @@
+"""Calls in flight: one drain keeps several provider calls going, fed from claims."""
+
+import threading
+from unittest import mock
+
+from django.test import TestCase, override_settings
+
+import sms
+from sms.backends.base import BaseSmsBackend
+from sms.exceptions import SmsConfigurationError
+from sms.message import RecipientResult
+from sms_outbox.drain import run as engine
+from sms_outbox.models import Attempt, Message
+
+
+def queue(count):
+    queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+    sms.send_mass_sms(
+        [(f"Message {n}", "Acme", [f"+4411349600{n:02d}"]) for n in range(count)],
+        connection=queued,
+    )
+
+
+class GatedBackend(BaseSmsBackend):
+    """Hold every call until ``gate`` calls are in flight together (a barrier).
+
+    A drain that keeps fewer calls in flight breaks the barrier (after its
+    timeout) and the call fails, so the tests see it.
+    """
+
+    gate = None
+    lock = threading.Lock()
+    flying = 0
+    most = 0
+    sent = []
+    threads = set()
+
+    @classmethod
+    def reset(cls, parties):
+        cls.gate = threading.Barrier(parties, timeout=20) if parties else None
+        cls.flying = cls.most = 0
+        cls.sent = []
+        cls.threads = set()
+
+    def send_messages(self, messages):
+        cls = GatedBackend
+        with cls.lock:
+            cls.flying += 1
+            cls.most = max(cls.most, cls.flying)
+            cls.threads.add(threading.get_ident())
+        try:
+            if cls.gate is not None:
+                try:
+                    cls.gate.wait()
+                except threading.BrokenBarrierError:
+                    cls.gate = None  # the rest of the run goes on ungated
+                    raise RuntimeError("fewer calls in flight than expected") from None
+            for message in messages:
+                message.results = [
+                    RecipientResult(message.recipients[0], message_id="SM1")
+                ]
+                cls.sent.append(message.body)
+        finally:
+            with cls.lock:
+                cls.flying -= 1
+        return len(messages)
+
+
+@override_settings(SMS_OUTBOX_BACKEND="tests.outbox.test_in_flight.GatedBackend")
+class InFlightTests(TestCase):
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=4)
+    def test_keeps_max_in_flight_calls_going_and_no_more(self):
+        queue(12)
+        GatedBackend.reset(4)
+        result = engine.send_queued()
+        self.assertEqual((result.sent, result.retrying), (12, 0))
+        self.assertEqual(GatedBackend.most, 4)
+        self.assertEqual(len(GatedBackend.threads), 4)
+        self.assertEqual(
+            sorted(GatedBackend.sent), sorted(f"Message {n}" for n in range(12))
+        )
+
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=6)
+    def test_a_few_rows_due_fill_every_call_from_one_claim(self):
+        """Six rows, six calls at once: the calls share the claim, none starves."""
+        queue(6)
+        GatedBackend.reset(6)
+        result = engine.send_queued()
+        self.assertEqual(result.sent, 6)
+        self.assertEqual(GatedBackend.most, 6)
+        self.assertEqual(Message.objects.filter(status="sent").count(), 6)
+        self.assertEqual(Attempt.objects.filter(outcome="sent").count(), 6)
+
+    def test_the_argument_beats_the_setting(self):
+        queue(3)
+        GatedBackend.reset(3)
+        with override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1):
+            result = engine.send_queued(concurrency=3)
+        self.assertEqual((result.sent, GatedBackend.most), (3, 3))
+
+    def test_one_call_in_flight_runs_on_the_drains_thread(self):
+        queue(3)
+        GatedBackend.reset(0)
+        with override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1):
+            self.assertEqual(engine.send_queued().sent, 3)
+        self.assertEqual(GatedBackend.threads, {threading.get_ident()})
+
+    def test_an_invalid_max_in_flight_is_a_configuration_error(self):
+        for value in (0, -1, 2.5, "8", True):
+            with (
+                self.subTest(value=value),
+                override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=value),
+                self.assertRaisesMessage(
+                    SmsConfigurationError, "SMS_OUTBOX_MAX_IN_FLIGHT is"
+                ),
+            ):
+                engine.send_queued()
+
+
+class Clock:
+    """A ``time.monotonic`` the provider calls move forward."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.lock = threading.Lock()
+
+    def __call__(self):
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds):
+        with self.lock:
+            self.now += seconds
+
+
+class SlowBackend(BaseSmsBackend):
+    """Each call moves the simulated clock by ``takes`` seconds."""
+
+    clock = None
+    takes = 0.0
+    sent = []
+
+    def send_messages(self, messages):
+        SlowBackend.clock.advance(SlowBackend.takes)
+        for message in messages:
+            message.results = [RecipientResult(message.recipients[0], message_id="SM")]
+            SlowBackend.sent.append(message.body)
+        return len(messages)
+
+
+@override_settings(
+    SMS_OUTBOX_BACKEND="tests.outbox.test_in_flight.SlowBackend",
+    SMS_OUTBOX_LEASE_SECONDS=60,
+    SMS_TIMEOUT=10,
+    SMS_OUTBOX_MAX_IN_FLIGHT=4,
+)
+class LeaseInFlightTests(TestCase):
+    def test_no_call_starts_without_a_call_and_a_margin_of_lease_left(self):
+        """Calls that eat the lease: each call still starts with > timeout + 1 s."""
+        queue(16)
+        clock = SlowBackend.clock = Clock()
+        SlowBackend.takes, SlowBackend.sent = 7.0, []
+        starts = []
+        submit = engine._Callers.submit
+
+        def checked_submit(callers, job):
+            starts.append(job.held.claim.time_left())
+            return submit(callers, job)
+
+        renewed = []
+        renew = engine.Claim.renew
+
+        def counted_renew(claim, rows):
+            renewed.append(len(rows))
+            return renew(claim, rows)
+
+        with (
+            mock.patch("time.monotonic", clock),
+            mock.patch.object(engine._Callers, "submit", checked_submit),
+            mock.patch.object(engine.Claim, "renew", counted_renew),
+        ):
+            result = engine.send_queued()
+        self.assertEqual(result.sent, 16)
+        self.assertEqual(
+            sorted(SlowBackend.sent), sorted(f"Message {n}" for n in range(16))
+        )
+        guard = 10 + engine.LEASE_MARGIN
+        self.assertEqual(len(starts), 16)
+        self.assertTrue(all(left > guard for left in starts), starts)
+        self.assertTrue(renewed)  # the lease was renewed on the way
+
+
+@override_settings(SMS_OUTBOX_BACKEND="sms.backends.locmem.SmsBackend")
+class StopTests(TestCase):
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=8)
+    def test_stop_lands_the_calls_in_flight_and_gives_back_the_rest(self):
+        queue(40)
+        stop = threading.Event()
+        seen = []
+
+        def progress(result):
+            seen.append(result.sent)
+            stop.set()
+
+        result = engine.send_queued(stop=stop, progress=progress)
+        statuses = set(Message.objects.values_list("status", flat=True))
+        self.assertLessEqual(statuses, {"sent", "queued"})
+        self.assertEqual(Message.objects.filter(status="sent").count(), result.sent)
+        self.assertEqual(len(sms.outbox), result.sent)
+        self.assertGreater(result.sent, 0)
+        self.assertLess(result.sent, 40)
