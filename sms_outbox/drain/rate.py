@@ -19,6 +19,7 @@ without a throttling answer (additive increase, multiplicative decrease).
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -30,6 +31,8 @@ from sms.exceptions import SmsConfigurationError
 from sms_outbox.conf import get_setting
 from sms_outbox.models import SendRate
 from sms_outbox.sql import retry_when_locked
+
+logger = logging.getLogger(__name__)
 
 #: A drain reserves about this many seconds of slots at once.
 RESERVE_SECONDS = 0.05
@@ -213,12 +216,8 @@ class Pacer:
             self.ceiling *= PROBE
             self.adaptive = HOLD * self.ceiling
         account = self.limits.account
-        if account is not None:
-            recovered = self.adaptive >= account
-        else:
-            recovered = self.adaptive > 2 * self.measured() + 1
-        if recovered:
-            self.adaptive = None  # the provider takes what we send
+        if account is not None and self.adaptive >= account:
+            self.adaptive = None  # back to the rate set for the account
 
     def measured(self) -> float:
         """Return the messages per second this drain started over the last seconds."""
@@ -246,6 +245,13 @@ class Pacer:
                 current = min(current or math.inf, self.measured())
             self.ceiling = max(0.5, current)
             self.adaptive = DECREASE * self.ceiling
+            logger.info(
+                "The provider throttled the outbox drain at %.0f SMS/s: slowing "
+                "to %.0f SMS/s after a pause of %s s.",
+                current,
+                self.adaptive,
+                "?" if retry_after is None else f"{retry_after:g}",
+            )
             self._changed = now
         wait = retry_after
         if wait is None:
