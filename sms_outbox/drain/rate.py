@@ -89,6 +89,11 @@ def _positive(value: object, key: str | None) -> float | None:
     if value is None:
         return None
     where = f'SMS_OUTBOX_RATE["{key}"]' if key else "SMS_OUTBOX_RATE"
+    if isinstance(value, str):  # from the environment
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise SmsConfigurationError(
             f"{where} is {value!r}: set it to the messages per second the "

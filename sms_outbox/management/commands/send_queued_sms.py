@@ -16,8 +16,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, help="Send at most this many.")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-        parser.add_argument("--rate", type=float, help="At most this many per second.")
-        parser.add_argument("--concurrency", type=int, default=1)
+        parser.add_argument(
+            "--rate",
+            type=float,
+            help="At most this many SMS per second, for every drain of the site "
+            "together (default: SMS_OUTBOX_RATE).",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=None,
+            help="Provider calls in flight at once (default: "
+            "SMS_OUTBOX_MAX_IN_FLIGHT, 32).",
+        )
         parser.add_argument("--loop", action="store_true", help="Run until stopped.")
         parser.add_argument("--interval", type=float, default=5.0)
 
