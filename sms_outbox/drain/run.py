@@ -37,7 +37,7 @@ from sms_outbox.drain.claims import (
     requeue_expired,
 )
 from sms_outbox.drain.rate import Pacer
-from sms_outbox.drain.results import AttemptResult, Recorder
+from sms_outbox.drain.results import FLUSH_EVERY_SECONDS, AttemptResult, Recorder
 from sms_outbox.drain.sending import (
     GroupRefused,
     StopDraining,
@@ -433,6 +433,7 @@ class _Drain:
         """Claim, start and record calls until the queue, the limit or the run ends."""
         while True:
             self._collect(0)
+            self._flush_due()
             if self.run.should_stop():
                 return
             self._refill()
@@ -722,6 +723,23 @@ class _Drain:
         if flush and held.recorder.pending:
             held.recorder.flush()
             flushed = True
+        if flushed and self.run.progress:
+            self.run.progress(self.run.result)
+
+    def _flush_due(self) -> None:
+        """Write results buffered for a second, even while no call comes back.
+
+        A call that hangs must not keep the results of the calls beside it
+        in memory until its claim's lease runs out.
+        """
+        flushed = False
+        for held in self.helds:
+            recorder = held.recorder
+            if recorder.pending and (
+                time.monotonic() - recorder.last_flush >= FLUSH_EVERY_SECONDS
+            ):
+                recorder.flush()
+                flushed = True
         if flushed and self.run.progress:
             self.run.progress(self.run.result)
 

@@ -256,3 +256,37 @@ def test_sigkill_mid_flight_loses_nothing_and_explains_each_duplicate(shared):
     assert duplicates <= held
     assert set(report["unknown"]) == held
     assert report["outcomes"]["unknown"] == len(held)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_hung_call_does_not_hold_back_the_results_beside_it(shared):
+    """One call hangs past its lease: the calls beside it are recorded in time.
+
+    Their results are written within a second, so when the hung call's lease
+    runs out and another drain takes its row back, nothing else goes twice.
+    """
+    shared.seed(20)
+    lease = {"OUTBOX_LEASE_SECONDS": "3", "OUTBOX_TIMEOUT": "0.5"}
+    first = shared.drain(
+        OUTBOX_DELAY="0.05",
+        OUTBOX_STALL_ON="Message 3",
+        OUTBOX_STALL="hang",
+        OUTBOX_MAX_IN_FLIGHT="8",
+        **lease,
+    )
+    shared.wait_for(shared.stalled.exists, first)
+    time.sleep(3.5)  # the hung call's lease runs out
+    second = shared.drain(**lease)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    shared.release.touch()  # the hung call answers 503
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    report = shared.report()
+    assert report["status"] == {"sent": 20}
+    delivered = collections.Counter(shared.deliveries())
+    assert sorted(delivered) == sorted(report["references"])
+    assert set(delivered.values()) == {1}, delivered.most_common(3)
+    rows = {body: reference for reference, (body, *_) in report["rows"].items()}
+    assert report["unknown"] == [rows["Message 3"]]
