@@ -16,6 +16,7 @@ from sms.exceptions import (
     InvalidPhoneNumber,
     OutcomeUnknown,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientRejected,
     SmsConfigurationError,
@@ -223,7 +224,7 @@ class TwilioErrorTests(TwilioTestCase):
 
     def test_rate_limited_429(self):
         self.fake.script(FakeTwilio.error(429, 20429, "Too Many Requests"))
-        _, error = self.assertSendError(ProviderUnavailable, 20429)
+        _, error = self.assertSendError(ProviderThrottled, 20429)
         self.assertTrue(error.retryable)
 
     def test_unavailable_503(self):

@@ -16,6 +16,7 @@ from sms.exceptions import (
     InvalidPhoneNumber,
     OutcomeUnknown,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientOptedOut,
     RecipientRejected,
@@ -157,7 +158,7 @@ class VonageErrorTests(VonageTestCase):
 
     def test_throttled_status_1_is_retryable(self):
         self.fake.script(FakeVonage.error("1", "Throughput Rate Exceeded"))
-        _, error = self.assertSendError(ProviderUnavailable, "1")
+        _, error = self.assertSendError(ProviderThrottled, "1")
         self.assertTrue(error.retryable)
 
     def test_bad_credentials_status_4_stop_everything(self):
@@ -184,7 +185,7 @@ class VonageErrorTests(VonageTestCase):
 
     def test_http_429(self):
         self.fake.script(Reply(429, {"title": "Too Many Requests"}))
-        self.assertSendError(ProviderUnavailable, None)
+        self.assertSendError(ProviderThrottled, None)
 
     def test_server_slower_than_timeout(self):
         self.fake.script(Reply(200, {}, delay=1.0))
