@@ -469,6 +469,9 @@ class _Drain:
             return
         pace = self._pace()
         low = max(2 * self.callers.size, int((pace or 0) / 2))
+        rate = self.pacer.rate()
+        if rate is not None:
+            low = min(low, max(1, int(rate)))  # a second's worth is plenty
         if self._waiting_rows() >= low:
             return
         wanted = self.run.take(self._claim_size(pace))
@@ -529,17 +532,19 @@ class _Drain:
                 return held, group
         if self.pacer.limits.sender is None:
             return self.queue.popleft() if self.queue else None
-        for index in range(min(len(self.queue), _SCAN)):
+        index = 0
+        while index < min(len(self.queue), _SCAN):
             held, group = self.queue[index]
             sender = group[0].originator
             if self.pacer.sender_free_at(sender) > now:
+                index += 1
                 continue
             del self.queue[index]
             when = self.pacer.sender_slot(sender)
-            if when > now:
-                self.parked.append((when, held, group))
-                return None
-            return held, group
+            if when <= now:
+                return held, group
+            # Another drain holds the sender's next slots: wait for ours.
+            self.parked.append((when, held, group))
         return None
 
     def _start(self, held: _Held, group: Group) -> None:

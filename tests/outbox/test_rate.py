@@ -1,12 +1,17 @@
 """One rate per provider account, across every drain of the site (SendRate slots)."""
 
 import collections
+import time
 
 import pytest
 from django.test import TestCase, override_settings
 
+import sms
+from sms.backends.base import BaseSmsBackend
 from sms.exceptions import SmsConfigurationError
+from sms.message import RecipientResult
 from sms_outbox.drain import rate
+from sms_outbox.drain import run as rate_engine
 from sms_outbox.models import SendRate
 
 PATH = "sms.backends.twilio.SmsBackend"
@@ -122,3 +127,47 @@ def test_four_drains_together_keep_the_accounts_rate(shared):
     assert times[-1] - times[0] >= (rows - 1) / per_second * 0.9
     sent = [int(out.split()[1].rstrip(",")) for out, _ in outputs]
     assert sum(sent) == rows
+
+
+class TimedBackend(BaseSmsBackend):
+    """Record when each SMS went out, per originator."""
+
+    sent = collections.defaultdict(list)
+
+    def send_messages(self, messages):
+        for message in messages:
+            TimedBackend.sent[message.originator].append(time.time())
+            message.results = [RecipientResult(message.recipients[0], message_id="SM")]
+        return len(messages)
+
+
+@override_settings(
+    SMS_OUTBOX_BACKEND="tests.outbox.test_rate.TimedBackend",
+    SMS_OUTBOX_RATE={"sender": 10},
+    SMS_OUTBOX_MAX_IN_FLIGHT=4,
+)
+class SenderRateTests(TestCase):
+    def test_each_sender_keeps_its_rate_and_does_not_hold_up_the_others(self):
+        queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")
+        data = [
+            (f"Message {n}", sender, [f"+441134960{n:03d}"])
+            for n in range(6)
+            for sender in ("+12065550100", "+12065550101")
+        ]
+        sms.send_mass_sms(data, connection=queued)
+        TimedBackend.sent.clear()
+        started = time.time()
+        result = rate_engine.send_queued()
+        self.assertEqual(result.sent, 12)
+        first, second = (
+            TimedBackend.sent["+12065550100"],
+            TimedBackend.sent["+12065550101"],
+        )
+        self.assertEqual((len(first), len(second)), (6, 6))
+        # The k-th SMS of a sender goes at its k-th slot or later: slots are
+        # 0.1 s apart from the drain's start on.
+        for times in (first, second):
+            for k, at in enumerate(sorted(times)):
+                self.assertGreaterEqual(at - started, k * 0.1 - 1e-3)
+        # The second sender's rows did not wait behind the first's.
+        self.assertLess(min(second), max(first))
