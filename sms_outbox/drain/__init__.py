@@ -5,7 +5,9 @@
 - ``sending``: one provider call, and when an SMS counts as sent;
 - ``policy``: what happens to a row after each provider outcome;
 - ``results``: the fenced bulk writes that record outcomes;
-- ``run``: one drain (``send_queued()``), its threads, pace and rate;
+- ``rate``: the account's send rate, shared by every drain of the site, and
+  the provider's "too many requests" obeyed;
+- ``run``: one drain (``send_queued()``): its calls in flight and its claims;
 - ``worker``: the long-running loop that outlives outages.
 """
 
