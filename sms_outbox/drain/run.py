@@ -13,6 +13,7 @@ calls busy as many rows do.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import queue
 import threading
@@ -646,10 +647,17 @@ class _Drain:
 
     def _wait(self) -> float:
         """Return how long to wait for a call to come back before looking again."""
+        if not self.callers.free():
+            return _TICK  # only a call coming back lets another start
+        if not (self.queue or self.parked or self.next or self.exhausted):
+            return 0  # claim again at once
         now = time.time()
         times = [self.next[0]] if self.next else []
         times += [when for when, _, _ in self.parked]
-        wait = min([_TICK, *(t - now for t in times)])
+        if self.pacer.limits.sender is not None:
+            waiting = itertools.islice(self.queue, _SCAN)
+            times += [self.pacer.sender_free_at(g[0].originator) for _, g in waiting]
+        wait = min([_TICK, *(t - now for t in times if t > now)])
         if self.callers.busy:
             return max(wait, 0.0005)
         if wait > 0:
