@@ -176,8 +176,15 @@ def slow_provider(shared: Shared, scale: float, db: str) -> None:
 
 def _lost_lease(shared: Shared, stall: str) -> None:
     shared.seed(20)
+    # One call at a time: the stall then pauses the drain during a provider
+    # call, never inside one of its write transactions (a drain paused there
+    # holds its locks, on SQLite the whole database's, until it resumes).
     first = shared.drain(
-        OUTBOX_DELAY="0.05", OUTBOX_STALL_ON="Message 3", OUTBOX_STALL=stall, **LEASE
+        OUTBOX_DELAY="0.05",
+        OUTBOX_STALL_ON="Message 3",
+        OUTBOX_STALL=stall,
+        OUTBOX_MAX_IN_FLIGHT="1",
+        **LEASE,
     )
     shared.wait_for(shared.stalled.exists, first)
     time.sleep(3.5)  # the first drain's lease runs out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
@@ -10,6 +12,7 @@ __all__ = [
     "MessageTooLong",
     "OutcomeUnknown",
     "ProviderAccountError",
+    "ProviderThrottled",
     "ProviderUnavailable",
     "RecipientOptedOut",
     "RecipientRejected",
@@ -100,6 +103,22 @@ class ProviderUnavailable(SmsSendError):
     """The provider could not be reached or asked us to slow down; retry later."""
 
     retryable = True
+
+
+class ProviderThrottled(ProviderUnavailable):
+    """The provider refused the request because the account sends too fast.
+
+    Nothing went out. ``retry_after`` is the seconds the provider asked us to
+    wait (its ``Retry-After``), or None when it did not say. A queue slows the
+    whole account down and tries the message again without counting an
+    attempt.
+    """
+
+    def __init__(
+        self, message: str = "", *, retry_after: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class OutcomeUnknown(ProviderUnavailable):

@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "SMS_OUTBOX_URGENT_KINDS": ("otp",),
     "SMS_OUTBOX_QUIET_HOURS_SPREAD": 300,
     "SMS_OUTBOX_TTL": {},
+    # Provider calls one drain keeps in flight, and the send rate of the
+    # account (messages per second, or {"account": ..., "sender": ...}),
+    # shared by every drain of the site (sms_outbox.drain.rate).
+    "SMS_OUTBOX_MAX_IN_FLIGHT": 32,
+    "SMS_OUTBOX_RATE": None,
     # Hand the drain to django.tasks (sms_outbox.tasks); keys given in the
     # setting override these one by one.
     "SMS_OUTBOX_TASK": {

@@ -617,6 +617,25 @@ class ProviderCircuit(models.Model):
         return f"{self.alias} ({self.failures} failures)"
 
 
+class SendRate(models.Model):
+    """The next free send slot of one provider account (or sender), site-wide.
+
+    Every drain, on every host, reserves its slots here with one conditional
+    UPDATE, so a rate set for an account holds for the whole site.
+    ``next_at`` is a Unix time in seconds.
+    """
+
+    key = models.CharField(_("account"), max_length=255, primary_key=True)
+    next_at = models.FloatField(_("next free slot"), default=0.0)
+
+    class Meta:
+        verbose_name = _("send rate")
+        verbose_name_plural = _("send rates")
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+
 __all__ = [
     "Attempt",
     "GuardBlock",
@@ -627,6 +646,7 @@ __all__ = [
     "MessageQuerySet",
     "ProviderCircuit",
     "Receipt",
+    "SendRate",
     "Suppression",
     "SuppressionChange",
     "due_now",

@@ -373,7 +373,7 @@ def _record_refusal(message: SmsMessage, number: str) -> None:
     ]
 
 
-def note_provider_opt_out(number: str, error: Exception) -> None:
+def note_provider_opt_out(number: str, error: BaseException) -> None:
     """Put ``number`` on the list after a provider refused it as opted out.
 
     A database error is logged, not raised: the send's own result must still

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 from sms.backends._outcomes import Fault
 from sms.exceptions import (
     OutcomeUnknown,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientRejected,
     SmsSendError,
@@ -54,12 +58,14 @@ def scrub_exception(err: BaseException) -> BaseException:
 def class_for_status(status: int | None) -> type[SmsSendError]:
     """Return the error class for an HTTP status the provider gave no code for.
 
-    401 and 403 are the account's problem, 429 and 5xx the provider's (retry
-    later), and any other 4xx is about this message.
+    401 and 403 are the account's problem, 429 asks us to slow down, 5xx is
+    the provider's (retry later), and any other 4xx is about this message.
     """
     if status in (401, 403):
         return ProviderAccountError
-    if status is None or status == 429 or status >= 500:
+    if status == 429:
+        return ProviderThrottled
+    if status is None or status >= 500:
         return ProviderUnavailable
     return RecipientRejected
 
@@ -72,8 +78,13 @@ def provider_error(
     *,
     status: int | None = None,
     code: str | int | None = None,
+    retry_after: str | None = None,
 ) -> SmsSendError:
-    """Build a ``cls`` error about ``recipient``, masked, from the provider's answer."""
+    """Build a ``cls`` error about ``recipient``, masked, from the provider's answer.
+
+    A ``ProviderThrottled`` carries ``retry_after``, the answer's
+    ``Retry-After`` header read as seconds.
+    """
     masked = mask_phone_number(recipient)
     facts = ", ".join(
         part
@@ -86,12 +97,34 @@ def provider_error(
     name = _DISPLAY_NAMES.get(provider, provider)
     verb = "did not confirm" if issubclass(cls, OutcomeUnknown) else "did not take"
     text = f"{name} {verb} the SMS to {masked}: {mask_text(detail).rstrip('.')}"
+    extra: dict[str, Any] = {}
+    if issubclass(cls, ProviderThrottled):
+        extra["retry_after"] = seconds_to_wait(retry_after)
     return cls(
         f"{text} ({facts})." if facts else f"{text}.",
         provider=provider,
         code=code,
         recipient=masked,
+        **extra,
     )
+
+
+def seconds_to_wait(retry_after: str | None) -> float | None:
+    """Return a ``Retry-After`` value (seconds, or an HTTP date) as seconds.
+
+    None when the header is missing or unreadable; never negative.
+    """
+    if not retry_after:
+        return None
+    text = retry_after.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def fault_error(
@@ -117,6 +150,7 @@ def fault_error(
         fault.detail or "refused",
         status=fault.status,
         code=fault.code,
+        retry_after=fault.retry_after,
     )
 
 

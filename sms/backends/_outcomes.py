@@ -21,13 +21,15 @@ class Fault:
     """What a provider said when it refused a request: HTTP status, code, text.
 
     ``fallback`` is the class for a code missing from ``error_classes`` when
-    the HTTP status cannot tell (an SDK that hides it).
+    the HTTP status cannot tell (an SDK that hides it). ``retry_after`` is the
+    answer's ``Retry-After`` header, as given.
     """
 
     status: int | None
     code: str | int | None
     detail: str | None
     fallback: type[SmsSendError] | None = None
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientOptedOut,
     RecipientRejected,
@@ -115,6 +116,11 @@ class SmsBackend(ProviderBackend):
                 "ThrottlingException",
                 "ThrottledException",
                 "RequestLimitExceeded",
+            ],
+            ProviderThrottled,
+        ),
+        **dict.fromkeys(
+            [
                 "InternalError",
                 "InternalFailure",
                 "ServiceUnavailable",
@@ -187,8 +193,10 @@ class SmsBackend(ProviderBackend):
     def _describe(self, err: Exception) -> Fault:
         response = cast("ClientError", err).response  # one of sdk_errors
         error = response.get("Error", {})
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return Fault(status, error.get("Code"), error.get("Message"))
+        metadata = response.get("ResponseMetadata", {})
+        retry_after = metadata.get("HTTPHeaders", {}).get("retry-after")
+        status = metadata.get("HTTPStatusCode")
+        return Fault(status, error.get("Code"), error.get("Message"), None, retry_after)
 
     def _transport_errors(self) -> tuple[type[Exception], ...]:
         return (BotoCoreError,)

@@ -157,4 +157,7 @@ class SmsBackend(ProviderBackend):
             code, detail = first.get("code"), first.get("description")
         except (ValueError, AttributeError, TypeError):
             code, detail = None, None
-        return Fault(response.status_code, code, detail or response.reason)
+        retry_after = response.headers.get("Retry-After")
+        return Fault(
+            response.status_code, code, detail or response.reason, None, retry_after
+        )

@@ -10,7 +10,7 @@ from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
-    ProviderUnavailable,
+    ProviderThrottled,
     RecipientOptedOut,
     RecipientRejected,
 )
@@ -47,9 +47,16 @@ class PooledHttpClient(PooledClient, TwilioHttpClient):
         self.pool(api_url, timeout, session)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        """Send the request to ``api_url`` instead of Twilio when one is set."""
+        """Send the request to ``api_url`` instead of Twilio when one is set.
+
+        The answer's ``Retry-After`` is kept in ``retry_after``: the SDK's
+        errors do not carry the headers.
+        """
         url = retarget(url, self.api_url, _TWILIO_HOST)
-        return super().request(method, url, *args, **kwargs)
+        self.retry_after = None
+        response = super().request(method, url, *args, **kwargs)
+        self.retry_after = (getattr(response, "headers", None) or {}).get("Retry-After")
+        return response
 
 
 class SmsBackend(ProviderBackend):
@@ -87,7 +94,7 @@ class SmsBackend(ProviderBackend):
             [None, 20003, 20005, 20404, 21212, 21606, 21659, 21660],
             ProviderAccountError,
         ),
-        20429: ProviderUnavailable,
+        20429: ProviderThrottled,  # too many requests: slow down
     }
 
     def __init__(
@@ -140,7 +147,8 @@ class SmsBackend(ProviderBackend):
             detail = err.detail or err.title
         else:
             detail = getattr(err, "msg", None) or type(err).__name__
-        return Fault(status, getattr(err, "code", None), detail)
+        retry_after = getattr(self.client.http_client, "retry_after", None)
+        return Fault(status, getattr(err, "code", None), detail, None, retry_after)
 
 
 def _with_reference(url: str, reference: str | None) -> str:

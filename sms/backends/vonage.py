@@ -10,6 +10,7 @@ from sms.backends._outcomes import Accepted, Fault
 from sms.backends._provider import ProviderBackend
 from sms.exceptions import (
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientOptedOut,
     RecipientRejected,
@@ -49,7 +50,8 @@ class SmsBackend(ProviderBackend):
     # the "status" of each message part. 7 ("Number Barred") is a number on
     # the account's list of barred numbers: one that opted out.
     error_classes = {
-        **dict.fromkeys(["1", "5"], ProviderUnavailable),
+        "1": ProviderThrottled,  # "Throttled": faster than the account may send
+        "5": ProviderUnavailable,
         **dict.fromkeys(["2", "3", "6", "12", "22", "29", "33"], RecipientRejected),
         "7": RecipientOptedOut,
         **dict.fromkeys(
@@ -106,7 +108,9 @@ class SmsBackend(ProviderBackend):
 
     def _describe(self, err: Exception) -> Fault:
         if isinstance(err, HttpRequestError):
-            return Fault(err.response.status_code, None, err.response.reason)
+            response = err.response
+            retry_after = response.headers.get("Retry-After")
+            return Fault(response.status_code, None, response.reason, None, retry_after)
         if isinstance(err, PartialFailureError):
             failed = [m for m in err.response["messages"] if m.get("status") != "0"]
             return Fault(None, failed[0]["status"], failed[0].get("error-text"))

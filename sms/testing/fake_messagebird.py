@@ -34,6 +34,11 @@ class FakeMessageBird(FakeProvider):
         errors = [{"code": code, "description": description, "parameter": parameter}]
         return Reply(status, {"errors": errors})
 
+    def throttle_reply(self) -> Reply:
+        reply = self.error(429, 429, "Too many requests")
+        reply.headers.update(self.wait_header())
+        return reply
+
     def failure_reply(self) -> Reply:
         return self.error(503, 99, "Internal error")
 

@@ -41,6 +41,11 @@ class FakeSns(FakeProvider):
         )
         return Reply(status, body, content_type="text/xml")
 
+    def throttle_reply(self) -> Reply:
+        reply = self.error(400, "Throttling", "Rate exceeded")
+        reply.headers.update(self.wait_header())
+        return reply
+
     def failure_reply(self) -> Reply:
         return self.error(500, "InternalError", "Internal failure", sender=False)
 

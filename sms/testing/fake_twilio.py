@@ -50,6 +50,11 @@ class FakeTwilio(FakeProvider):
         }
         return Reply(status, body, content_type="application/problem+json")
 
+    def throttle_reply(self) -> Reply:
+        reply = self.error(429, 20429, "Too Many Requests")
+        reply.headers.update(self.wait_header())
+        return reply
+
     def failure_reply(self) -> Reply:
         return self.error(503, 20503, "Service unavailable")
 

@@ -41,6 +41,10 @@ class FakeVonage(FakeProvider):
         messages = [{"status": status, "error-text": text}]
         return Reply(200, {"message-count": "1", "messages": messages})
 
+    def throttle_reply(self) -> Reply:
+        """Return Vonage's answer beyond the account's rate: status 1, no header."""
+        return self.error("1", "Throughput Rate Exceeded - please wait and retry")
+
     def failure_reply(self) -> Reply:
         return Reply(500, {"type": "about:blank", "title": "Internal Error"})
 

@@ -14,10 +14,15 @@ that the real SDKs talk to through the backends' ``api_url`` keyword::
         fake.messages      # what the provider accepted, in order
         fake.requests      # every request, as RecordedRequest
         fake.connections   # TCP connections opened so far
+        fake.throttled     # requests answered with throttle_reply()
+        fake.timeline      # (time.monotonic(), throttled?) of every request
 
 Knobs: ``latency`` (seconds before every answer), ``failure_ratio`` (the share
 of requests answered with ``failure_reply()``, a 503 by default; ``seed``
-makes the draw repeatable), ``script(*replies)`` (the next answers, in order:
+makes the draw repeatable), ``rate_limit`` (requests per second the account
+may make, in any one-second window: beyond it, ``throttle_reply()``, the
+provider's own "too many requests" answer with ``Retry-After:
+retry_after``), ``script(*replies)`` (the next answers, in order:
 a ``Reply`` or a function of the ``RecordedRequest`` returning one), and
 ``status_reports()`` (the signed delivery reports the provider would send to
 the status callback URL of each accepted message).
@@ -107,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # Drains open dozens of connections at once: a short backlog would
+    # refuse some, which a real provider does not.
+    request_queue_size = 256
     fake: FakeProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -125,9 +133,15 @@ class FakeProvider:
         latency: float = 0.0,
         failure_ratio: float = 0.0,
         seed: int = 0,
+        rate_limit: float | None = None,
+        retry_after: float = 1,
     ) -> None:
         self.latency = latency
         self.failure_ratio = failure_ratio
+        self.rate_limit = rate_limit
+        self.retry_after = retry_after
+        # When the requests the limit let through arrived, over the last second.
+        self._window: collections.deque[float] = collections.deque()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         # A scripted answer: a Reply, a function of the request returning one
@@ -140,6 +154,8 @@ class FakeProvider:
         #: What the provider accepted, in order (see the subclasses).
         self.messages: list[dict[str, Any]] = []
         self.connections = 0
+        self.throttled = 0
+        self.timeline: list[tuple[float, bool]] = []
 
     @property
     def url(self) -> str:
@@ -181,6 +197,9 @@ class FakeProvider:
             self._script.clear()
             self.connections = 0
             self.messages.clear()
+            self.throttled = 0
+            self.timeline.clear()
+            self._window.clear()
 
     def respond(self, request: RecordedRequest) -> Reply:
         """Return the provider's normal answer to ``request``."""
@@ -190,6 +209,24 @@ class FakeProvider:
         """Return the answer drawn ``failure_ratio`` of the time: a 503."""
         return Reply(503, {"message": "Service unavailable"})
 
+    def throttle_reply(self) -> Reply:
+        """Return the answer to a request beyond ``rate_limit``: a 429."""
+        return Reply(429, {"message": "Too many requests"}, headers=self.wait_header())
+
+    def wait_header(self) -> dict[str, str]:
+        """Return the ``Retry-After`` header a throttling answer carries."""
+        return {"Retry-After": f"{self.retry_after:g}"}
+
+    def _over_limit(self) -> bool:
+        """Return True if the last second let ``rate_limit`` requests through."""
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        if len(self._window) >= (self.rate_limit or 0):
+            return True
+        self._window.append(now)
+        return False
+
     def _connected(self) -> int:
         with self._lock:
             self.connections += 1
@@ -198,8 +235,13 @@ class FakeProvider:
     def _reply_for(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
+            over = self.rate_limit is not None and self._over_limit()
+            self.timeline.append((time.monotonic(), over))
             if self._script:
                 reply = self._script.popleft()
+            elif over:
+                self.throttled += 1
+                reply = self.throttle_reply()
             elif self.failure_ratio and self._random.random() < self.failure_ratio:
                 reply = self.failure_reply()
             else:

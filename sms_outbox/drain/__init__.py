@@ -8,7 +8,9 @@
 - ``failover``: a row's route, tried alias by alias when a provider did not
   take it; ``breaker``: the circuit of each alias, shared in the database;
 - ``results``: the fenced bulk writes that record outcomes;
-- ``run``: one drain (``send_queued()``), its threads, pace and rate;
+- ``rate``: the account's send rate, shared by every drain of the site, and
+  the provider's "too many requests" obeyed;
+- ``run``: one drain (``send_queued()``): its calls in flight and its claims;
 - ``worker``: the long-running loop that outlives outages.
 """
 

@@ -17,13 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, router
+from django.db import IntegrityError, router, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Now
 
 from sms.providers import provider_aliases
 from sms_outbox.conf import get_setting
 from sms_outbox.models import ProviderCircuit
+from sms_outbox.sql import retry_when_locked
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +61,17 @@ def look(aliases: Iterable[str]) -> Snapshot:
     """Return the breaker's view of ``aliases``; claim a due probe.
 
     One SELECT (of the circuits with failures on record, usually none),
-    plus one UPDATE per half-open alias to claim its probe.
+    plus one UPDATE per half-open alias to claim its probe. The drain's
+    caller threads ask it beside each other and beside the drain's own
+    writes, so a lock conflict the database asks us to retry is retried.
     """
+    return retry_when_locked(_look, list(aliases))
+
+
+def _look(aliases: list[str]) -> Snapshot:
     rows = list(
         _circuits()
-        .filter(alias__in=list(aliases))
+        .filter(alias__in=aliases)
         .filter(Q(failures__gt=0) | Q(opened_until__isnull=False))
         .annotate(still_open=_STILL_OPEN)
         .values_list("alias", "opened_until", "still_open")
@@ -96,11 +103,15 @@ def record_success(alias: str, snapshot: Snapshot) -> None:
     """Close ``alias``'s circuit if it had failures on record; else write nothing."""
     if alias not in snapshot.troubled:
         return
-    closed = (
+    closed = retry_when_locked(
         _circuits()
         .filter(alias=alias)
         .filter(Q(failures__gt=0) | Q(opened_until__isnull=False))
-        .update(failures=0, opened_until=None, probe_until=None, updated_at=Now())
+        .update,
+        failures=0,
+        opened_until=None,
+        probe_until=None,
+        updated_at=Now(),
     )
     if closed:
         logger.info("SMS provider %r works again: its circuit is closed.", alias)
@@ -110,8 +121,19 @@ def record_failure(alias: str, error_text: str, account: bool = False) -> None:
     """Count a call ``alias``'s provider did not take; open its circuit if due.
 
     An account error (``account``) opens it at once: no SMS can go through
-    that account until someone fixes it. A failed probe opens it again.
+    that account until someone fixes it. A failed probe opens it again. One
+    transaction, run again whole on a lock conflict the database asks us to
+    retry.
     """
+    retry_when_locked(_record_failure, alias, error_text, account)
+
+
+def _record_failure(alias: str, error_text: str, account: bool) -> None:
+    with transaction.atomic(using=router.db_for_write(ProviderCircuit)):
+        _count_failure(alias, error_text, account)
+
+
+def _count_failure(alias: str, error_text: str, account: bool) -> None:
     threshold = max(1, int(get_setting("SMS_OUTBOX_BREAKER_FAILURES")))
     cooldown = float(get_setting("SMS_OUTBOX_BREAKER_COOLDOWN"))
     circuits = _circuits()
@@ -120,7 +142,10 @@ def record_failure(alias: str, error_text: str, account: bool = False) -> None:
         failures=F("failures") + (threshold if account else 1), **values
     ):
         try:
-            circuits.create(alias=alias, failures=threshold if account else 1, **values)
+            with transaction.atomic(using=router.db_for_write(ProviderCircuit)):
+                circuits.create(
+                    alias=alias, failures=threshold if account else 1, **values
+                )
         except IntegrityError:  # another worker created it meanwhile
             circuits.filter(alias=alias).update(failures=F("failures") + 1, **values)
     opened = (

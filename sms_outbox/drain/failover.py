@@ -21,7 +21,7 @@ from sms_outbox.drain import breaker
 from sms_outbox.drain.claims import ClaimedRow
 from sms_outbox.drain.policy import RETRY, SENT, provider_took
 from sms_outbox.drain.results import AttemptResult
-from sms_outbox.drain.sending import GroupRefused, StopDraining, deliver
+from sms_outbox.drain.sending import GroupRefused, StopDraining, Throttled, deliver
 from sms_outbox.routing import Route, next_alias, route_named, sender_for
 
 _local = threading.local()
@@ -89,13 +89,23 @@ def _along(
             )
             for row in pending
         ]
+        target = next_alias(route, alias, False, skip)  # where a row moves to
+        stop: StopDraining | Throttled | None = None
         try:
-            out, stop = _send(connection_for(alias, default), batch), None
+            out = _send(connection_for(alias, default), batch)
         except StopDraining as stopped:
             out, stop = stopped.results, stopped
+        except Throttled as throttled:
+            # A provider that asks us to slow down did not take the rows it
+            # refused: they move on to the next alias, or, on the last one,
+            # the drain paces itself and tries them again.
+            if target is None:
+                raise Throttled(throttled.error, results + throttled.results) from (
+                    throttled.error
+                )
+            out, stop = throttled.results, throttled
         _tag(out, alias)
-        _judge(alias, out, stop, snapshot)
-        target = next_alias(route, alias, False, skip)  # where a row moves to
+        _judge(alias, out, stop if isinstance(stop, StopDraining) else None, snapshot)
         moving: list[AttemptResult] = []
         for result in out:
             took = provider_took(result.error)
@@ -107,6 +117,7 @@ def _along(
                 results.append(result)
         if stop is not None:
             if target is None:
+                assert isinstance(stop, StopDraining)
                 raise StopDraining(stop.error, results)
             done = {result.row.id for result in out}
             moving += [

@@ -44,8 +44,9 @@ class AttemptResult:
 
     ``kind`` is an ``Attempt.Outcome`` value (sent, retry, failed, unknown);
     ``decision`` is the retry policy's verdict on it. ``error`` is what the
-    try raised or recorded, and ``provider`` the ``SMS_PROVIDERS`` alias it
-    went through ("" for a dotted path): routing reads both to fail over.
+    try raised or recorded, ``answer`` the backend's result for the row, and
+    ``provider`` the ``SMS_PROVIDERS`` alias it went through ("" for a dotted
+    path): the drain and routing read them after the call; none is written.
     """
 
     row: ClaimedRow
@@ -55,6 +56,7 @@ class AttemptResult:
     error_text: str = ""
     duration_ms: float | None = None
     error: BaseException | None = None
+    answer: Any = None
     provider: str = ""
     #: Earlier tries of this row in the same pass, through providers that did
     #: not take it (``drain.failover``): logged, and nothing else.

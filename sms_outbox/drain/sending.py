@@ -1,4 +1,9 @@
-"""One provider call: send claimed rows through the backend, one result per row."""
+"""One provider call: send claimed rows through the backend, one result per row.
+
+``deliver()`` runs on the drain's caller threads and touches no database:
+what follows a call (announcing sends, noting a provider's opt-out, writing
+results) happens on the drain's own thread (``announce()``, ``run.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import time
 import traceback
 
 from sms.backends.base import BaseSmsBackend
-from sms.exceptions import SmsError
+from sms.exceptions import ProviderThrottled, SmsError
 from sms.message import Message as SmsMessage
 from sms.message import RecipientResult
 from sms.phone import mask_phone_number
@@ -39,6 +44,21 @@ class GroupRefused(Exception):
     """A provider refused a call of several rows as a whole: nothing went out."""
 
 
+class Throttled(Exception):
+    """The provider asked us to slow down (``ProviderThrottled``).
+
+    ``results`` holds the rows of the call that went out anyway; the others
+    were not sent and go back to the drain's queue without using an attempt.
+    ``retry_after`` is the seconds the provider asked us to wait, if it said.
+    """
+
+    def __init__(self, error: ProviderThrottled, results: list[AttemptResult]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.results = results
+        self.retry_after = error.retry_after
+
+
 def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
     """Send ``rows`` in one ``sms.Message`` over ``backend``; one result per row.
 
@@ -46,13 +66,13 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
     row, usually). The message carries the first row's reference. Only the
     four documented attributes of a backend's results are read
     (``recipient``, ``message_id``, ``status``, ``error``), so a custom
-    backend's own result objects work. ``post_send`` fires once for each row
-    the provider accepted, with a one-recipient message, through
-    ``send_robust``: a receiver that raises is logged and the row stays sent.
-    Raise ``StopDraining`` when an account or configuration error means
-    nothing can be sent until someone fixes it, and ``GroupRefused`` when a
-    call of several rows was refused as a whole for a reason retrying cannot
-    fix (one bad number can fail a whole call): send those rows one by one.
+    backend's own result objects work; a sent row's result keeps its answer
+    for ``announce()``. Raise ``StopDraining`` when an account or
+    configuration error means nothing can be sent until someone fixes it,
+    ``Throttled`` when the provider asked us to slow down, and
+    ``GroupRefused`` when a call of several rows was refused as a whole for a
+    reason retrying cannot fix (one bad number can fail a whole call): send
+    those rows one by one.
     """
     rows, late = split_expired(rows)  # never send a row past its time to live
     if late:
@@ -71,13 +91,14 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
     except Exception as err:  # noqa: BLE001 - classified by the retry policy
         if stops_drain(err):
             raise _stop(err, first, []) from err
+        if isinstance(err, ProviderThrottled):
+            raise Throttled(err, []) from err
         _check_call_wide(rows, err)
         return [_failed_try(row, err, started) for row in rows]
-    return _results(backend, rows, _answers(message, rows), started)
+    return _results(rows, _answers(message, rows), started)
 
 
 def _results(
-    backend: BaseSmsBackend,
     rows: list[ClaimedRow],
     answers: list[RecipientResult | None],
     started: float,
@@ -85,29 +106,34 @@ def _results(
     """Return one result per row from the backend's answers; announce the sent.
 
     A row counts as sent here, when its answer carries no error. Raise
-    ``GroupRefused`` when one error failed the whole call, and
-    ``StopDraining``, carrying the rows sent, on an account error.
+    ``GroupRefused`` when one error failed the whole call, ``StopDraining``,
+    carrying the rows sent, on an account error, and ``Throttled``, carrying
+    the rows sent, when the provider throttled some.
     """
     errors = {id(getattr(answer, "error", None)) for answer in answers}
     if len(errors) == 1 and answers[0] is not None:
         _check_call_wide(rows, getattr(answers[0], "error", None))
     results: list[AttemptResult] = []
     stop: tuple[Exception, ClaimedRow] | None = None
-    announce = post_send.has_listeners(SmsMessage)
+    throttled: ProviderThrottled | None = None
     for row, answer in zip(rows, answers, strict=True):
         error = getattr(answer, "error", None)
         if error is not None and stops_drain(error):
             stop = stop or (error, row)
+        elif isinstance(error, ProviderThrottled):
+            throttled = throttled or error
         elif error is not None:
             results.append(_failed_try(row, error, started))
         else:
             message_id = str(getattr(answer, "message_id", None) or "")
             elapsed = (time.perf_counter() - started) * 1000
-            results.append(AttemptResult(row, SENT, message_id, "", "", elapsed))
-            if announce:
-                _announce(backend, row, answer)
+            results.append(
+                AttemptResult(row, SENT, message_id, "", "", elapsed, answer=answer)
+            )
     if stop is not None:
         raise _stop(*stop, results)
+    if throttled is not None:
+        raise Throttled(throttled, results)
     return results
 
 
@@ -137,6 +163,21 @@ def _answers(
         return answers
     by_number = {getattr(answer, "recipient", None): answer for answer in answers}
     return [by_number.get(row.recipient) for row in rows]
+
+
+def announce(backend: BaseSmsBackend, results: list[AttemptResult]) -> None:
+    """Fire ``post_send`` once for each sent row of ``results``, sent by ``backend``.
+
+    Each gets a one-recipient message, through ``send_robust``: a receiver
+    that raises is logged and the row stays sent. A provider's opt-out error
+    puts its number on the suppression list.
+    """
+    listening = post_send.has_listeners(SmsMessage)
+    for result in results:
+        if result.error is not None:
+            note_provider_opt_out(result.row.recipient, result.error)
+        elif listening and result.kind == SENT:
+            _announce(backend, result.row, result.answer)
 
 
 def _announce(
@@ -170,7 +211,6 @@ def _failed_try(row: ClaimedRow, err: Exception, started: float) -> AttemptResul
             mask_phone_number(row.recipient),
             _masked_traceback(err, row),
         )
-    note_provider_opt_out(row.recipient, err)  # RecipientOptedOut: suppress it
     code = getattr(err, "code", None)
     return AttemptResult(
         row,

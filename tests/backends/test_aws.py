@@ -26,6 +26,7 @@ import sms
 from sms.exceptions import (
     InvalidPhoneNumber,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientRejected,
     SmsConfigurationError,
@@ -275,7 +276,7 @@ class AwsErrorTests(TransportTestsMixin, AwsTestCase):
 
     def test_throttling_is_retryable(self):
         self.fake.script(FakeSns.error(400, "Throttling", "Rate exceeded"))
-        _, error = self.assertSendError(ProviderUnavailable, "Throttling")
+        _, error = self.assertSendError(ProviderThrottled, "Throttling")
         self.assertTrue(error.retryable)
         self.assertIsInstance(error.__cause__, ClientError)
         self.assertEqual(len(self.fake.requests), 1)  # botocore did not retry

@@ -10,6 +10,7 @@ from sms.backends._errors import (
 from sms.exceptions import (
     OutcomeUnknown,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientRejected,
 )
@@ -25,7 +26,7 @@ class ClassForStatusTests(SimpleTestCase):
             422: RecipientRejected,
             401: ProviderAccountError,
             403: ProviderAccountError,
-            429: ProviderUnavailable,
+            429: ProviderThrottled,
             500: ProviderUnavailable,
             503: ProviderUnavailable,
             None: ProviderUnavailable,

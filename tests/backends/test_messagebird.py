@@ -13,6 +13,7 @@ from sms.backends import messagebird as messagebird_backend
 from sms.exceptions import (
     InvalidPhoneNumber,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientRejected,
 )
@@ -195,7 +196,7 @@ class MessageBirdErrorTests(TransportTestsMixin, MessageBirdTestCase):
 
     def test_rate_limited_429_raises_bare_http_error_in_sdk(self):
         self.fake.script(Reply(429, "Too Many Requests", content_type="text/plain"))
-        _, error = self.assertSendError(ProviderUnavailable, None)
+        _, error = self.assertSendError(ProviderThrottled, None)
         self.assertTrue(error.retryable)
         self.assertIsInstance(error.__cause__, requests.HTTPError)
         self.assertIn("HTTP 429", str(error))

@@ -14,6 +14,7 @@ from sms.exceptions import (
     InvalidMessage,
     InvalidPhoneNumber,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientRejected,
     SmsConfigurationError,
@@ -193,7 +194,7 @@ class TwilioErrorTests(TransportTestsMixin, TwilioTestCase):
 
     def test_rate_limited_429(self):
         self.fake.script(FakeTwilio.error(429, 20429, "Too Many Requests"))
-        _, error = self.assertSendError(ProviderUnavailable, 20429)
+        _, error = self.assertSendError(ProviderThrottled, 20429)
         self.assertTrue(error.retryable)
 
     def test_unavailable_503(self):

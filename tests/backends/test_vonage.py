@@ -13,6 +13,7 @@ import sms
 from sms.exceptions import (
     InvalidPhoneNumber,
     ProviderAccountError,
+    ProviderThrottled,
     ProviderUnavailable,
     RecipientOptedOut,
     RecipientRejected,
@@ -130,7 +131,7 @@ class VonageErrorTests(TransportTestsMixin, VonageTestCase):
 
     def test_throttled_status_1_is_retryable(self):
         self.fake.script(FakeVonage.error("1", "Throughput Rate Exceeded"))
-        _, error = self.assertSendError(ProviderUnavailable, "1")
+        _, error = self.assertSendError(ProviderThrottled, "1")
         self.assertTrue(error.retryable)
 
     def test_bad_credentials_status_4_stop_everything(self):
@@ -157,7 +158,7 @@ class VonageErrorTests(TransportTestsMixin, VonageTestCase):
 
     def test_http_429(self):
         self.fake.script(Reply(429, {"title": "Too Many Requests"}))
-        self.assertSendError(ProviderUnavailable, None)
+        self.assertSendError(ProviderThrottled, None)
 
     def test_invalid_recipient_fails_without_api_call(self):
         message, send = self.send(["0600000000"])

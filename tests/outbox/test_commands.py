@@ -5,10 +5,8 @@ import io
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,9 +15,6 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 import sms
-from sms.backends.base import BaseSmsBackend
-from sms.message import RecipientResult
-from sms_outbox.drain import worker
 from sms_outbox.models import Attempt, Message
 
 A, B = "+441134960000", "+441134960999"
@@ -66,89 +61,6 @@ class SendQueuedSmsTests(TestCase):
         with pytest.raises(CommandError, match="SMS_OUTBOX_BACKEND"):
             self.call()
         self.assertEqual(Message.objects.get().status, "queued")
-
-
-class SimulatedTime(threading.Event):
-    """A stop event whose ``wait`` moves a simulated ``time.monotonic`` instead."""
-
-    def __init__(self):
-        super().__init__()
-        self.now = 1000.0
-        self.waits = []
-
-    def monotonic(self):
-        return self.now
-
-    def wait(self, timeout=None):
-        self.waits.append(timeout)
-        self.now += timeout
-        return self.is_set()
-
-
-class ClockedBackend(BaseSmsBackend):
-    """Record the simulated time of each send; each send takes ``takes`` s."""
-
-    time = None
-    takes = 0.0
-    sent_at = []
-    batch_size = 1
-
-    def send_messages(self, messages):
-        for message in messages:
-            ClockedBackend.sent_at.append(self.time.now)
-            self.time.now += self.takes
-            message.results = [
-                RecipientResult(number, message_id="SM")
-                for number in message.recipients
-            ]
-        return len(messages)
-
-
-@override_settings(SMS_OUTBOX_BACKEND="tests.outbox.test_commands.ClockedBackend")
-class RateTests(TestCase):
-    """``--rate`` spaces the provider calls out, measured on a simulated clock."""
-
-    def drain(self, rate, takes, batch_size=1):
-        for n in range(10):
-            make_row(recipient=f"+4411349600{n:02d}")
-        time = ClockedBackend.time = SimulatedTime()
-        ClockedBackend.takes, ClockedBackend.sent_at = takes, []
-        ClockedBackend.batch_size = batch_size
-        out = io.StringIO()
-        # The run's slots, the claim's lease and the summary all read it.
-        with (
-            mock.patch("time.monotonic", time.monotonic),
-            mock.patch.object(worker.threading, "Event", return_value=time),
-        ):
-            call_command("send_queued_sms", "--rate", rate, stdout=out)
-        offsets = [round(at - 1000.0, 6) for at in ClockedBackend.sent_at]
-        return out.getvalue(), time.waits, offsets
-
-    def test_ten_messages_at_five_per_second_take_their_slots(self):
-        out, waits, offsets = self.drain("5", takes=0.0)
-        self.assertEqual(out, "sent 10, retrying 0, failed 0 in 1.8 s\n")
-        # Nine waits of 0.2 s: each send at its slot, 0.2 s after the last.
-        self.assertEqual([round(w, 6) for w in waits], [0.2] * 9)
-        self.assertEqual(offsets, [round(0.2 * n, 6) for n in range(10)])
-
-    def test_waits_only_for_what_sending_did_not_take(self):
-        out, waits, offsets = self.drain("5", takes=0.15)
-        self.assertEqual([round(w, 6) for w in waits], [0.05] * 9)
-        self.assertEqual(offsets, [round(0.2 * n, 6) for n in range(10)])
-        self.assertEqual(Message.objects.filter(status="sent").count(), 10)
-
-    def test_a_grouped_call_uses_one_slot_per_message(self):
-        out, waits, offsets = self.drain("5", takes=0.0, batch_size=5)
-        # Two calls of five messages: the second waits for the first's 1 s.
-        self.assertEqual(waits, [1.0])
-        self.assertEqual(offsets, [0.0, 1.0])
-        self.assertEqual(Message.objects.filter(status="sent").count(), 10)
-
-    def test_sends_slower_than_the_rate_never_wait(self):
-        out, waits, offsets = self.drain("5", takes=0.5)
-        self.assertEqual(waits, [])
-        self.assertEqual(offsets, [round(0.5 * n, 6) for n in range(10)])
-        self.assertEqual(out, "sent 10, retrying 0, failed 0 in 5.0 s\n")
 
 
 class PurgeTests(TestCase):
@@ -276,8 +188,9 @@ def test_send_queued_sms_help_gives_every_option_a_text_and_its_default():
     expected = {
         "--limit LIMIT": "Send at most this many SMS per run (default: no limit).",
         "--batch-size BATCH_SIZE": "(default: 500).",
-        "--rate RATE": "per second (default: no limit).",
-        "--concurrency CONCURRENCY": "database connection (default: 1).",
+        "--rate RATE": "per second, for every drain of the site together "
+        "(default: SMS_OUTBOX_RATE).",
+        "--concurrency CONCURRENCY": "(default: SMS_OUTBOX_MAX_IN_FLIGHT, 32).",
         "--loop": "(default: one run, for cron).",
         "--interval INTERVAL": "the seconds to wait between runs (default: 5.0).",
     }

@@ -33,6 +33,15 @@ SMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "300"))
 SMS_OUTBOX_RETRY_DELAY = float(os.environ.get("OUTBOX_RETRY_DELAY", "60"))
 SMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
 
+# The account's rate, shared by the drains (tests/outbox/test_rate.py), and
+# the fake Twilio's credentials (tests.support.outbox_backends.FakeTwilioBackend).
+if "OUTBOX_RATE" in os.environ:
+    SMS_OUTBOX_RATE = float(os.environ["OUTBOX_RATE"])
+if "OUTBOX_MAX_IN_FLIGHT" in os.environ:
+    SMS_OUTBOX_MAX_IN_FLIGHT = int(os.environ["OUTBOX_MAX_IN_FLIGHT"])
+TWILIO_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_AUTH_TOKEN = "fake-twilio-auth-token-5e1f"
+
 # Fault-test knobs (tests/outbox/drain/test_faults.py, benchmarks/chaos.py).
 SMS_TIMEOUT = float(os.environ.get("OUTBOX_TIMEOUT", "1"))
 if "OUTBOX_ACCOUNT_ERROR_DELAY" in os.environ:

@@ -31,14 +31,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rate",
             type=float,
-            help="Send at most this many SMS per second (default: no limit).",
+            help="At most this many SMS per second, for every drain of the site "
+            "together (default: SMS_OUTBOX_RATE).",
         )
         parser.add_argument(
             "--concurrency",
             type=int,
-            default=1,
-            help="Send from this many threads, each with its own provider and "
-            "database connection (default: %(default)s).",
+            default=None,
+            help="Provider calls in flight at once (default: "
+            "SMS_OUTBOX_MAX_IN_FLIGHT, 32).",
         )
         parser.add_argument(
             "--loop",
@@ -61,7 +62,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{flag} must be greater than 0, not {options[name]}."
                 )
-        if options["concurrency"] > 1:
+        if (options["concurrency"] or 1) > 1:
             self._warn_about_locking()
         verbose, loop = options["verbosity"] > 0, options["loop"]
         tty = verbose and self.stdout.isatty()

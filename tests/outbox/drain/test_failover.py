@@ -69,6 +69,9 @@ class TwoProvidersMixin:
             SMS_OUTBOX_MAX_ATTEMPTS=5,
             SMS_OUTBOX_BREAKER_FAILURES=3,
             SMS_OUTBOX_BREAKER_COOLDOWN=600,
+            # One call at a time, on the drain's own thread: inside a test's
+            # transaction another thread cannot write the breaker's table.
+            SMS_OUTBOX_MAX_IN_FLIGHT=1,
         )
         settings.enable()
         self.addCleanup(settings.disable)
@@ -417,6 +420,7 @@ class GroupedCallTests(TestCase):
             SMS_PROVIDERS={"one": messagebird(first), "two": messagebird(second)},
             SMS_ROUTES={"uk": {"COUNTRIES": ["GB"], "PROVIDERS": ["two", "one"]}},
             SMS_OUTBOX_BACKEND="one",
+            SMS_OUTBOX_MAX_IN_FLIGHT=1,
         ):
             second.script(Reply(503, {"errors": [{"code": 0}]}))
             queued = sms.get_connection("sms_outbox.backends.QueuedSmsBackend")

@@ -43,6 +43,9 @@ class HookBackend(BaseSmsBackend):
     SMS_OUTBOX_BACKEND="tests.outbox.drain.test_leases.HookBackend",
     SMS_OUTBOX_LEASE_SECONDS=60,
     SMS_TIMEOUT=10,
+    # One call at a time, on the test's thread: the hooks move a simulated
+    # clock and write rows between calls.
+    SMS_OUTBOX_MAX_IN_FLIGHT=1,
 )
 class LeaseTests(TestCase):
     def setUp(self):

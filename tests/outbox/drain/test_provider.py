@@ -51,6 +51,7 @@ class FakeTwilioDrainTests(FakeTwilioMixin, TestCase):
             [(A, "Hello"), (B, "Hello")],
         )
 
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1)  # calls one after another
     def test_a_400_invalid_number_fails_that_row_at_once(self):
         self.queue([A, B, C])
         self.fake.script(
@@ -63,6 +64,7 @@ class FakeTwilioDrainTests(FakeTwilioMixin, TestCase):
         self.assertEqual(row.attempts_log.get().error_code, "21211")
         self.assertNotIn(A, row.last_error)
 
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1)  # calls one after another
     def test_an_auth_error_stops_the_run_and_uses_no_attempts(self):
         self.queue([A, B, C])
         self.fake.script(self.fake.error(401, 20003, "Authenticate"))

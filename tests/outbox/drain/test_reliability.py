@@ -10,8 +10,6 @@ import time
 
 import pytest
 
-from sms_outbox.drain.results import FLUSH_EVERY_MESSAGES
-
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
@@ -51,7 +49,7 @@ def _wait_for_deliveries(shared, count, process):
         time.sleep(0.02)
 
 
-def test_sigkill_mid_run_loses_nothing_and_duplicates_at_most_one_flush(shared):
+def test_sigkill_mid_run_loses_nothing_and_duplicates_only_rows_it_held(shared):
     shared.seed(1000)
     lease = {"OUTBOX_LEASE_SECONDS": "2", "OUTBOX_TIMEOUT": "0.5"}
     drain = shared.drain(OUTBOX_DELAY="0.002", **lease)
@@ -68,8 +66,10 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_at_most_one_flush(shared):
     assert report["status"] == {"sent": 1000}
     delivered = collections.Counter(shared.deliveries())
     assert set(delivered) == set(report["references"])
+    # Only rows the killed drain held with their results unwritten (calls in
+    # flight, results not yet flushed: at most 100 a claim) may go twice.
     duplicates = sum(delivered.values()) - 1000
-    assert 0 <= duplicates <= FLUSH_EVERY_MESSAGES + 1, duplicates
+    assert 0 <= duplicates <= before["sending"], duplicates
     assert report["outcomes"]["unknown"] == before["sending"]
 
 

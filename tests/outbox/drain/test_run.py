@@ -159,6 +159,7 @@ class DrainTests(TestCase):
         self.assertEqual((result.sent, result.retrying), (1, 1))
         self.assertEqual(statuses(), {A: "queued", B: "sent"})
 
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1)  # calls one after another
     def test_account_error_stops_the_run_and_uses_no_attempts(self):
         ScriptedBackend.reset({B: ProviderAccountError("401 Authenticate")})
         queue("one", [A])
@@ -174,6 +175,7 @@ class DrainTests(TestCase):
             self.assertIsNone(row.lease_expires_at)
         self.assertEqual(Attempt.objects.count(), 1)
 
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1)  # calls one after another
     def test_an_interruption_puts_unsent_rows_back_at_once(self):
         ScriptedBackend.reset({B: KeyboardInterrupt()})
         queue("Hi", [A, B, C])

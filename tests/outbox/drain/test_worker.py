@@ -39,6 +39,7 @@ class StopAfter:
 @override_settings(
     SMS_OUTBOX_BACKEND="tests.support.outbox_backends.ScriptedBackend",
     SMS_OUTBOX_ACCOUNT_ERROR_DELAY=60,
+    SMS_OUTBOX_MAX_IN_FLIGHT=1,  # calls one after another
 )
 class WorkerTests(TestCase):
     def run_worker(self, waits, **options):
