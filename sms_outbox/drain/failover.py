@@ -21,21 +21,19 @@ from sms_outbox.drain import breaker
 from sms_outbox.drain.claims import ClaimedRow
 from sms_outbox.drain.policy import RETRY, SENT, provider_took
 from sms_outbox.drain.results import AttemptResult
-from sms_outbox.drain.sending import GroupRefused, StopDraining, Throttled, deliver
+from sms_outbox.drain.sending import GroupRefused, StopDraining, Throttled, send_rows
 from sms_outbox.routing import Route, next_alias, route_named, sender_for
 
 _local = threading.local()
 
 
-def deliver_routed(
-    backend: BaseSmsBackend, rows: list[ClaimedRow]
-) -> list[AttemptResult]:
-    """Send ``rows`` along their routes; one result per row, as ``deliver()``.
+def send_routed(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
+    """Send ``rows`` along their routes; one result per row, as ``send_rows()``.
 
     ``backend`` is the drain thread's own, for rows without a route. Raise
     ``StopDraining`` (carrying every result so far) only when the last
     alias a row could go to has an account error, and ``GroupRefused`` only
-    for unrouted rows, as ``deliver()`` does.
+    for unrouted rows, as ``send_rows()`` does.
     """
     results: list[AttemptResult] = []
     groups = list(_by_route(rows))
@@ -44,7 +42,7 @@ def deliver_routed(
             if route is None:
                 # Alone, a call refused as a whole is the drain's to split;
                 # beside rows already sent, it is split here.
-                send = deliver if len(groups) == 1 else _send
+                send = send_rows if len(groups) == 1 else _send
                 found = send(backend, group)
                 _tag(found, backend.alias)
             else:
@@ -132,14 +130,14 @@ def _along(
 
 
 def _send(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
-    """Return ``deliver()``'s results; a call refused as a whole goes row by row."""
+    """Return ``send_rows()``'s results; a call refused as a whole goes row by row."""
     try:
-        return deliver(backend, rows)
+        return send_rows(backend, rows)
     except GroupRefused:
         results: list[AttemptResult] = []
         for row in rows:
             try:
-                results += deliver(backend, [row])
+                results += send_rows(backend, [row])
             except StopDraining as stop:
                 raise StopDraining(stop.error, results + stop.results) from stop.error
         return results

@@ -37,7 +37,7 @@ from sms_outbox.drain.claims import (
     release_rows,
     requeue_expired,
 )
-from sms_outbox.drain.failover import close_connections, deliver_routed
+from sms_outbox.drain.failover import close_connections, send_routed
 from sms_outbox.drain.rate import Pacer
 from sms_outbox.drain.results import FLUSH_EVERY_SECONDS, AttemptResult, Recorder
 from sms_outbox.drain.sending import (
@@ -313,7 +313,7 @@ class _Callers:
     """The threads that make provider calls, each over its own backend connection.
 
     Threads start as calls need them, up to ``size``. They touch no
-    database: ``deliver()`` only calls the provider. With ``size`` 1 the
+    database: ``send_rows()`` only calls the provider. With ``size`` 1 the
     one call in flight runs on the drain's own thread: there is nothing to
     overlap it with.
     """
@@ -401,7 +401,7 @@ class _Callers:
 def _call(backend: BaseSmsBackend, job: _Job) -> object:
     """Make the provider call of ``job``; return its results or what it raised."""
     try:
-        return deliver_routed(backend, job.rows)
+        return send_routed(backend, job.rows)
     except (StopDraining, GroupRefused, Throttled) as err:
         return err
     except BaseException as err:  # noqa: BLE001 - re-raised by the drain

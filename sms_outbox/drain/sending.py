@@ -1,6 +1,6 @@
 """One provider call: send claimed rows through the backend, one result per row.
 
-``deliver()`` runs on the drain's caller threads and touches no database:
+``send_rows()`` runs on the drain's caller threads and touches no database:
 what follows a call (announcing sends, noting a provider's opt-out, writing
 results) happens on the drain's own thread (``announce()``, ``run.py``).
 """
@@ -59,7 +59,7 @@ class Throttled(Exception):
         self.retry_after = error.retry_after
 
 
-def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
+def send_rows(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResult]:
     """Send ``rows`` in one ``sms.Message`` over ``backend``; one result per row.
 
     The rows share a body and originator and go to different numbers (one
@@ -77,7 +77,7 @@ def deliver(backend: BaseSmsBackend, rows: list[ClaimedRow]) -> list[AttemptResu
     rows, late = split_expired(rows)  # never send a row past its time to live
     if late:
         expired = [AttemptResult(row, EXPIRED, error_text=EXPIRED_TEXT) for row in late]
-        return expired + (deliver(backend, rows) if rows else [])
+        return expired + (send_rows(backend, rows) if rows else [])
     first = rows[0]
     numbers = [row.recipient for row in rows]
     message = SmsMessage(first.body, first.originator, numbers, backend)

@@ -16,7 +16,7 @@ import sms
 from sms.exceptions import SmsConfigurationError
 from sms_outbox.drain import send_queued
 from sms_outbox.drain.claims import claim_rows
-from sms_outbox.drain.sending import deliver
+from sms_outbox.drain.sending import send_rows
 from sms_outbox.expiry import EXPIRED_TEXT, expire_overdue, expires_at_for
 from sms_outbox.models import Attempt, Message
 from tests.support.outbox_backends import ScriptedBackend
@@ -122,7 +122,7 @@ def test_a_row_that_expires_while_claimed_is_not_sent():
         r._replace(expires_at=timezone.now()) if r.id == row.pk else r
         for r in claim.rows
     ]
-    results = deliver(ScriptedBackend(), rows)
+    results = send_rows(ScriptedBackend(), rows)
     assert {r.row.id: r.kind for r in results} == {row.pk: "expired", other.pk: "sent"}
     assert [m.body for m in ScriptedBackend.sent] == ["Still good"]
     expired = next(r for r in results if r.kind == "expired")

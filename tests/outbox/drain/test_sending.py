@@ -1,4 +1,4 @@
-"""Tests for deliver(): once the provider accepted an SMS, the row is sent."""
+"""Tests for send_rows(): once the provider accepted an SMS, the row is sent."""
 
 from django.test import TestCase, override_settings
 
