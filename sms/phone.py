@@ -36,15 +36,28 @@ def _refuse(value: object, reason: str) -> InvalidPhoneNumber:
 
 
 def _check_with_phonenumbers(value: object, compact: str, region: str | None) -> str:
+    number, reason = _valid_e164(compact, region)
+    if number is None:
+        raise _refuse(value, reason)
+    return number
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_e164(compact: str, region: str | None) -> tuple[str | None, str]:
+    """Return ``compact`` in E.164, or None and why not; remembered per number.
+
+    A site texts the same numbers again and again (a code, then the next
+    one), and checking a number against its country's plan costs more than
+    the rest of queueing the SMS (docs/performance.md).
+    """
     try:
         parsed = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException as err:
         # str(err) starts with the error type number: "(1) The string ...".
-        reason = re.sub(r"^\(\d+\) ", "", str(err)).rstrip(".")
-        raise _refuse(value, reason) from err
+        return None, re.sub(r"^\(\d+\) ", "", str(err)).rstrip(".")
     if not phonenumbers.is_valid_number(parsed):
-        raise _refuse(value, "no such number exists in its numbering plan")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return None, "no such number exists in its numbering plan"
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 def normalize_phone_number(value: str, region: str | None = None) -> str:
