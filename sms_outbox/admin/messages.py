@@ -311,22 +311,17 @@ _EDITABLE_WHILE_QUEUED = ("priority",)
 
 
 # The stubs make the admin classes generic; Django's cannot be subscripted.
-class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
-    """The attempt log of one row: read-only history."""
+class _HistoryInline(admin.TabularInline):  # type: ignore[type-arg]
+    """A row's history shown on its page: read-only, nothing added or deleted."""
 
-    model = Attempt
-    fields = (
-        "created_at",
-        "outcome",
-        "provider",
-        "error_code",
-        "error_text",
-        "duration",
-    )
-    readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Message | None = None
+    ) -> Any:
+        return self.fields
 
     def has_add_permission(
         self, request: HttpRequest, obj: Message | None = None
@@ -338,13 +333,27 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
     ) -> bool:
         return False
 
+
+class AttemptInline(_HistoryInline):
+    """The attempt log of one row: read-only history."""
+
+    model = Attempt
+    fields = (
+        "created_at",
+        "outcome",
+        "provider",
+        "error_code",
+        "error_text",
+        "duration",
+    )
+
     @admin.display(description=_("duration (ms)"))
     def duration(self, obj: Attempt) -> str:
         """Return the provider call's duration, rounded for reading."""
         return "-" if obj.duration_ms is None else f"{obj.duration_ms:.1f}"
 
 
-class ReceiptInline(admin.TabularInline):  # type: ignore[type-arg]
+class ReceiptInline(_HistoryInline):
     """The delivery receipts that changed one row's delivery status: read-only."""
 
     model = Receipt
@@ -357,20 +366,6 @@ class ReceiptInline(admin.TabularInline):  # type: ignore[type-arg]
         "reason",
         "reported_at",
     )
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(
-        self, request: HttpRequest, obj: Message | None = None
-    ) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Message | None = None
-    ) -> bool:
-        return False
 
 
 @admin.register(Message)
