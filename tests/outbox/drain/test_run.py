@@ -41,6 +41,7 @@ class DrainTests(TestCase):
     def setUp(self):
         ScriptedBackend.reset()
 
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1)  # calls one after another
     def test_sends_in_priority_then_age_order_and_only_due_rows(self):
         queue("old", [A])
         queue("later", [B], send_after=timezone.now() + datetime.timedelta(hours=1))
@@ -69,6 +70,7 @@ class DrainTests(TestCase):
         self.assertEqual(attempt.outcome, "sent")
         self.assertGreaterEqual(attempt.duration_ms, 0)
 
+    @override_settings(SMS_OUTBOX_MAX_IN_FLIGHT=1)  # calls one after another
     def test_each_row_goes_as_a_one_recipient_message_carrying_its_reference(self):
         queue("Hi", [A, B])
         engine.send_queued()
