@@ -237,7 +237,12 @@ def connections_killed(shared: Shared, scale: float, db: str) -> None:
 
 def poison_row(shared: Shared, scale: float, db: str) -> None:
     shared.seed(int(50 * scale) or 10)
-    env = {**SHORT_LEASE, "OUTBOX_MAX_ATTEMPTS": "3", "OUTBOX_POISON": "Message 0"}
+    env = {
+        **SHORT_LEASE,
+        "OUTBOX_MAX_ATTEMPTS": "3",
+        "OUTBOX_POISON": "Message 0",
+        "OUTBOX_MAX_IN_FLIGHT": "1",  # only the poison row dies with its worker
+    }
     for _ in range(6):
         drain = shared.drain("--batch-size", "1", **env)
         shared.finish(drain)
@@ -351,7 +356,7 @@ def run_database(db: str, names: list[str], scale: float) -> list[dict]:
 
     def reset() -> None:
         with psycopg.connect(env["OUTBOX_DB"], autocommit=True) as conn:
-            conn.execute("TRUNCATE sms_outbox_attempt, sms_outbox_message")
+            conn.execute("TRUNCATE sms_outbox_message CASCADE")
 
     admin(f"CREATE DATABASE {database}")
     env["OUTBOX_DB"] = f"{server}/{database}"
