@@ -83,9 +83,20 @@ class Recorder:
 
     def add(self, outcome: AttemptResult) -> bool:
         """Buffer ``outcome``; flush if due. Return True if it flushed."""
-        self.pending.append(outcome)
+        return self.add_all([outcome])
+
+    def add_all(self, outcomes: list[AttemptResult], flush: bool = False) -> bool:
+        """Buffer every one of ``outcomes``, then flush if due or ``flush``.
+
+        Return True if it flushed. All are buffered before the write, so a
+        write that fails (the database went away) keeps every one of them.
+        """
+        self.pending.extend(outcomes)
+        if not self.pending:
+            return False
         if (
-            len(self.pending) >= FLUSH_EVERY_MESSAGES
+            flush
+            or len(self.pending) >= FLUSH_EVERY_MESSAGES
             or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
         ):
             self.flush()

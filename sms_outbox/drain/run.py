@@ -672,13 +672,25 @@ class _Drain:
         return 0
 
     def _collect(self, timeout: float) -> None:
+        """Land every call that came back, even if the database fails on one.
+
+        A result that could not be written stays buffered in its claim's
+        recorder (and is kept for the next run); the first database error is
+        raised once every call that came back is accounted for.
+        """
+        error: DatabaseError | None = None
         for job, outcome, backend in self.callers.finished(timeout):
             held = job.held
             held.calls -= 1
             for row in job.rows:
                 held.flying.pop(row.id, None)
-            self._land_outcome(job, outcome, backend)
-            self._settle_if_done(held)
+            try:
+                self._land_outcome(job, outcome, backend)
+                self._settle_if_done(held)
+            except DatabaseError as err:
+                error = error or err
+        if error is not None:
+            raise error
 
     def _land_outcome(
         self, job: _Job, outcome: object, backend: BaseSmsBackend
@@ -737,13 +749,9 @@ class _Drain:
         A grouped call's results are written at once, so that its rows carry
         the provider's message id before most delivery reports can arrive.
         """
-        flushed = False
         for result in results:
             self.run.count(result)
-            flushed = held.recorder.add(result) or flushed
-        if flush and held.recorder.pending:
-            held.recorder.flush()
-            flushed = True
+        flushed = held.recorder.add_all(results, flush=flush)
         if flushed and self.run.progress:
             self.run.progress(self.run.result)
 

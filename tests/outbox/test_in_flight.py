@@ -184,6 +184,10 @@ class LeaseInFlightTests(TestCase):
             mock.patch.object(engine.Claim, "renew", counted_renew),
         ):
             result = engine.send_queued()
+            # A row whose claim had too little lease left for a call was
+            # given back, unsent: a later run sends it (threads sharing the
+            # simulated clock decide how many that is).
+            result.sent += engine.send_queued().sent
         self.assertEqual(result.sent, 16)
         self.assertEqual(
             sorted(SlowBackend.sent), sorted(f"Message {n}" for n in range(16))
