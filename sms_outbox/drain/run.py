@@ -73,6 +73,11 @@ LEASE_MARGIN = 1.0
 _SCAN = 64
 # The longest the coordinator waits before it looks at ``stop`` again.
 _TICK = 0.2
+#: Calls that come back faster than this (seconds, on average) run on the
+#: drain's own thread: they never left the process (``_Callers``).
+_QUICK_CALL = 0.0005
+#: Calls timed before the first average, and the span of the moving average.
+_TIMED_CALLS = 8
 
 
 @dataclass
@@ -313,9 +318,13 @@ class _Callers:
     """The threads that make provider calls, each over its own backend connection.
 
     Threads start as calls need them, up to ``size``. They touch no
-    database: ``send_rows()`` only calls the provider. With ``size`` 1 the
-    one call in flight runs on the drain's own thread: there is nothing to
-    overlap it with.
+    database: ``send_rows()`` only calls the provider. A call runs on the
+    drain's own thread instead when there is nothing to overlap it with:
+    with ``size`` 1, and while calls come back in under ``_QUICK_CALL``
+    seconds (an in-process backend such as locmem or console, which no
+    network provider answers as fast), where handing each call to a thread
+    and its result back would cost more than the call. A slow call on the
+    drain's thread sends the next ones to the threads again.
     """
 
     def __init__(self, path: str, first: BaseSmsBackend, size: int) -> None:
@@ -323,25 +332,25 @@ class _Callers:
         self.size = size
         self.spare = [first]
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self.done: queue.SimpleQueue[tuple[_Job, object, BaseSmsBackend]] = (
-            queue.SimpleQueue()
-        )
+        self.done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
         self.busy = 0
+        # The backend of calls on the drain's own thread, once one ran there.
+        self.own: BaseSmsBackend | None = None
+        # How long calls took lately (a moving average), once enough came back.
+        self.call_seconds: float | None = None
+        self.timed = 0
 
     def free(self) -> int:
         """Return how many more calls may start now."""
         return self.size - self.busy
 
     def submit(self, job: _Job) -> None:
-        """Start the call of ``job`` on an idle thread (a new one if none is)."""
-        if self.size == 1:
-            backend = self.spare[0]
-            if not self.busy and not self.threads:
-                self.threads.append(threading.current_thread())
-                backend.open()
+        """Start the call of ``job``: here if calls are quick, else on a thread."""
+        if self.size == 1 or self._quick():
+            backend = self._own()
             self.busy += 1
-            self.done.put((job, _call(backend, job), backend))
+            self.done.put(_timed_call(backend, job))
             return
         if self.busy >= len(self.threads):
             backend = self.spare.pop() if self.spare else sms.get_connection(self.path)
@@ -356,7 +365,17 @@ class _Callers:
         self.busy += 1
         self.jobs.put(job)
 
-    def finished(self, timeout: float) -> list[tuple[_Job, object, BaseSmsBackend]]:
+    def _quick(self) -> bool:
+        return self.call_seconds is not None and self.call_seconds < _QUICK_CALL
+
+    def _own(self) -> BaseSmsBackend:
+        """Return the drain thread's backend, opened on first use."""
+        if self.own is None:
+            self.own = self.spare.pop() if self.spare else sms.get_connection(self.path)
+            self.own.open()
+        return self.own
+
+    def finished(self, timeout: float) -> list[_Done]:
         """Return the calls that came back, waiting up to ``timeout`` for one."""
         done = []
         try:
@@ -370,13 +389,24 @@ class _Callers:
         except queue.Empty:
             pass
         self.busy -= len(done)
+        for call in done:
+            self._time(call.seconds)
         return done
+
+    def _time(self, seconds: float) -> None:
+        """Fold one call's duration into ``call_seconds``."""
+        self.timed += 1
+        if self.call_seconds is None:
+            if self.timed >= _TIMED_CALLS:
+                self.call_seconds = seconds
+            return
+        self.call_seconds += (seconds - self.call_seconds) / _TIMED_CALLS
 
     def _serve(self, backend: BaseSmsBackend) -> None:
         try:
             backend.open()
             while (job := self.jobs.get()) is not None:
-                self.done.put((job, _call(backend, job), backend))
+                self.done.put(_timed_call(backend, job))
         finally:
             backend.close()
             close_connections()
@@ -384,11 +414,6 @@ class _Callers:
 
     def close(self) -> None:
         """Stop every thread once its call is back."""
-        if self.size == 1:
-            if self.threads:
-                self.spare[0].close()
-                close_connections()
-            return
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:
@@ -396,6 +421,24 @@ class _Callers:
             # handlers (SIGTERM sets ``stop``).
             while thread.is_alive():
                 thread.join(_TICK)
+        if self.own is not None:
+            self.own.close()
+            close_connections()
+
+
+class _Done(NamedTuple):
+    """A call that came back: its job, what it returned or raised, and how long."""
+
+    job: _Job
+    outcome: object
+    backend: BaseSmsBackend
+    seconds: float
+
+
+def _timed_call(backend: BaseSmsBackend, job: _Job) -> _Done:
+    started = time.perf_counter()
+    outcome = _call(backend, job)
+    return _Done(job, outcome, backend, time.perf_counter() - started)
 
 
 def _call(backend: BaseSmsBackend, job: _Job) -> object:
@@ -436,6 +479,9 @@ class _Drain:
         self.throttles: collections.Counter[int] = collections.Counter()
         self.started = time.monotonic()
         self.done_rows = 0
+        # Rows in ``queue``, ``parked`` and ``next``: kept as a count, since
+        # the coordinator asks for it before every call it starts.
+        self.waiting_rows = 0
 
     def run_until_done(self) -> None:
         """Claim, start and record calls until the queue, the limit or the run ends."""
@@ -459,10 +505,11 @@ class _Drain:
 
     # Claims -----------------------------------------------------------------
 
-    def _waiting_rows(self) -> int:
+    def _count_waiting(self) -> None:
+        """Count ``waiting_rows`` afresh, after the queue lost rows in bulk."""
         rows = sum(len(group) for _, group in self.queue)
         rows += sum(len(group) for _, _, group in self.parked)
-        return rows + (len(self.next[2]) if self.next else 0)
+        self.waiting_rows = rows + (len(self.next[2]) if self.next else 0)
 
     def _pace(self) -> float | None:
         """Return the rows per second this run's calls came back at, if known."""
@@ -480,7 +527,7 @@ class _Drain:
         rate = self.pacer.rate()
         if rate is not None:
             low = min(low, max(1, int(rate)))  # a second's worth is plenty
-        if self._waiting_rows() >= low:
+        if self.waiting_rows >= low:
             return
         wanted = self.run.take(self._claim_size(pace))
         if not wanted:
@@ -498,6 +545,7 @@ class _Drain:
         for group in group_rows(rows, self.group_size):
             self.queue.append((held, group))
             held.waiting += 1
+        self.waiting_rows += len(rows)
         self._settle_if_done(held)
 
     def _claim_size(self, pace: float | None) -> int:
@@ -529,6 +577,7 @@ class _Drain:
                 return
             self.next = None
             held.waiting -= 1
+            self.waiting_rows -= len(group)
             self._start(held, group)
 
     def _pick(self) -> tuple[_Held, Group] | None:
@@ -583,6 +632,7 @@ class _Drain:
         for group in reversed(groups):
             self.queue.appendleft((held, group))
             held.waiting += 1
+            self.waiting_rows += len(group)
 
     def _renew(self, held: _Held, group: Group) -> Group:
         """Renew the lease of a claim's rows; return those of ``group`` still held.
@@ -620,6 +670,7 @@ class _Drain:
         if lost:
             self.run.give_back(len(lost))
             self._drop_lost(held, still)
+        self._count_waiting()
         return [row for row in group if row.id in still]
 
     def _drop_lost(self, held: _Held, still: set[int]) -> None:
@@ -679,7 +730,7 @@ class _Drain:
         raised once every call that came back is accounted for.
         """
         error: DatabaseError | None = None
-        for job, outcome, backend in self.callers.finished(timeout):
+        for job, outcome, backend, _ in self.callers.finished(timeout):
             held = job.held
             held.calls -= 1
             for row in job.rows:
@@ -817,6 +868,7 @@ class _Drain:
         self.queue.clear()
         self.parked.clear()
         self.next = None
+        self.waiting_rows = 0
         for held in list(self.helds):
             held.settled = True
             try:
