@@ -36,28 +36,38 @@ def _refuse(value: object, reason: str) -> InvalidPhoneNumber:
 
 
 def _check_with_phonenumbers(value: object, compact: str, region: str | None) -> str:
-    number, reason = _valid_e164(compact, region)
+    # An international number reads the same whatever the default region:
+    # checked under None, it shares its remembered check with country_of().
+    number, reason, _ = _checked(compact, None if compact.startswith("+") else region)
     if number is None:
         raise _refuse(value, reason)
     return number
 
 
 @functools.lru_cache(maxsize=4096)
-def _valid_e164(compact: str, region: str | None) -> tuple[str | None, str]:
-    """Return ``compact`` in E.164, or None and why not; remembered per number.
+def _checked(compact: str, region: str | None) -> tuple[str | None, str, str | None]:
+    """Return ``compact`` in E.164 and its country, or None and why not.
 
-    A site texts the same numbers again and again (a code, then the next
-    one), and checking a number against its country's plan costs more than
-    the rest of queueing the SMS (docs/performance.md).
+    Remembered per number: a site texts the same numbers again and again (a
+    code, then the next one), and checking a number against its country's
+    plan costs more than the rest of queueing the SMS (docs/performance.md).
+    One parse answers both questions a send asks, whether the number exists
+    and which country holds it (``country_of()``: prices, send guards,
+    routes); the country is None when no country's plan holds the number.
     """
     try:
         parsed = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException as err:
         # str(err) starts with the error type number: "(1) The string ...".
-        return None, re.sub(r"^\(\d+\) ", "", str(err)).rstrip(".")
-    if not phonenumbers.is_valid_number(parsed):
-        return None, "no such number exists in its numbering plan"
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), ""
+        return None, re.sub(r"^\(\d+\) ", "", str(err)).rstrip("."), None
+    # is_valid_number() is exactly this, and the region comes with it ("001"
+    # for non-geographic numbers such as +800, which belong to no country).
+    region_code: str | None = phonenumbers.region_code_for_number(parsed)
+    country = None if region_code in (None, "ZZ", "001") else region_code
+    if not phonenumbers.is_valid_number_for_region(parsed, region_code):
+        return None, "no such number exists in its numbering plan", country
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164, "", country
 
 
 def normalize_phone_number(value: str, region: str | None = None) -> str:
@@ -143,19 +153,4 @@ def country_of(number: str) -> str | None:
     """
     if phonenumbers is None or not isinstance(number, str):
         return None
-    return _region_of(number)
-
-
-@functools.lru_cache(maxsize=4096)
-def _region_of(number: str) -> str | None:
-    """Return ``country_of(number)``, remembered for the last few thousand numbers.
-
-    A send asks it more than once (its price, its send guards), and parsing
-    costs more than the rest of either.
-    """
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    region: str | None = phonenumbers.region_code_for_number(parsed)
-    return None if region in (None, "ZZ", "001") else region
+    return _checked(number, None)[2]
