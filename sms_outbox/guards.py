@@ -371,8 +371,18 @@ class _Plan:
 
 def _windows(now: float) -> dict[str, int]:
     """Return the start of today and of this month, local time, as epoch seconds."""
-    utc = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-    local = timezone.localtime(utc)
+    return _window_starts(int(now // 60), timezone.get_current_timezone())
+
+
+@functools.lru_cache(maxsize=8)
+def _window_starts(minute: int, zone: datetime.tzinfo) -> dict[str, int]:
+    """Return ``_windows()`` for a minute (days start on one) in time zone ``zone``.
+
+    Remembered: every guarded send asks, and the answer only changes when
+    a day does.
+    """
+    utc = datetime.datetime.fromtimestamp(minute * 60, datetime.timezone.utc)
+    local = utc.astimezone(zone)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return {"day": int(day.timestamp()), "month": int(day.replace(day=1).timestamp())}
 
@@ -401,9 +411,9 @@ def _plan(
     country = _country(number)
     safe = guards.is_safe(number)
     plan = _Plan(number, country, 0, [])
-    masked = mask_phone_number(number)
     if guards.countries and not safe:
         action, rule_key = guards.country_action(number, country)
+        masked = mask_phone_number(number) if action != "allow" else ""
         if action == "block":
             plan.refusal = plan.geo = SendRefused(
                 f"SMS to {masked} ({country}) are blocked by SMS_GUARDS['countries']"
@@ -421,8 +431,8 @@ def _plan(
             if guards.caps:
                 raise SmsConfigurationError(
                     f"SMS_GUARDS sets spend caps but SMS_PRICES has no price for "
-                    f"{masked} ({country}): add the country, or '*' for every "
-                    "other destination."
+                    f"{mask_phone_number(number)} ({country}): add the country, "
+                    "or '*' for every other destination."
                 )
         else:
             plan.micros = _to_micros(cost)
