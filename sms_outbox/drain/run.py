@@ -340,6 +340,7 @@ class _Callers:
         # How long calls took lately (a moving average), once enough came back.
         self.call_seconds: float | None = None
         self.timed = 0
+        self.first_seconds = 0.0
 
     def free(self) -> int:
         """Return how many more calls may start now."""
@@ -394,11 +395,16 @@ class _Callers:
         return done
 
     def _time(self, seconds: float) -> None:
-        """Fold one call's duration into ``call_seconds``."""
+        """Fold one call's duration into ``call_seconds``.
+
+        The first ``_TIMED_CALLS`` calls give a plain mean; each later call
+        moves a moving average by its share.
+        """
         self.timed += 1
         if self.call_seconds is None:
+            self.first_seconds += seconds
             if self.timed >= _TIMED_CALLS:
-                self.call_seconds = seconds
+                self.call_seconds = self.first_seconds / self.timed
             return
         self.call_seconds += (seconds - self.call_seconds) / _TIMED_CALLS
 

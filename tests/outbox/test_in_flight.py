@@ -302,3 +302,61 @@ def test_a_hung_call_does_not_hold_back_the_results_beside_it(shared):
     assert set(delivered.values()) == {1}, delivered.most_common(3)
     rows = {body: reference for reference, (body, *_) in report["rows"].items()}
     assert report["unknown"] == [rows["Message 3"]]
+
+
+class TimedBackend(BaseSmsBackend):
+    """Records the thread of each call; each call takes ``takes`` seconds."""
+
+    takes = 0.0
+    lock = threading.Lock()
+    calls = []  # (thread id, body)
+
+    def send_messages(self, messages):
+        if TimedBackend.takes:
+            time.sleep(TimedBackend.takes)
+        for message in messages:
+            message.results = [RecipientResult(message.recipients[0], message_id="SM")]
+            with TimedBackend.lock:
+                TimedBackend.calls.append((threading.get_ident(), message.body))
+        return len(messages)
+
+
+@override_settings(
+    SMS_OUTBOX_BACKEND="tests.outbox.test_in_flight.TimedBackend",
+    SMS_OUTBOX_MAX_IN_FLIGHT=8,
+)
+class QuickCallsTests(TestCase):
+    """Calls that come back at once run on the drain's thread; slow ones do not."""
+
+    def setUp(self):
+        TimedBackend.calls = []
+        TimedBackend.takes = 0.0
+
+    def drained_on_own_thread(self, count):
+        queue(count)
+        result = engine.send_queued()
+        self.assertEqual(result.sent, count)
+        bodies = [body for _, body in TimedBackend.calls]
+        self.assertEqual(sorted(bodies), sorted(f"Message {n}" for n in range(count)))
+        own = threading.get_ident()
+        return sum(1 for thread, _ in TimedBackend.calls if thread == own)
+
+    def test_an_in_process_backend_is_called_on_the_drains_thread(self):
+        # The first eight calls are timed on caller threads; a backend that
+        # answers in microseconds then runs where the drain is.
+        on_own = self.drained_on_own_thread(60)
+        self.assertGreaterEqual(on_own, 40)
+        self.assertEqual(Message.objects.filter(status="sent").count(), 60)
+        self.assertEqual(Attempt.objects.filter(outcome="sent").count(), 60)
+
+    def test_a_backend_that_takes_milliseconds_stays_on_the_caller_threads(self):
+        TimedBackend.takes = 0.005
+        self.assertEqual(self.drained_on_own_thread(24), 0)
+
+    def test_a_slow_call_sends_the_next_ones_back_to_the_threads(self):
+        callers = engine._Callers("tests.outbox.test_in_flight.TimedBackend", None, 8)
+        for _ in range(engine._TIMED_CALLS):
+            callers._time(0.00002)
+        self.assertTrue(callers._quick())
+        callers._time(0.2)  # one provider round trip
+        self.assertFalse(callers._quick())
