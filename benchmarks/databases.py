@@ -81,9 +81,10 @@ def empty_outbox() -> None:
     """Empty the outbox's tables in the current database, as fast as it allows."""
     from django.db import connection
 
-    from sms_outbox.models import Attempt, Message
+    from sms_outbox.models import Attempt, Message, Receipt
 
-    tables = [Attempt._meta.db_table, Message._meta.db_table]
+    # Every table whose rows point at a message, then the messages.
+    tables = [model._meta.db_table for model in (Attempt, Receipt, Message)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # DELETE would leave every earlier run's dead rows and index
