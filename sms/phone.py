@@ -64,7 +64,9 @@ def _checked(compact: str, region: str | None) -> tuple[str | None, str, str | N
     # for non-geographic numbers such as +800, which belong to no country).
     region_code: str | None = phonenumbers.region_code_for_number(parsed)
     country = None if region_code in (None, "ZZ", "001") else region_code
-    if not phonenumbers.is_valid_number_for_region(parsed, region_code):
+    if region_code is None or not phonenumbers.is_valid_number_for_region(
+        parsed, region_code
+    ):
         return None, "no such number exists in its numbering plan", country
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return e164, "", country
