@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -87,8 +88,12 @@ class RecordingBackend(BaseSmsBackend):
         for message in messages:
             if self.calls_path:
                 _append(self.calls_path, message.reference)
-            _process_calls.append(message.reference)
-            if len(_process_calls) <= int(os.environ.get("OUTBOX_ACCOUNT_ERRORS", 0)):
+            # Counted under a lock: calls in flight run on several threads,
+            # and two of them must not both see the other's call first.
+            with _process_lock:
+                _process_calls.append(message.reference)
+                call_number = len(_process_calls)
+            if call_number <= int(os.environ.get("OUTBOX_ACCOUNT_ERRORS", 0)):
                 raise ProviderAccountError("401 Account suspended", code=20003)
             if message.body == self.poison:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -151,6 +156,7 @@ class TimedRecordingBackend(RecordingBackend):
 # Calls made by this process, over all backend instances (a --loop worker
 # builds new ones for every run).
 _process_calls = []
+_process_lock = threading.Lock()
 
 
 class PlainResult:
