@@ -341,11 +341,15 @@ class QuickCallsTests(TestCase):
         own = threading.get_ident()
         return sum(1 for thread, _ in TimedBackend.calls if thread == own)
 
-    def test_an_in_process_backend_is_called_on_the_drains_thread(self):
-        # The first eight calls are timed on caller threads; a backend that
-        # answers in microseconds then runs where the drain is.
-        on_own = self.drained_on_own_thread(60)
-        self.assertGreaterEqual(on_own, 40)
+    def test_a_quick_backend_is_called_on_the_drains_thread(self):
+        # The first calls are timed on caller threads (at most 8 + 7 before
+        # eight are back); once quick, every call runs where the drain is.
+        # The bar is raised to a second, so that a loaded machine, where a
+        # thread's microsecond call can wait for the interpreter lock, does
+        # not make this backend look slow.
+        with mock.patch.object(engine, "_QUICK_CALL", 1.0):
+            on_own = self.drained_on_own_thread(60)
+        self.assertGreaterEqual(on_own, 60 - 15)
         self.assertEqual(Message.objects.filter(status="sent").count(), 60)
         self.assertEqual(Attempt.objects.filter(outcome="sent").count(), 60)
 
