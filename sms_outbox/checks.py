@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -85,13 +86,15 @@ def check_migrations(
     Without them ``send_sms()`` through the queued backend and
     ``send_queued_sms`` fail. A database check, as Django means it: it looks
     only when the outbox's database is among those named (``check
-    --database``, ``migrate``, the test runner), so that a plain ``check``
-    gives the same answer whatever state the database is in, and a pipeline
-    that runs ``check --deploy --fail-level WARNING`` before ``migrate`` does
-    not stop on the migrations it is about to apply. ``runserver`` prints
-    Django's own notice of unapplied migrations. With apps named it looks
-    only if ``sms_outbox`` is among them. A database it cannot reach gets no
-    message here: the commands that use the database report that themselves.
+    --database``, the test runner), so that a plain ``check`` gives the same
+    answer whatever state the database is in, and a pipeline that runs
+    ``check --deploy --fail-level WARNING`` before ``migrate`` does not stop
+    on the migrations it is about to apply. ``migrate`` itself, which runs
+    the database checks first, hears nothing of the migrations it is about
+    to apply. ``runserver`` prints Django's own notice of unapplied
+    migrations. With apps named it looks only if ``sms_outbox`` is among
+    them. A database it cannot reach gets no message here: the commands that
+    use the database report that themselves.
     """
     from sms_outbox.schema import unapplied_migrations
 
@@ -100,7 +103,7 @@ def check_migrations(
     ):
         return []  # ``check some_app``: another app's checks were asked for
     alias = _outbox_alias()
-    if not databases or alias not in databases:
+    if not databases or alias not in databases or _migrating():
         return []
     if not router.allow_migrate(alias, "sms_outbox"):
         return []  # the site keeps these tables out of Django's migrations
@@ -123,6 +126,23 @@ def check_migrations(
             id="sms_outbox.W008",
         )
     ]
+
+
+def _migrating() -> bool:
+    """Return True when Django's ``migrate`` command (or a subclass) runs the checks.
+
+    ``migrate`` runs the database checks before it applies anything, and
+    Django passes no sign of which command asked; the command is found on
+    the call stack instead.
+    """
+    from django.core.management.commands.migrate import Command as Migrate
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if isinstance(frame.f_locals.get("self"), Migrate):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def check_mysql_server(
