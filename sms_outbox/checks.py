@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 from typing import Any
 
 from django.conf import settings
@@ -137,7 +138,7 @@ def _migrating() -> bool:
     """
     from django.core.management.commands.migrate import Command as Migrate
 
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         if isinstance(frame.f_locals.get("self"), Migrate):
             return True
