@@ -9,11 +9,20 @@ through the management command in a child process: ``send_queued_sms`` with
 the locmem SMS backend, and django-post-office 3.12's ``send_queued_mail``
 with the locmem e-mail backend. Each is run three times, interleaved, on a
 fresh database each time; the figures are medians, timed around the calls or
-the command only (not Django's start-up or the filling).
+the command only (not Django's start-up or the filling). Beside each rate is
+the time its process spent waiting on the database (statements and commits,
+on the connection of the thread that runs the calls or the command): the rest
+is Python.
 django-post-office lives in a virtualenv of its own, ``.venv-post-office``
 (made on first use), never in the project's environment.
 
+With ``--prepared``, both run on PostgreSQL with prepared statements
+(``OPTIONS`` ``server_side_binding`` and ``prepare_threshold`` 5, as
+docs/databases.md shows): Django then prepares django-post-office's
+statements after five uses, and the outbox prepares its own from the first.
+
     .venv/bin/python benchmarks/compare.py [--sizes 5000 50000] [--db postgres]
+        [--prepared]
 """
 
 from __future__ import annotations
@@ -87,6 +96,9 @@ def compare(db: str, size: int, runs: int = RUNS) -> dict:
     figures["post_office_msg_per_s"] = statistics.median(
         run["msg_per_s"] for run in theirs
     )
+    figures["post_office_db_us_per_message"] = statistics.median(
+        run["db_us_per_message"] for run in theirs
+    )
     figures["ratio"] = figures["msg_per_s"] / figures["post_office_msg_per_s"]
     return figures
 
@@ -110,6 +122,9 @@ def compare_enqueue(db: str, calls: int = ENQUEUE_CALLS, runs: int = RUNS) -> di
     figures["post_office_enqueue_per_s"] = statistics.median(
         run["enqueue_per_s"] for run in theirs
     )
+    figures["post_office_enqueue_db_us_per_call"] = statistics.median(
+        run["enqueue_db_us_per_call"] for run in theirs
+    )
     figures["enqueue_ratio"] = (
         figures["enqueue_per_s"] / figures["post_office_enqueue_per_s"]
     )
@@ -130,7 +145,13 @@ def table(results: dict[str, dict[int, dict]], enqueue: dict[str, dict]) -> str:
     enqueue_rows = [
         ("send_sms() through the outbox: calls/s", "{:,.0f}", "enqueue_per_s"),
         ("statements per send_sms()", "{:.2f}", "enqueue_queries_per_call"),
+        ("send_sms(): µs waiting on the database", "{:,.0f}", "enqueue_db_us_per_call"),
         ("post_office mail.send(): calls/s", "{:,.0f}", "post_office_enqueue_per_s"),
+        (
+            "mail.send(): µs waiting on the database",
+            "{:,.0f}",
+            "post_office_enqueue_db_us_per_call",
+        ),
         ("outbox / post_office", "{:.2f}x", "enqueue_ratio"),
     ]
     for label, fmt, key in enqueue_rows:
@@ -141,10 +162,16 @@ def table(results: dict[str, dict[int, dict]], enqueue: dict[str, dict]) -> str:
         ("queries per 100 messages", "{:.1f}", "queries_per_100"),
         ("commits per 100 messages", "{:.1f}", "commits_per_100"),
         ("WAL bytes per message (PostgreSQL)", "{:,.0f}", "wal_bytes_per_message"),
+        ("µs per message waiting on the database", "{:,.0f}", "db_us_per_message"),
         (
             "post_office send_queued_mail: messages/s",
             "{:,.0f}",
             "post_office_msg_per_s",
+        ),
+        (
+            "post_office: µs per message waiting on the database",
+            "{:,.0f}",
+            "post_office_db_us_per_message",
         ),
         ("outbox / post_office", "{:.2f}x", "ratio"),
     ]
@@ -162,12 +189,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--calls", type=int, default=ENQUEUE_CALLS)
     parser.add_argument(
+        "--prepared",
+        action="store_true",
+        help="PostgreSQL with prepared statements, for both libraries",
+    )
+    parser.add_argument(
         "--db",
         nargs="+",
         choices=["sqlite", "postgres", "mariadb"],
         default=["postgres"],
     )
     args = parser.parse_args()
+    if args.prepared:
+        os.environ["OUTBOX_PREPARE_THRESHOLD"] = "5"
     enqueue = {db: compare_enqueue(db, args.calls, args.runs) for db in args.db}
     results = {db: compare_sizes(db, args.sizes, args.runs) for db in args.db}
     print(table(results, enqueue))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,20 +25,27 @@ from benchmarks.databases import database_settings  # noqa: E402
 
 
 class _Counter:
-    """Count statements and commits on a connection.
+    """Count statements and commits on a connection, and time them.
 
     A commit is an outermost transaction's COMMIT, or a statement other than
     a SELECT run in autocommit (it commits on its own). Every commit waits
-    for the server's log flush: the drain never turns that off.
+    for the server's log flush: the drain never turns that off. ``seconds``
+    is the time spent in statements and commits, as the client waits for
+    them: the server's work and the round trips.
     """
 
     def __init__(self, connection) -> None:
         self.queries = self.commits = 0
+        self.seconds = 0.0
         commit = connection.commit
 
         def counted_commit():
             self.commits += 1
-            commit()
+            started = time.perf_counter()
+            try:
+                commit()
+            finally:
+                self.seconds += time.perf_counter() - started
 
         connection.commit = counted_commit
         connection.execute_wrappers.append(self)
@@ -48,7 +56,11 @@ class _Counter:
         write = not sql.lstrip()[:6].upper().startswith(("SELECT", "BEGIN"))
         if write and not context["connection"].in_atomic_block:
             self.commits += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def _child_outbox(size: int) -> dict:
@@ -79,6 +91,7 @@ def _child_outbox(size: int) -> dict:
         "queries_per_100": 100 * counter.queries / size,
         "commits_per_100": 100 * counter.commits / size,
         "wal_bytes_per_message": _wal_bytes_since(connection, wal) / size,
+        "db_us_per_message": 1e6 * counter.seconds / size,
     }
 
 
@@ -107,6 +120,7 @@ def _child_outbox_enqueue(calls: int) -> dict:
     return {
         "enqueue_per_s": calls / seconds,
         "enqueue_queries_per_call": counter.queries / calls,
+        "enqueue_db_us_per_call": 1e6 * counter.seconds / calls,
     }
 
 
@@ -140,8 +154,15 @@ def _configure_post_office(url: str) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    database = database_settings(url)
+    if "OUTBOX_PREPARE_THRESHOLD" in os.environ and url.startswith("postgres"):
+        # The same prepared statements as the outbox's run (compare.py --prepared).
+        database["OPTIONS"].update(
+            server_side_binding=True,
+            prepare_threshold=int(os.environ["OUTBOX_PREPARE_THRESHOLD"]),
+        )
     settings.configure(
-        DATABASES={"default": database_settings(url)},
+        DATABASES={"default": database},
         INSTALLED_APPS=["post_office"],
         # mail.send() renders its subject and body as templates.
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
@@ -174,18 +195,26 @@ def _child_post_office(size: int, url: str) -> dict:
         ),
         batch_size=1000,
     )
+    from django.db import connection
+
+    counter = _Counter(connection)
     started = time.perf_counter()
     call_command("send_queued_mail", processes=1, verbosity=0)
     seconds = time.perf_counter() - started
     assert Email.objects.filter(status=STATUS.sent).count() == size
-    return {"msg_per_s": size / seconds}
+    return {
+        "msg_per_s": size / seconds,
+        "db_us_per_message": 1e6 * counter.seconds / size,
+    }
 
 
 def _child_post_office_enqueue(calls: int, url: str) -> dict:
     _configure_post_office(url)
+    from django.db import connection
     from post_office import mail
     from post_office.models import Email
 
+    counter = _Counter(connection)
     started = time.perf_counter()
     for n in range(calls):
         mail.send(
@@ -196,7 +225,10 @@ def _child_post_office_enqueue(calls: int, url: str) -> dict:
         )
     seconds = time.perf_counter() - started
     assert Email.objects.count() == calls
-    return {"enqueue_per_s": calls / seconds}
+    return {
+        "enqueue_per_s": calls / seconds,
+        "enqueue_db_us_per_call": 1e6 * counter.seconds / calls,
+    }
 
 
 if __name__ == "__main__":

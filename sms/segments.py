@@ -17,6 +17,7 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 #: (units in a single part, units per part of a concatenated message)
 _LIMITS = {GSM7: (160, 153), UCS2: (70, 67)}
@@ -24,10 +25,12 @@ _LIMITS = {GSM7: (160, 153), UCS2: (70, 67)}
 
 def get_encoding(body: str) -> str:
     """Return ``"GSM-7"`` if all of ``body`` fits GSM-7, else ``"UCS-2"``."""
-    for char in body:
-        if char not in GSM7_BASIC and char not in GSM7_EXTENSION:
-            return UCS2
-    return GSM7
+    return GSM7 if _GSM7.issuperset(body) else UCS2
+
+
+def _in_bmp(body: str) -> bool:
+    """Return True if no character of ``body`` needs two UTF-16 code units."""
+    return not body or max(body) <= "\uffff"
 
 
 def _unit_widths(body: str, encoding: str) -> list[int]:
@@ -43,6 +46,10 @@ def count_segments(body: str, encoding: str | None = None) -> int:
     """
     encoding = encoding or get_encoding(body)
     single, per_part = _LIMITS[encoding]
+    if len(body) <= single and (
+        GSM7_EXTENSION.isdisjoint(body) if encoding == GSM7 else _in_bmp(body)
+    ):
+        return 1  # one unit per character, and they fit one part
     widths = _unit_widths(body, encoding)
     total = sum(widths)
     if total <= single:

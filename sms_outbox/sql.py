@@ -11,8 +11,11 @@ CPU than sending the hundred messages). On PostgreSQL both pass their values
 as one array per column (``unnest``), so the statement's text is the same
 for every batch and the server can reuse its plan; each array goes as one
 text parameter (``literal()``), which psycopg does not have to adapt element
-by element. A lock conflict the server asks the client to retry is retried
-here too (``retry_when_locked()``).
+by element. Where the site lets psycopg prepare statements (PostgreSQL's
+``OPTIONS["prepare_threshold"]``), these statements are prepared too, even
+where Django's own queries bind on the client (``statement_cursor()``). A
+lock conflict the server asks the client to retry is retried here too
+(``retry_when_locked()``).
 """
 
 from __future__ import annotations
@@ -50,6 +53,41 @@ def outbox_connection() -> BaseDatabaseWrapper:
     return connections[outbox_alias()]
 
 
+def statement_cursor(connection: BaseDatabaseWrapper) -> Any:
+    """Return a cursor for one of this module's statements, prepared if allowed.
+
+    Their text depends only on their shape (the row count; on PostgreSQL, for
+    most, not even that), so on a connection that lives on, a prepared
+    statement is parsed and planned once instead of on every call: for the
+    enqueue's ``INSERT`` with its opt-out check, that is most of what the
+    server does (docs/performance.md). Prepared statements live in the
+    database session, which a pooler in transaction mode (PgBouncer before
+    1.21 or with ``max_prepared_statements = 0``) shares between clients, so
+    Django leaves them off by default. Where the site turned them on, with
+    the connection's ``OPTIONS["prepare_threshold"]`` (psycopg 3), these
+    statements bind their values on the server, as psycopg must to prepare
+    them, and psycopg prepares each once it has run that many times, even if
+    Django's own queries bind on the client (``server_side_binding`` off).
+    Elsewhere, Django's own cursor.
+    """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(raw, "prepare_threshold", None) is None:
+        return connection.cursor()
+    from django.db.backends.postgresql import base
+
+    # Any: django-stubs type the class without psycopg's Cursor beneath it.
+    binding_on_server: Any = base.ServerBindingCursor
+    with connection.wrap_database_errors:
+        cursor = binding_on_server(raw)
+    connection.validate_thread_sharing()
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
+
+
 class Unless(NamedTuple):
     """A condition that stops a whole INSERT: ``NOT EXISTS (sql)``, with params.
 
@@ -81,7 +119,7 @@ def insert(
     pks: list[object] = []
     count = 0
     size = _rows_per_statement(connection, len(fields), unless)
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             text = _insert_text(
@@ -361,7 +399,7 @@ def mark_sent(
     fence_params = [token, Message.Status.SENDING.value]
     sent_status = Message.Status.SENT.value
     written = 0
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         for sql, (before, after) in _sent_statements(connection, head, fence, sent):
             cursor.execute(sql, [sent_status, *before, *params, *after, *fence_params])
             written += cursor.rowcount
@@ -530,7 +568,7 @@ def add_to_counters(
         ]
     else:
         params = [value for delta in deltas for value in delta]
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(text, params)
         if connection.vendor == "mysql" and not getattr(
             connection, "mysql_is_mariadb", False

@@ -29,7 +29,11 @@ class GatedBackend(BaseSmsBackend):
     """Hold every call until ``gate`` calls are in flight together (a barrier).
 
     A drain that keeps fewer calls in flight breaks the barrier (after its
-    timeout) and the call fails, so the tests see it.
+    timeout) and the call fails, so the tests see it. Each call then takes
+    a few milliseconds, as a provider's would: calls that all came back
+    within microseconds of the barrier opening would look like an
+    in-process backend's, which the drain runs one at a time on its own
+    thread, and the barrier would never fill again.
     """
 
     gate = None
@@ -59,6 +63,7 @@ class GatedBackend(BaseSmsBackend):
                 except threading.BrokenBarrierError:
                     cls.gate = None  # the rest of the run goes on ungated
                     raise RuntimeError("fewer calls in flight than expected") from None
+            time.sleep(0.003)
             for message in messages:
                 message.results = [
                     RecipientResult(message.recipients[0], message_id="SM1")

@@ -13,6 +13,12 @@ from tests.settings import database_settings
 _db = os.environ["OUTBOX_DB"]
 if "://" in _db:
     DATABASES = {"default": database_settings(_db)}
+    if "OUTBOX_PREPARE_THRESHOLD" in os.environ and _db.startswith("postgres"):
+        # Prepared statements, as docs/databases.md shows (benchmarks/compare.py).
+        DATABASES["default"]["OPTIONS"].update(
+            server_side_binding=True,
+            prepare_threshold=int(os.environ["OUTBOX_PREPARE_THRESHOLD"]),
+        )
 else:
     DATABASES = {
         "default": {
