@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import ENVIRONMENT_VARIABLE, settings
+from django.utils.functional import empty
 
 from sms.conf import DEFAULTS, get_setting
 from sms.encoding import (
@@ -244,14 +245,18 @@ def _segment_limit() -> Any:
     """Return ``SMS_MAX_SEGMENTS``: its default when absent, None if set to None.
 
     ``get_setting()`` reads None as "not set"; here None is a choice (no
-    limit), so the settings are asked whether the name is there at all.
+    limit), so the settings are asked whether the name is there at all: the
+    loaded settings object directly, as ``get_setting()`` does, since the
+    drain asks once per message.
     """
     proxy: Any = settings
-    if proxy.configured or os.environ.get(ENVIRONMENT_VARIABLE):
-        value = getattr(proxy, "SMS_MAX_SEGMENTS", _UNSET)
-        if value is not _UNSET:
-            return value
-    return DEFAULTS["SMS_MAX_SEGMENTS"]
+    loaded = proxy._wrapped
+    if loaded is empty:
+        if not os.environ.get(ENVIRONMENT_VARIABLE):
+            return DEFAULTS["SMS_MAX_SEGMENTS"]
+        loaded = settings
+    value = getattr(loaded, "SMS_MAX_SEGMENTS", _UNSET)
+    return DEFAULTS["SMS_MAX_SEGMENTS"] if value is _UNSET else value
 
 
 def _is_visible(char: str) -> bool:

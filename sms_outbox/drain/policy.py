@@ -65,6 +65,10 @@ class Decision(NamedTuple):
         return self.status in (Message.Status.FAILED, Message.Status.EXPIRED)
 
 
+#: Every sent row's decision: one instance, as a sent row's never varies.
+_SENT = Decision(Message.Status.SENT, SENT, None)
+
+
 def stops_drain(error: BaseException) -> bool:
     """Return True when ``error`` means nothing can be sent until someone acts."""
     return isinstance(error, (ProviderAccountError, ImproperlyConfigured))
@@ -114,7 +118,7 @@ def decide(kind: str, attempts: int, row: Scheduled | None = None) -> Decision:
     would fall inside the row's quiet hours waits until they end.
     """
     if kind == SENT:
-        return Decision(Message.Status.SENT, SENT, None)
+        return _SENT
     if kind == EXPIRED:
         return Decision(Message.Status.EXPIRED, EXPIRED, None)
     if kind == FAILED or attempts + 1 >= int(get_setting("SMS_OUTBOX_MAX_ATTEMPTS")):
