@@ -123,7 +123,11 @@ def _terminate_backends(application_name):
         return cursor.fetchone()[0]
 
 
-def test_loop_worker_outlives_terminated_connections(shared):
+@pytest.mark.parametrize("prepared", [False, True], ids=["default", "prepared"])
+def test_loop_worker_outlives_terminated_connections(shared, prepared):
+    # Prepared: the worker's statements are prepared in the session that is
+    # killed, and must be prepared again in the next one
+    # (docs/databases.md, prepared statements).
     if connection.vendor != "postgresql":
         pytest.skip("pg_terminate_backend() is PostgreSQL's; SQLite has no server")
     name = f"sms-outbox-faults-{os.getpid()}"
@@ -134,6 +138,7 @@ def test_loop_worker_outlives_terminated_connections(shared):
         "0.2",
         OUTBOX_DELAY="0.05",
         OUTBOX_APP_NAME=name,
+        **({"OUTBOX_PREPARE_THRESHOLD": "0"} if prepared else {}),
         **LEASE,
     )
     shared.wait_for(lambda: len(shared.deliveries()) >= 10, worker)
