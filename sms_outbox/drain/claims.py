@@ -240,6 +240,32 @@ KEPT_DYING = (
 )
 
 
+def hold_rows(token: str, until: dict[int, datetime.datetime]) -> int:
+    """Put rows claim ``token`` holds back to ``queued``, each due at its time.
+
+    ``until`` maps row ids to when each may go out (the end of quiet hours
+    that began while the row waited for a drain). No attempt is used up and
+    nothing is logged: the row was never tried. One UPDATE; rows the claim
+    no longer holds are left alone. Return how many it changed.
+    """
+    if not until:
+        return 0
+    due = Case(
+        *(When(pk=pk, then=Value(when)) for pk, when in until.items()),
+        output_field=DateTimeField(),
+    )
+    return retry_when_locked(
+        update_held,
+        token,
+        list(until),
+        status=Message.Status.QUEUED,
+        next_attempt_at=due,
+        claimed_by="",
+        lease_expires_at=None,
+        updated_at=Now(),
+    )
+
+
 def requeue_expired() -> int:
     """Take back rows whose worker's lease ran out; return how many.
 

@@ -13,6 +13,7 @@ calls busy as many rows do.
 from __future__ import annotations
 
 import collections
+import datetime
 import itertools
 import logging
 import queue
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import DatabaseError, connections, router
+from django.utils import timezone
 
 import sms
 from sms.backends.base import BaseSmsBackend
@@ -33,6 +35,7 @@ from sms_outbox.drain.claims import (
     Claim,
     ClaimedRow,
     claim_rows,
+    hold_rows,
     lease_seconds,
     release_rows,
     requeue_expired,
@@ -48,6 +51,7 @@ from sms_outbox.drain.sending import (
 )
 from sms_outbox.models import Attempt, Message
 from sms_outbox.optout import OPTED_OUT, enforced_among, opted_out_error
+from sms_outbox.schedule import release_time
 from sms_outbox.schema import missing_tables_explained
 
 logger = logging.getLogger(__name__)
@@ -548,6 +552,10 @@ class _Drain:
         self.helds.append(held)
         rows, refused = _refuse_opted_out(claim.rows)
         self._record(held, refused)
+        rows, quiet = _quiet_now(rows)
+        if quiet:
+            hold_rows(claim.token, quiet)
+            self.run.give_back(len(quiet))
         for group in group_rows(rows, self.group_size):
             self.queue.append((held, group))
             held.waiting += 1
@@ -952,6 +960,37 @@ def settle_unsettled() -> None:
             with _unsettled_lock:
                 _unsettled.insert(0, (recorder, token, unsent))
             raise
+
+
+def _quiet_now(
+    rows: list[ClaimedRow],
+) -> tuple[list[ClaimedRow], dict[int, datetime.datetime]]:
+    """Split claimed ``rows`` into those to send and those in quiet hours now.
+
+    A row was due when it was queued, but a drain that comes late (a
+    backlog, a worker down) may claim it after its recipient's quiet hours
+    began: it is held until they end, as at the enqueue, with no attempt
+    used. Return the rows to send and ``{row id: release time}`` of the
+    others. Nothing is computed when ``SMS_OUTBOX_QUIET_HOURS`` is unset.
+    """
+    if not get_setting("SMS_OUTBOX_QUIET_HOURS"):
+        return rows, {}
+    now = timezone.now()
+    later = {}
+    for row in rows:
+        release = release_time(
+            row.recipient, row.kind, now, row.reference, row.time_zone
+        )
+        if release > now:
+            later[row.id] = release
+    if not later:
+        return rows, {}
+    logger.info(
+        "Held %d SMS whose recipients' quiet hours began while they waited; "
+        "each goes out when its window ends.",
+        len(later),
+    )
+    return [row for row in rows if row.id not in later], later
 
 
 def _refuse_opted_out(

@@ -256,7 +256,11 @@ def test_a_bad_time_zone_is_refused_when_the_connection_is_built():
 
 @pytest.mark.django_db
 def test_a_retry_checks_the_window_again(settings):
-    """A row that fails just before the window opens waits until it ends."""
+    """A row that fails just before the window opens waits until it ends.
+
+    (A row due inside the window is not tried at all: the drain holds it
+    before the call, below.)
+    """
     settings.SMS_OUTBOX_BACKEND = "tests.support.outbox_backends.ScriptedBackend"
     settings.SMS_OUTBOX_RETRY_DELAY = 60
     settings.SMS_OUTBOX_RETRY_MAX_DELAY = 60
@@ -275,9 +279,11 @@ def test_a_retry_checks_the_window_again(settings):
     row = Message.objects.get()
     assert row.next_attempt_at <= now + datetime.timedelta(seconds=120)
 
-    opened = (now - datetime.timedelta(minutes=1)).replace(second=0, microsecond=0)
-    closes = opened + datetime.timedelta(hours=2)
-    settings.SMS_OUTBOX_QUIET_HOURS = (opened.time(), closes.time())
+    # The window opens in 20 s: the row is tried now, and its retry (30-60 s
+    # on) would fall inside, so it waits for the end.
+    opens = (now + datetime.timedelta(seconds=20)).replace(microsecond=0)
+    closes = opens + datetime.timedelta(hours=2)
+    settings.SMS_OUTBOX_QUIET_HOURS = (opens.time(), closes.time())
     Message.objects.update(next_attempt_at=now - datetime.timedelta(seconds=1))
     assert send_queued().retrying == 1
     row.refresh_from_db()
@@ -298,3 +304,35 @@ def test_the_policy_holds_a_retry_inside_the_window(settings):
     assert 3 * 3600 - 120 < held.delay <= 3 * 3600
     assert decide("retry", 0).delay <= 60
     assert decide("retry", 0, row._replace(kind="otp")).delay <= 60
+
+
+@pytest.mark.django_db
+def test_a_drain_that_comes_late_holds_what_quiet_hours_now_cover(settings, caplog):
+    """Rows due before the window opened wait for its end if no drain came by then."""
+    settings.SMS_OUTBOX_BACKEND = "tests.support.outbox_backends.ScriptedBackend"
+    ScriptedBackend.reset()
+    settings.SMS_OUTBOX_QUIET_HOURS = None
+    connection = sms.get_connection(
+        "sms_outbox.backends.QueuedSmsBackend", time_zone="UTC"
+    )
+    sms.send_sms("Evening news", "Acme", [LONDON, NEW_YORK], connection=connection)
+    sms.Message("Code 1234", "Acme", [LONDON], connection, kind="otp").send()
+    due = timezone.now()
+    assert all(row.next_attempt_at <= due for row in Message.objects.all())
+    # The window opened while the rows waited: the drain comes late.
+    window, end = _window_around_now()
+    settings.SMS_OUTBOX_QUIET_HOURS = window
+    with caplog.at_level("INFO", logger="sms_outbox.drain.run"):
+        result = send_queued()
+    assert (result.sent, result.retrying, result.failed) == (1, 0, 0)
+    assert [m.body for m in ScriptedBackend.sent] == ["Code 1234"]
+    assert "Held 2 SMS whose recipients' quiet hours began" in caplog.text
+    for row in Message.objects.filter(body="Evening news"):
+        assert (row.status, row.attempts, row.claimed_by) == ("queued", 0, "")
+        assert row.next_attempt_at == end  # no spread in this module
+        assert not row.attempts_log.exists()
+    # Once the window is over, they go out as usual.
+    settings.SMS_OUTBOX_QUIET_HOURS = None
+    Message.objects.filter(status="queued").update(next_attempt_at=due)
+    assert send_queued().sent == 2
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
