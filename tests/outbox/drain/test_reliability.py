@@ -15,9 +15,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 def test_four_concurrent_drains_deliver_each_row_exactly_once(shared):
     shared.seed(2000)
-    drains = [
-        shared.drain("--batch-size", "50", OUTBOX_DELAY="0.001") for _ in range(4)
-    ]
+    # 10 ms a call: one drain alone would need seconds for the 2,000,
+    # longer than the others take to start, so they share them (at 1 ms, on a
+    # fast machine the first drain sent them all before the others started).
+    drains = [shared.drain("--batch-size", "50", OUTBOX_DELAY="0.01") for _ in range(4)]
     outputs = [drain.communicate(timeout=60) for drain in drains]
     assert [drain.returncode for drain in drains] == [0] * 4, outputs
     assert [err for _, err in outputs] == [""] * 4
