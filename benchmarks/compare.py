@@ -18,8 +18,8 @@ django-post-office lives in a virtualenv of its own, ``.venv-post-office``
 
 With ``--prepared``, both run on PostgreSQL with prepared statements
 (``OPTIONS`` ``server_side_binding`` and ``prepare_threshold`` 5, as
-docs/databases.md shows): Django then prepares django-post-office's
-statements after five uses, and the outbox prepares its own from the first.
+docs/databases.md shows): psycopg prepares each library's statements once
+they have run five times on a connection.
 
     .venv/bin/python benchmarks/compare.py [--sizes 5000 50000] [--db postgres]
         [--prepared]

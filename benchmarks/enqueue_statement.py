@@ -9,8 +9,8 @@ their values in autocommit, interleaved in rounds, in four forms:
 - without the opt-out condition (``INSERT ... SELECT`` of cast values);
 - as a plain ``INSERT ... VALUES`` of the same values;
 - as sent, but as a prepared statement (server-side binding, parsed and
-  planned once per connection: what ``OPTIONS["prepare_threshold"]`` with
-  ``server_side_binding`` would do).
+  planned once per connection: what the outbox does where the connection's
+  ``OPTIONS["prepare_threshold"]`` is set).
 
 It prints the median microseconds per statement of each form: what the
 condition costs, and how much of that is planning.

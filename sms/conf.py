@@ -42,6 +42,16 @@ def get_setting(name: str) -> Any:
     Read at call time so ``override_settings`` works; a value of ``None`` in the
     settings module counts as unset.
     """
+    value = raw_setting(name)
+    return DEFAULTS.get(name) if value is None else value
+
+
+def raw_setting(name: str, missing: Any = None) -> Any:
+    """Return setting ``name`` as the settings hold it, or ``missing`` if absent.
+
+    No default and no reading of None: for a setting where None is a value
+    of its own (``SMS_MAX_SEGMENTS``). Read at call time.
+    """
     # The loaded settings object, read directly: through ``settings`` each
     # read of a setting that is not set (most of these are not) costs two
     # proxied attribute lookups and a caught exception, and the outbox drain
@@ -53,7 +63,6 @@ def get_setting(name: str) -> Any:
         # compatibility.md). With DJANGO_SETTINGS_MODULE set, settings load
         # on first access.
         if not os.environ.get(ENVIRONMENT_VARIABLE):
-            return DEFAULTS.get(name)
+            return missing
         loaded = settings
-    value = getattr(loaded, name, None)
-    return DEFAULTS.get(name) if value is None else value
+    return getattr(loaded, name, missing)

@@ -7,16 +7,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from django.conf import ENVIRONMENT_VARIABLE, settings
-from django.utils.functional import empty
-
-from sms.conf import DEFAULTS, get_setting
+from sms.conf import DEFAULTS, get_setting, raw_setting
 from sms.encoding import (
     Preview,
     Replacement,
@@ -245,17 +241,9 @@ def _segment_limit() -> Any:
     """Return ``SMS_MAX_SEGMENTS``: its default when absent, None if set to None.
 
     ``get_setting()`` reads None as "not set"; here None is a choice (no
-    limit), so the settings are asked whether the name is there at all: the
-    loaded settings object directly, as ``get_setting()`` does, since the
-    drain asks once per message.
+    limit), so the settings are asked whether the name is there at all.
     """
-    proxy: Any = settings
-    loaded = proxy._wrapped
-    if loaded is empty:
-        if not os.environ.get(ENVIRONMENT_VARIABLE):
-            return DEFAULTS["SMS_MAX_SEGMENTS"]
-        loaded = settings
-    value = getattr(loaded, "SMS_MAX_SEGMENTS", _UNSET)
+    value = raw_setting("SMS_MAX_SEGMENTS", _UNSET)
     return DEFAULTS["SMS_MAX_SEGMENTS"] if value is _UNSET else value
 
 

@@ -207,11 +207,12 @@ def candidates(skip: frozenset[int]) -> MessageQuerySet:
     return due.exclude(pk__in=skip) if skip else due
 
 
-def release_rows(token: str, ids: list[int]) -> int:
+def release_rows(token: str, ids: list[int], **values: Any) -> int:
     """Put rows claim ``token`` holds but did not send back to ``queued``.
 
-    Used when a run stops early; no attempt is used up. Rows the claim no
-    longer holds are left alone.
+    Used when a run stops early; no attempt is used up. ``values`` are
+    further columns to set (``hold_rows()``). Rows the claim no longer holds
+    are left alone.
     """
     if not ids:
         return 0
@@ -223,6 +224,7 @@ def release_rows(token: str, ids: list[int]) -> int:
         claimed_by="",
         lease_expires_at=None,
         updated_at=Now(),
+        **values,
     )
 
 
@@ -254,16 +256,7 @@ def hold_rows(token: str, until: dict[int, datetime.datetime]) -> int:
         *(When(pk=pk, then=Value(when)) for pk, when in until.items()),
         output_field=DateTimeField(),
     )
-    return retry_when_locked(
-        update_held,
-        token,
-        list(until),
-        status=Message.Status.QUEUED,
-        next_attempt_at=due,
-        claimed_by="",
-        lease_expires_at=None,
-        updated_at=Now(),
-    )
+    return release_rows(token, list(until), next_attempt_at=due)
 
 
 def requeue_expired() -> int:
